@@ -1,0 +1,70 @@
+// One function per `fruix` command; each returns the key=value result it prints.
+import { loadDeclaration, selectSystem } from "../declaration/index.js";
+import { FruixError } from "../errors.js";
+import { createLogger, type Logger } from "../log.js";
+import { Store } from "../store/index.js";
+import { buildSystem, type SystemBuild } from "../system/build.js";
+import { generationTime } from "../system/generation.js";
+import { materializeRootfs } from "../system/rootfs.js";
+import type { Options } from "./main.js";
+
+export interface CommandContext {
+  readonly args: readonly string[];
+  readonly options: Options;
+}
+
+export type Command = (context: CommandContext) => Promise<Record<string, string | number>>;
+
+function expectArgs(context: CommandContext, names: string[], command: string): string[] {
+  if (context.args.length !== names.length) {
+    const usage = `fruix ${command} ${names.join(" ")}`;
+    throw new FruixError(`expected ${names.join(" ")}: ${usage}`, { exitCode: 2 });
+  }
+  return [...context.args];
+}
+
+function loggerFor(context: CommandContext): Logger {
+  return createLogger({ quiet: context.options.quiet });
+}
+
+async function buildFromFile(context: CommandContext, file: string, log: Logger): Promise<{ store: Store; build: SystemBuild }> {
+  const declaration = await loadDeclaration(file);
+  const os = selectSystem(declaration, context.options.system);
+  const store = await Store.open({ store: context.options.store });
+  const build = await log.step(`build ${os.binding} (${os.hostName})`, () => buildSystem(store, os, log));
+  return { store, build };
+}
+
+export const commands: Record<string, Command> = {
+  async "system build"(context) {
+    const [file] = expectArgs(context, ["FILE"], "system build");
+    const { build } = await buildFromFile(context, file!, loggerFor(context));
+    return { closure_path: build.closurePath };
+  },
+
+  async "system rootfs"(context) {
+    const [file, dir] = expectArgs(context, ["FILE", "DIR"], "system rootfs");
+    const log = loggerFor(context);
+    const { store, build } = await buildFromFile(context, file!, log);
+    const rootfs = await log.step("materialize rootfs", () => materializeRootfs(store, build, dir!, generationTime()));
+    return { rootfs, closure_path: build.closurePath };
+  },
+
+  async "store verify"(context) {
+    expectArgs(context, [], "store verify");
+    const store = await Store.open({ store: context.options.store });
+    const report = await store.verify();
+    for (const problem of report.corrupt) process.stderr.write(`fruix: ${problem.path}: ${problem.reason}\n`);
+    if (report.corrupt.length > 0) {
+      throw new FruixError(`store verify: ${report.corrupt.length} of ${report.checked} items are damaged`);
+    }
+    return { checked: report.checked, corrupt: 0 };
+  },
+
+  async "store gc"(context) {
+    expectArgs(context, [], "store gc");
+    const store = await Store.open({ store: context.options.store });
+    const report = await store.gc({ dryRun: context.options["dry-run"] ?? false });
+    return { removed: report.removed.length, freed_bytes: report.freedBytes, dry_run: String(context.options["dry-run"] ?? false) };
+  },
+};

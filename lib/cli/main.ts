@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+// The `fruix` command: results as key=value lines on stdout (or one JSON object
+// with --json), progress on stderr, one clear line and a non-zero exit on error.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { DeclarationError, FruixError } from "../errors.js";
+import { fruixVersion } from "../version.js";
+import { commands, type CommandContext } from "./commands.js";
+
+const USAGE = `usage: fruix <command> [options]
+
+  fruix system build FILE [--system NAME]            build the system closure
+  fruix system rootfs FILE DIR [--system NAME]       materialize a root file system tree
+  fruix store verify                                 re-hash every store item
+  fruix store gc [--dry-run]                         delete items no GC root reaches
+
+common options:
+  --store DIR    the directory holding store items (default: FRUIX_STORE, /frx/store, or per-user)
+  --json         print one JSON object instead of key=value lines
+  --quiet        no progress on stderr
+  --version, --help`;
+
+const OPTIONS = {
+  system: { type: "string" },
+  store: { type: "string" },
+  json: { type: "boolean" },
+  quiet: { type: "boolean" },
+  "dry-run": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const satisfies ParseArgsConfig["options"];
+
+export type Options = ReturnType<typeof parseOptions>["values"];
+
+function parseOptions(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new FruixError(`${(error as Error).message.split("\n")[0]} (see 'fruix --help')`, { exitCode: 2 });
+  }
+}
+
+function printResult(result: Record<string, string | number>, json: boolean): void {
+  if (json) process.stdout.write(JSON.stringify(result) + "\n");
+  else for (const [key, value] of Object.entries(result)) process.stdout.write(`${key}=${value}\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv);
+  if (values.version) {
+    process.stdout.write(`fruix ${fruixVersion}\n`);
+    return 0;
+  }
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(USAGE + "\n");
+    return values.help ? 0 : 2;
+  }
+  const name = positionals.slice(0, 2).join(" ");
+  const command = commands[name];
+  if (!command) throw new FruixError(`unknown command '${name}' (see 'fruix --help')`, { exitCode: 2 });
+  const context: CommandContext = { args: positionals.slice(2), options: values };
+  const result = await command(context);
+  printResult(result, values.json ?? false);
+  return 0;
+}
+
+function report(error: unknown): number {
+  if (error instanceof DeclarationError) {
+    process.stderr.write(`${error.message}\n`);
+    return error.exitCode;
+  }
+  if (error instanceof FruixError) {
+    process.stderr.write(`fruix: ${error.message}\n`);
+    return error.exitCode;
+  }
+  if (process.env.FRUIX_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? error}\n`);
+  else process.stderr.write(`fruix: internal error: ${(error as Error)?.message ?? error} (FRUIX_DEBUG=1 shows the trace)\n`);
+  return 70;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    process.exitCode = report(error);
+  },
+);

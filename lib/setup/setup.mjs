@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// Prepares a fresh Debian machine for Fruix: Debian tools, then npm dependencies.
+// Plain JavaScript with no dependencies, because it runs before `npm ci`.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Debian package -> a file it installs (checked instead of asking dpkg, which is slow). */
+const debianTools = {
+  "qemu-system-x86": "/usr/bin/qemu-system-x86_64",
+  ovmf: "/usr/share/OVMF/OVMF_CODE_4M.fd",
+  "systemd-boot-efi": "/usr/lib/systemd/boot/efi/systemd-bootx64.efi",
+  "busybox-static": "/bin/busybox",
+  dash: "/usr/bin/dash",
+  gdisk: "/usr/sbin/sgdisk",
+  fdisk: "/usr/sbin/sfdisk",
+  dosfstools: "/usr/sbin/mkfs.fat",
+  mtools: "/usr/bin/mcopy",
+  e2fsprogs: "/usr/sbin/mke2fs",
+  xorriso: "/usr/bin/xorriso",
+  makefs: "/usr/sbin/makefs",
+  cpio: "/usr/bin/cpio",
+  "xz-utils": "/usr/bin/xz",
+  shellcheck: "/usr/bin/shellcheck",
+};
+
+function log(message) {
+  process.stderr.write(`setup: ${message}\n`);
+}
+
+function missingDebianPackages() {
+  return Object.entries(debianTools)
+    .filter(([, file]) => !existsSync(file))
+    .map(([pkg]) => pkg);
+}
+
+function installDebianPackages(packages) {
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  if (!isRoot) {
+    log(`missing Debian packages: ${packages.join(" ")}`);
+    log(`install them with: sudo apt-get install -y ${packages.join(" ")}`);
+    process.exit(1);
+  }
+  log(`installing Debian packages: ${packages.join(" ")}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const run = (args) => spawnSync("apt-get", args, { stdio: ["ignore", "inherit", "inherit"], env });
+  if (run(["update"]).status !== 0) log("apt-get update failed; trying the install with the lists we have");
+  const result = run(["install", "-y", "--no-install-recommends", ...packages]);
+  const still = missingDebianPackages();
+  if (result.status !== 0 || still.length > 0) {
+    log(`could not install: ${still.join(" ") || packages.join(" ")}`);
+    process.exit(1);
+  }
+}
+
+function npmDependenciesCurrent() {
+  const marker = join(root, "node_modules", ".package-lock.json");
+  if (!existsSync(marker)) return false;
+  return statSync(marker).mtimeMs >= statSync(join(root, "package-lock.json")).mtimeMs;
+}
+
+const missing = missingDebianPackages();
+if (missing.length > 0) installDebianPackages(missing);
+
+if (!npmDependenciesCurrent()) {
+  log("installing npm dependencies (npm ci)");
+  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+}

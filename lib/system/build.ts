@@ -1,0 +1,165 @@
+// `fruix system build`: declaration -> system closure item
+// `/frx/store/<hash>-fruix-system-<host-name>`.
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { realizeLinuxBusybox, type LinuxBusyboxItems } from "../base/linux-busybox.js";
+import { canonicalSystem } from "../declaration/index.js";
+import type { OperatingSystem } from "../declaration/types.js";
+import { FruixError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { guestDir } from "../paths.js";
+import { field, sexpDocument, sym, type Sexp } from "../sexp.js";
+import type { Store } from "../store/index.js";
+import { fruixVersion } from "../version.js";
+import { groupFile, passwdFile, resolveAccounts, shadowFile } from "./accounts.js";
+import { buildInitramfs } from "./initramfs.js";
+import { inittabFile, planService, UDHCPC_SCRIPT, type ServicePlan } from "./services.js";
+import { addTree, type Tree } from "./tree.js";
+
+export interface SystemBuild {
+  readonly closurePath: string;
+  readonly hostName: string;
+  /** Every store item the system needs, the closure item included, sorted. */
+  readonly items: readonly string[];
+}
+
+/** The last console= becomes /dev/console: the serial port, where validation reads. */
+export const DEFAULT_KERNEL_ARGUMENTS = ["console=tty0", "console=ttyS0,115200"];
+
+const PROFILE = `export PATH=/run/current-system/profile/bin:/usr/local/bin
+export PS1='\\h:\\w\\$ '
+`;
+
+export function declarationHash(os: OperatingSystem): string {
+  return createHash("sha256").update(canonicalSystem(os)).digest("hex");
+}
+
+async function guestScript(name: string, busybox: string): Promise<{ text: string; mode: number }> {
+  const body = await readFile(join(guestDir, name), "utf8");
+  return { text: `#!${busybox}/bin/busybox sh\n${body}`, mode: 0o555 };
+}
+
+async function buildHelper(store: Store): Promise<string> {
+  const text = await readFile(join(guestDir, "fruix.sh"), "utf8");
+  return addTree(store, `fruix-helper-${fruixVersion}`, { "bin/fruix": { text, mode: 0o555 } });
+}
+
+function metadataDocuments(os: OperatingSystem, base: LinuxBusyboxItems, initrd: string, helper: string, references: string[], kernelArguments: string[]) {
+  const accounts = resolveAccounts(os);
+  const metadata = sexpDocument([
+    sym("fruix-system"),
+    field("format", 1),
+    field("host-name", os.hostName),
+    field("declaration-binding", os.binding),
+    field("declaration-hash", declarationHash(os)),
+    field("base", sym(os.base.family)),
+    field("kernel-release", base.kernelRelease),
+    field("kernel", base.kernel),
+    field("initrd", initrd),
+    field("bootloader", base.bootloader),
+    field("helper", helper),
+    field("kernel-arguments", kernelArguments),
+    field("users", accounts.users.map((u) => u.name)),
+    field("groups", accounts.groups.map((g) => g.name)),
+    field("services", os.services.map((s) => s.type)),
+    field("timezone", os.timezone),
+    field("fruix-version", fruixVersion),
+  ]);
+  const storeLayout = sexpDocument([
+    sym("store-layout"),
+    field("store", "/frx/store"),
+    field("item-count", references.length),
+    field("references", references),
+  ]);
+  const itemOf = new Map<string, string>([
+    [base.packages[0]!.name, `${base.kernel} ${base.modules}`],
+    [base.packages[1]!.name, base.busybox],
+    [base.packages[2]!.name, base.bootloader],
+  ]);
+  const provenance = sexpDocument([
+    sym("provenance"),
+    field("declaration-hash", declarationHash(os)),
+    field("fruix-version", fruixVersion),
+    [
+      sym("debian-packages"),
+      ...base.packages.map((p): Sexp => [
+        sym("debian-package"),
+        field("name", p.name),
+        field("version", p.version),
+        field("architecture", p.architecture),
+        field("sha256", p.sha256),
+        field("store-items", (itemOf.get(p.name) ?? "").split(" ").filter(Boolean)),
+      ]),
+    ],
+  ]);
+  return { metadata, storeLayout, provenance };
+}
+
+/** The closure's content, described as data (see tree.ts). */
+async function closureTree(
+  os: OperatingSystem,
+  base: LinuxBusyboxItems,
+  initrd: string,
+  helper: string,
+  plans: readonly ServicePlan[],
+  kernelArguments: readonly string[],
+  references: string[],
+  store: Store,
+): Promise<Tree> {
+  const accounts = resolveAccounts(os);
+  const applets = (await readFile(join(store.toHostPath(base.busybox), "share", "busybox", "applets"), "utf8"))
+    .split("\n")
+    .filter(Boolean);
+  const docs = metadataDocuments(os, base, initrd, helper, references, [...kernelArguments]);
+  const files: Tree = {
+    activate: await guestScript("activate.sh", base.busybox),
+    shutdown: await guestScript("shutdown.sh", base.busybox),
+    "boot/init": await guestScript("boot-init.sh", base.busybox),
+    "boot/vmlinuz": { link: `${base.kernel}/vmlinuz` },
+    "boot/initrd.img": { link: `${initrd}/initrd.img` },
+    "boot/bootloader.efi": { link: `${base.bootloader}/efi/systemd-bootx64.efi` },
+    "boot/kernel-arguments": kernelArguments.join(" ") + "\n",
+    parameters: [
+      `FRUIX_BUSYBOX=${base.busybox}/bin/busybox`,
+      `FRUIX_HELPER=${helper}/bin/fruix`,
+      `FRUIX_HOST_NAME=${os.hostName}`,
+      `FRUIX_SERVICES='${plans.filter((p) => p.run).map((p) => p.name).join(" ")}'`,
+      "",
+    ].join("\n"),
+    "etc/passwd": passwdFile(accounts),
+    "etc/group": groupFile(accounts),
+    "etc/shadow": shadowFile(accounts),
+    "etc/hostname": os.hostName + "\n",
+    "etc/inittab": inittabFile(plans),
+    "etc/profile": PROFILE,
+    "share/udhcpc.script": { text: UDHCPC_SCRIPT, mode: 0o555 },
+    "metadata/metadata.scm": docs.metadata,
+    "metadata/store-layout.scm": docs.storeLayout,
+    "metadata/provenance.scm": docs.provenance,
+    "profile/bin/fruix": { link: `${helper}/bin/fruix` },
+  };
+  for (const applet of applets) files[`profile/bin/${applet}`] = { link: `${base.busybox}/bin/busybox` };
+  for (const plan of plans) {
+    if (plan.run) files[`services/${plan.name}/run`] = { text: `#!/bin/sh\n${plan.run}\n`, mode: 0o555 };
+  }
+  return files;
+}
+
+export async function buildSystem(store: Store, os: OperatingSystem, log: Logger): Promise<SystemBuild> {
+  if (os.base.family !== "linux-busybox") {
+    const { file, line, column } = os.base.location;
+    throw new FruixError(`${file}:${line}:${column}: the ${os.base.family} base cannot be built by this version of Fruix yet`);
+  }
+  const plans: ServicePlan[] = os.services.map(planService); // fails early on unsupported services
+  const base = await realizeLinuxBusybox(store, os.base, log);
+  const initrd = await buildInitramfs(store, base, log);
+  const helper = await buildHelper(store);
+  const references = [base.kernel, base.modules, base.busybox, base.bootloader, initrd, helper].sort();
+  const kernelArguments = [...DEFAULT_KERNEL_ARGUMENTS, ...os.kernelArguments];
+  const tree = await closureTree(os, base, initrd, helper, plans, kernelArguments, references, store);
+  const closurePath = await log.step("build system closure", () =>
+    addTree(store, `fruix-system-${os.hostName}`, tree, references),
+  );
+  return { closurePath, hostName: os.hostName, items: await store.closure([closurePath]) };
+}

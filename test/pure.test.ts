@@ -1,0 +1,97 @@
+// Small pure pieces of the system builder.
+import { describe, expect, it } from "vitest";
+import type { OperatingSystem, ServiceSpec } from "../lib/declaration/types.js";
+import { parseStanza, kernelImageDependency } from "../lib/base/apt.js";
+import { formatSexp, sexpDocument, field, sym } from "../lib/sexp.js";
+import { groupFile, passwdFile, resolveAccounts, shadowFile } from "../lib/system/accounts.js";
+import { generationTime } from "../lib/system/generation.js";
+import { inittabFile, planService } from "../lib/system/services.js";
+
+const at = { file: "t.scm", line: 1, column: 1 };
+
+function system(overrides: Partial<OperatingSystem>): OperatingSystem {
+  return {
+    binding: "os",
+    hostName: "h",
+    base: { family: "linux-busybox", kernelPackage: "linux-image-amd64", location: at },
+    timezone: "UTC",
+    kernelArguments: [],
+    users: [],
+    groups: [],
+    services: [],
+    location: at,
+    ...overrides,
+  };
+}
+
+const user = (name: string, extra: object = {}) => ({
+  name, group: "users", supplementaryGroups: [], comment: "", homeDirectory: `/home/${name}`, shell: "/bin/sh", location: at, ...extra,
+});
+
+describe("accounts", () => {
+  it("adds root and the built-in groups, allocates ids from 1000 by name, records members", () => {
+    const accounts = resolveAccounts(system({
+      users: [user("zoe", { supplementaryGroups: ["ops"] }), user("alice", { uid: 1000 }), user("bob")],
+      groups: [{ name: "ops", location: at }],
+    }));
+    expect(passwdFile(accounts)).toBe(
+      "root:x:0:0:root:/root:/bin/sh\n" +
+        "alice:x:1000:100::/home/alice:/bin/sh\n" +
+        "bob:x:1001:100::/home/bob:/bin/sh\n" +
+        "zoe:x:1002:100::/home/zoe:/bin/sh\n",
+    );
+    expect(groupFile(accounts)).toBe("root:x:0:\ntty:x:5:\nwheel:x:10:\nusers:x:100:\nops:x:1000:zoe\nnogroup:x:65534:\n");
+    expect(shadowFile(accounts)).toContain("alice:!:1::::::\n");
+  });
+
+  it("does not depend on declaration order", () => {
+    const a = resolveAccounts(system({ users: [user("a"), user("b")] }));
+    const b = resolveAccounts(system({ users: [user("b"), user("a")] }));
+    expect(passwdFile(a)).toBe(passwdFile(b));
+  });
+});
+
+describe("services", () => {
+  const spec = (type: string, config: ServiceSpec["config"]): ServiceSpec => ({ type, config, location: at });
+
+  it("runs httpd in the foreground with the declared port and index", () => {
+    const plan = planService(spec("httpd", { port: 8080, "document-root": "/srv/www", index: "it's up\n" }));
+    expect(plan.run).toContain("exec httpd -f -p 8080 -h '/srv/www'");
+    expect(plan.run).toContain(`printf '%s' 'it'\\''s up\n' >'/srv/www'/index.html`);
+  });
+
+  it("gives ttys to init", () => {
+    const plans = [planService(spec("getty", { tty: "ttyS0", "baud-rate": 115200 }))];
+    expect(inittabFile(plans)).toContain("ttyS0::respawn:/bin/getty -L 115200 ttyS0 vt100\n");
+    expect(inittabFile(plans)).toContain("::shutdown:/run/current-system/shutdown\n");
+  });
+
+  it("names the declaration position of a service this base lacks", () => {
+    expect(() => planService(spec("sshd", { port: 22 }))).toThrow("t.scm:1:1: service type 'sshd-service-type' is not available on the linux-busybox base yet");
+  });
+});
+
+describe("apt metadata", () => {
+  it("parses the first stanza and follows the kernel metapackage", () => {
+    const fields = parseStanza("Package: linux-image-amd64\nVersion: 6.1.192-2\nDepends: linux-image-6.1.0-56-amd64 (= 6.1.192-2)\nDescription: x\n more\n\nPackage: other\n");
+    expect(fields.get("Version")).toBe("6.1.192-2");
+    expect(fields.get("Description")).toBe("x\nmore");
+    expect(fields.has("other")).toBe(false);
+    expect(kernelImageDependency(fields.get("Depends")!)).toBe("linux-image-6.1.0-56-amd64");
+  });
+});
+
+describe("metadata writer", () => {
+  it("writes fields, strings with escapes, and breaks long lists", () => {
+    expect(formatSexp([sym("a"), field("n", 1), field("s", 'x"y'), field("b", true)])).toBe('(a (n 1) (s "x\\"y") (b #t))');
+    const long = sexpDocument([sym("store-layout"), field("references", Array.from({ length: 3 }, (_, i) => "/frx/store/" + "x".repeat(40) + i))]);
+    expect(formatSexp(field("closure", "/frx/store/" + "x".repeat(120)))).not.toContain("\n");
+    expect(long.split("\n").length).toBeGreaterThan(3);
+    expect(long.endsWith(")\n")).toBe(true);
+  });
+
+  it("dates generation 1 from SOURCE_DATE_EPOCH, else the epoch", () => {
+    expect(generationTime({ SOURCE_DATE_EPOCH: "1700000000" })).toBe("2023-11-14T22:13:20Z");
+    expect(generationTime({})).toBe("1970-01-01T00:00:00Z");
+  });
+});
