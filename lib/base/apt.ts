@@ -5,6 +5,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
+import { removeOnInterrupt } from "../cleanup.js";
 import { FruixError } from "../errors.js";
 import { cacheDir } from "../paths.js";
 
@@ -125,6 +126,7 @@ export async function fetchPackage(pkg: DebianPackage, onDownload?: (pkg: Debian
   onDownload?.(pkg);
   await mkdir(dir, { recursive: true });
   const tmp = await mkdtemp(join(dir, ".download-"));
+  const forget = removeOnInterrupt(tmp);
   try {
     const result = await execa("apt-get", ["download", `${pkg.name}=${pkg.version}`], { cwd: tmp, reject: false, all: true });
     const [file] = (await readdir(tmp)).filter((f) => f.endsWith(".deb"));
@@ -139,6 +141,7 @@ export async function fetchPackage(pkg: DebianPackage, onDownload?: (pkg: Debian
     await rename(join(tmp, file), cached);
     return cached;
   } finally {
+    forget();
     await rm(tmp, { recursive: true, force: true });
   }
 }

@@ -1,8 +1,10 @@
 // The linux-busybox base: the Debian kernel (with just the modules needed to
 // find a root disk), BusyBox and systemd-boot, each imported as a store item.
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
+import { removeOnInterrupt } from "../cleanup.js";
 import type { LinuxBusyboxBase } from "../declaration/types.js";
 import { FruixError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -76,21 +78,44 @@ async function importPackage(
   );
 }
 
-async function importKernel(store: Store, log: Logger, pkg: DebianPackage, release: string): Promise<string> {
+/** The kernel package is large: unpack what both kernel items need once, on first use. */
+class KernelUnpack {
+  private dir: Promise<string> | undefined;
+  private forget: (() => void) | undefined;
+  constructor(private readonly release: string) {}
+
+  from(deb: string): Promise<string> {
+    this.dir ??= (async () => {
+      const dir = await mkdtemp(join(tmpdir(), "fruix-kernel-"));
+      this.forget = removeOnInterrupt(dir);
+      await unpackPackage(deb, dir, [
+        `./boot/vmlinuz-${this.release}`,
+        `./boot/config-${this.release}`,
+        ...MODULE_DIRS.map((d) => `./lib/modules/${this.release}/kernel/${d}`),
+      ]);
+      return dir;
+    })();
+    return this.dir;
+  }
+
+  async dispose(): Promise<void> {
+    const dir = await this.dir?.catch(() => undefined);
+    this.forget?.();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function importKernel(store: Store, log: Logger, pkg: DebianPackage, unpack: KernelUnpack, release: string): Promise<string> {
   return importPackage(store, log, pkg, "linux-busybox/kernel", `linux-${release}`, async (deb, out) => {
-    const tmp = join(out, ".unpack");
-    await unpackPackage(deb, tmp, [`./boot/vmlinuz-${release}`, `./boot/config-${release}`]);
+    const tmp = await unpack.from(deb);
     await copyFile(join(tmp, "boot", `vmlinuz-${release}`), join(out, "vmlinuz"));
     await copyFile(join(tmp, "boot", `config-${release}`), join(out, "config"));
-    await rm(tmp, { recursive: true, force: true });
   });
 }
 
-async function importModules(store: Store, log: Logger, pkg: DebianPackage, release: string): Promise<string> {
+async function importModules(store: Store, log: Logger, pkg: DebianPackage, unpack: KernelUnpack, release: string): Promise<string> {
   return importPackage(store, log, pkg, "linux-busybox/modules", `linux-modules-${release}`, async (deb, out) => {
-    const tmp = join(out, ".unpack");
-    const kernelDir = join(tmp, "lib", "modules", release, "kernel");
-    await unpackPackage(deb, tmp, MODULE_DIRS.map((d) => `./lib/modules/${release}/kernel/${d}`));
+    const kernelDir = join(await unpack.from(deb), "lib", "modules", release, "kernel");
 
     const files = new Map<string, string>();
     for (const entry of await readdir(kernelDir, { recursive: true })) {
@@ -109,7 +134,6 @@ async function importModules(store: Store, log: Logger, pkg: DebianPackage, rele
     await mkdir(dest, { recursive: true });
     for (const name of order) await copyFile(files.get(name)!, join(dest, `${name}.ko`));
     await writeFile(join(dest, "load-order"), order.join("\n") + "\n");
-    await rm(tmp, { recursive: true, force: true });
   });
 }
 
@@ -143,12 +167,17 @@ export async function realizeLinuxBusybox(store: Store, base: LinuxBusyboxBase, 
   const release = kernelPkg.name.replace(/^linux-image-/, "").replace(/-unsigned$/, "");
   const busyboxPkg = await resolvePackage("busybox-static");
   const bootPkg = await resolvePackage("systemd-boot-efi");
-  return {
-    kernelRelease: release,
-    kernel: await importKernel(store, log, kernelPkg, release),
-    modules: await importModules(store, log, kernelPkg, release),
-    busybox: await importBusybox(store, log, busyboxPkg),
-    bootloader: await importBootloader(store, log, bootPkg),
-    packages: [kernelPkg, busyboxPkg, bootPkg],
-  };
+  const unpack = new KernelUnpack(release);
+  try {
+    return {
+      kernelRelease: release,
+      kernel: await importKernel(store, log, kernelPkg, unpack, release),
+      modules: await importModules(store, log, kernelPkg, unpack, release),
+      busybox: await importBusybox(store, log, busyboxPkg),
+      bootloader: await importBootloader(store, log, bootPkg),
+      packages: [kernelPkg, busyboxPkg, bootPkg],
+    };
+  } finally {
+    await unpack.dispose();
+  }
 }

@@ -32,6 +32,8 @@ async function buildFromFile(context: CommandContext, file: string, log: Logger)
   const os = selectSystem(declaration, context.options.system);
   const store = await Store.open({ store: context.options.store });
   const build = await log.step(`build ${os.binding} (${os.hostName})`, () => buildSystem(store, os, log));
+  // Keeps the newest build of each host name safe from `fruix store gc`.
+  await store.addRoot(`system-${os.hostName}`, build.closurePath);
   return { store, build };
 }
 

@@ -2,6 +2,7 @@
 // The `fruix` command: results as key=value lines on stdout (or one JSON object
 // with --json), progress on stderr, one clear line and a non-zero exit on error.
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { handleInterrupts } from "../cleanup.js";
 import { DeclarationError, FruixError } from "../errors.js";
 import { fruixVersion } from "../version.js";
 import { commands, type CommandContext } from "./commands.js";
@@ -77,6 +78,7 @@ function report(error: unknown): number {
   return 70;
 }
 
+handleInterrupts();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -2,6 +2,7 @@
 
 import { chmod, copyFile, constants as fsConstants, mkdir, readdir, readlink, rename, rm, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { removeOnInterrupt } from "../cleanup.js";
 import { FruixError } from "../errors.js";
 import { randomToken, symlinkAtomic } from "./atomic.js";
 import { computeClosure } from "./closure.js";
@@ -120,6 +121,7 @@ export class Store {
     validateItemName(name);
     const references = await this.prepareReferences(name, opts.references ?? []);
     const tmp = this.newTempPath();
+    const forget = removeOnInterrupt(tmp);
     await mkdir(tmp, { mode: 0o755 });
     try {
       await build(tmp);
@@ -127,6 +129,8 @@ export class Store {
     } catch (e) {
       await removeTree(tmp);
       throw e;
+    } finally {
+      forget();
     }
   }
 
@@ -142,6 +146,7 @@ export class Store {
     }
     if (!st.isFile()) throw new FruixError(`cannot add ${sourceFile} to the store: not a regular file`);
     const tmp = this.newTempPath();
+    const forget = removeOnInterrupt(tmp);
     try {
       await copyFile(sourceFile, tmp, fsConstants.COPYFILE_EXCL);
       await chmod(tmp, (opts.executable ?? isExecutableMode(st.mode)) ? 0o755 : 0o644);
@@ -149,6 +154,8 @@ export class Store {
     } catch (e) {
       await removeTree(tmp);
       throw e;
+    } finally {
+      forget();
     }
   }
 

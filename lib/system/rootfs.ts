@@ -4,6 +4,7 @@
 import { chmod, copyFile, lstat, mkdir, readdir, rename, rm, rmdir, symlink, utimes } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { execa } from "execa";
+import { removeOnInterrupt } from "../cleanup.js";
 import { FruixError } from "../errors.js";
 import type { Store } from "../store/index.js";
 import type { SystemBuild } from "./build.js";
@@ -66,6 +67,7 @@ export async function materializeRootfs(store: Store, build: SystemBuild, dir: s
   await mkdir(dirname(target), { recursive: true });
   const staging = join(dirname(target), `.${basename(target)}.fruix-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
+  const forget = removeOnInterrupt(staging);
   await mkdir(staging);
   try {
     await populateRootfs(store, build, staging, created);
@@ -78,6 +80,8 @@ export async function materializeRootfs(store: Store, build: SystemBuild, dir: s
     await execa("chmod", ["-R", "u+w", staging], { reject: false });
     await rm(staging, { recursive: true, force: true });
     throw error;
+  } finally {
+    forget();
   }
   return target;
 }
