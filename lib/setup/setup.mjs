@@ -65,7 +65,9 @@ function npmDependenciesCurrent() {
 const missing = missingDebianPackages();
 if (missing.length > 0) installDebianPackages(missing);
 
+// `npm install` rather than `npm ci`: with npm 11 the lock file omits other
+// platforms' optional packages (rollup's), which `npm ci` then calls out of sync.
 if (!npmDependenciesCurrent()) {
-  log("installing npm dependencies (npm ci)");
-  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+  log("installing npm dependencies (npm install, as locked)");
+  execFileSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
 }
