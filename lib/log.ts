@@ -1,4 +1,7 @@
 // Progress goes to stderr as nested, timed lines (stdout is kept for key=value results).
+// The nesting depth follows the async call chain, so steps run side by side
+// (Promise.all) each indent under their own parent.
+import { AsyncLocalStorage } from "node:async_hooks";
 
 export interface Logger {
   info(message: string): void;
@@ -12,24 +15,22 @@ function seconds(ms: number): string {
 
 export function createLogger(options: { quiet?: boolean; write?: (line: string) => void } = {}): Logger {
   const write = options.write ?? ((line: string) => process.stderr.write(line + "\n"));
-  let depth = 0;
-  const emit = (text: string) => {
-    if (!options.quiet) write(`${"  ".repeat(depth)}${text}`);
+  const depth = new AsyncLocalStorage<number>();
+  const emit = (text: string, level = depth.getStore() ?? 0) => {
+    if (!options.quiet) write(`${"  ".repeat(level)}${text}`);
   };
   return {
-    info: emit,
+    info: (message) => emit(message),
     async step(name, fn) {
+      const level = depth.getStore() ?? 0;
       const started = Date.now();
-      emit(`${name} ...`);
-      depth++;
+      emit(`${name} ...`, level);
       try {
-        const value = await fn();
-        depth--;
-        emit(`${name}: done in ${seconds(Date.now() - started)}`);
+        const value = await depth.run(level + 1, fn);
+        emit(`${name}: done in ${seconds(Date.now() - started)}`, level);
         return value;
       } catch (error) {
-        depth--;
-        emit(`${name}: failed after ${seconds(Date.now() - started)}`);
+        emit(`${name}: failed after ${seconds(Date.now() - started)}`, level);
         throw error;
       }
     },

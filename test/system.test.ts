@@ -11,7 +11,7 @@ import type { Store } from "../lib/store/index.js";
 import { buildSystem, type SystemBuild } from "../lib/system/build.js";
 import { materializeRootfs } from "../lib/system/rootfs.js";
 import { cleanupTempDirs, exampleFile, freshStore, fruix, storeEntries, tempDir } from "./helpers/fixtures.js";
-import { bootDirect } from "./helpers/qemu-direct.js";
+import { ACTIVATED_OR_FAILED, bootDirect } from "./helpers/qemu-direct.js";
 
 const CLOSURE = /^\/frx\/store\/[0-9a-f]{64}-fruix-system-fruix-minimal$/;
 
@@ -157,7 +157,7 @@ describe("fruix system rootfs", () => {
       initrd: join(rootfs, await readlink(join(rootfs, build.closurePath, "boot/initrd.img"))),
       disk,
       append: `console=ttyS0,115200 root=UUID=${uuid} fruix.system=${build.closurePath} panic=-1`,
-      until: /fruix: activated \S+\r?\n|fruix-initramfs: .*emergency shell|Kernel panic/,
+      until: ACTIVATED_OR_FAILED,
       timeoutMs: 90_000,
     });
     const activated = boot.transcript.match(/fruix: activated (\S+)/g) ?? [];

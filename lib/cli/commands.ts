@@ -4,7 +4,10 @@ import { FruixError } from "../errors.js";
 import { createLogger, type Logger } from "../log.js";
 import { Store } from "../store/index.js";
 import { buildSystem, type SystemBuild } from "../system/build.js";
-import { generationTime } from "../system/generation.js";
+import { generationTime, INSTALL_METADATA_PATH } from "../system/generation.js";
+import { buildImage } from "../system/image.js";
+import { installSystem } from "../system/install.js";
+import { parseSize } from "../disk/size.js";
 import { materializeRootfs } from "../system/rootfs.js";
 import type { Options } from "./main.js";
 
@@ -21,6 +24,10 @@ function expectArgs(context: CommandContext, names: string[], command: string): 
     throw new FruixError(`expected ${names.join(" ")}: ${usage}`, { exitCode: 2 });
   }
   return [...context.args];
+}
+
+function optionalSize(text: string | undefined, option: string): number | undefined {
+  return text === undefined ? undefined : parseSize(text, option);
 }
 
 function loggerFor(context: CommandContext): Logger {
@@ -50,6 +57,35 @@ export const commands: Record<string, Command> = {
     const { store, build } = await buildFromFile(context, file!, log);
     const rootfs = await log.step("materialize rootfs", () => materializeRootfs(store, build, dir!, generationTime()));
     return { rootfs, closure_path: build.closurePath };
+  },
+
+  async "system image"(context) {
+    const [file] = expectArgs(context, ["FILE"], "system image");
+    const rootSize = optionalSize(context.options["root-size"], "--root-size");
+    const log = loggerFor(context);
+    const { store, build } = await buildFromFile(context, file!, log);
+    const image = await log.step("disk image", () => buildImage(store, build, rootSize, log));
+    return { disk_image: image, disk_image_file: store.toHostPath(image), closure_path: build.closurePath };
+  },
+
+  async "system install"(context) {
+    const [file] = expectArgs(context, ["FILE"], "system install");
+    const target = context.options.target;
+    if (!target) throw new FruixError("system install needs --target PATH|/dev/X", { exitCode: 2 });
+    const diskCapacity = optionalSize(context.options["disk-capacity"], "--disk-capacity");
+    const rootSize = optionalSize(context.options["root-size"], "--root-size");
+    const log = loggerFor(context);
+    const { store, build } = await buildFromFile(context, file!, log);
+    const result = await log.step(`install onto ${target}`, () =>
+      installSystem(store, build, { target, diskCapacity, rootSize, force: context.options.force ?? false }, log),
+    );
+    return {
+      target: result.target,
+      target_kind: result.targetKind,
+      disk_capacity: result.diskCapacity,
+      install_metadata_path: INSTALL_METADATA_PATH,
+      closure_path: build.closurePath,
+    };
   },
 
   async "store verify"(context) {

@@ -11,12 +11,16 @@ const USAGE = `usage: fruix <command> [options]
 
   fruix system build FILE [--system NAME]            build the system closure
   fruix system rootfs FILE DIR [--system NAME]       materialize a root file system tree
+  fruix system image FILE [--root-size S]            a bootable GPT/UEFI disk image
+  fruix system install FILE --target PATH|/dev/X [--disk-capacity S] [--root-size S] [--force]
+                                                     install onto a raw file or a block device
   fruix store verify                                 re-hash every store item
   fruix store gc [--dry-run]                         delete items no GC root reaches
 
 common options:
   --store DIR    the directory holding store items (default: FRUIX_STORE, /frx/store, or per-user)
   --json         print one JSON object instead of key=value lines
+  sizes          bytes, or a number with k, m, g or t: 512m, 6g, 10G
   --quiet        no progress on stderr
   --version, --help`;
 
@@ -26,6 +30,10 @@ const OPTIONS = {
   json: { type: "boolean" },
   quiet: { type: "boolean" },
   "dry-run": { type: "boolean" },
+  "root-size": { type: "string" },
+  "disk-capacity": { type: "string" },
+  target: { type: "string" },
+  force: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];

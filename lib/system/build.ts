@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { DebianPackage } from "../base/apt.js";
 import { realizeLinuxBusybox, type LinuxBusyboxItems } from "../base/linux-busybox.js";
 import { canonicalSystem } from "../declaration/index.js";
 import type { OperatingSystem } from "../declaration/types.js";
@@ -22,6 +23,19 @@ export interface SystemBuild {
   readonly hostName: string;
   /** Every store item the system needs, the closure item included, sorted. */
   readonly items: readonly string[];
+  readonly declarationHash: string;
+  /** The Debian packages the base came from, with the store items made from each. */
+  readonly packages: ReadonlyArray<{ readonly pkg: DebianPackage; readonly items: readonly string[] }>;
+}
+
+/** The Debian packages of a base, each with the items imported from it. */
+function packageItems(base: LinuxBusyboxItems) {
+  const [kernel, busybox, bootloader] = base.packages;
+  return [
+    { pkg: kernel!, items: [base.kernel, base.modules] },
+    { pkg: busybox!, items: [base.busybox] },
+    { pkg: bootloader!, items: [base.bootloader] },
+  ];
 }
 
 /** The last console= becomes /dev/console: the serial port, where validation reads. */
@@ -72,24 +86,19 @@ function metadataDocuments(os: OperatingSystem, base: LinuxBusyboxItems, initrd:
     field("item-count", references.length),
     field("references", references),
   ]);
-  const itemOf = new Map<string, string>([
-    [base.packages[0]!.name, `${base.kernel} ${base.modules}`],
-    [base.packages[1]!.name, base.busybox],
-    [base.packages[2]!.name, base.bootloader],
-  ]);
   const provenance = sexpDocument([
     sym("provenance"),
     field("declaration-hash", declarationHash(os)),
     field("fruix-version", fruixVersion),
     [
       sym("debian-packages"),
-      ...base.packages.map((p): Sexp => [
+      ...packageItems(base).map(({ pkg, items }): Sexp => [
         sym("debian-package"),
-        field("name", p.name),
-        field("version", p.version),
-        field("architecture", p.architecture),
-        field("sha256", p.sha256),
-        field("store-items", (itemOf.get(p.name) ?? "").split(" ").filter(Boolean)),
+        field("name", pkg.name),
+        field("version", pkg.version),
+        field("architecture", pkg.architecture),
+        field("sha256", pkg.sha256),
+        field("store-items", items),
       ]),
     ],
   ]);
@@ -161,5 +170,11 @@ export async function buildSystem(store: Store, os: OperatingSystem, log: Logger
   const closurePath = await log.step("build system closure", () =>
     addTree(store, `fruix-system-${os.hostName}`, tree, references),
   );
-  return { closurePath, hostName: os.hostName, items: await store.closure([closurePath]) };
+  return {
+    closurePath,
+    hostName: os.hostName,
+    items: await store.closure([closurePath]),
+    declarationHash: declarationHash(os),
+    packages: packageItems(base),
+  };
 }

@@ -1,7 +1,7 @@
 // `fruix system rootfs`: a system closure laid out as a root file system tree:
 // the closure's items under frx/store, generation 1, the in-guest helper, and
 // the directories activation expects. No root privileges needed.
-import { chmod, copyFile, lstat, mkdir, readdir, rename, rm, rmdir, symlink, utimes } from "node:fs/promises";
+import { chmod, copyFile, lstat, mkdir, readdir, rename, rm, rmdir, symlink, utimes, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { execa } from "execa";
 import { removeOnInterrupt } from "../cleanup.js";
@@ -38,6 +38,16 @@ async function checkTarget(dir: string): Promise<void> {
 /** Same mtime everywhere, so image builders that copy the tree stay reproducible. */
 async function pinTimes(dir: string): Promise<void> {
   await execa("find", [dir, "-exec", "touch", "-h", "-d", "@1", "{}", "+"]);
+}
+
+/** Adds files (path -> text) to a laid-out tree, e.g. install metadata, times pinned like the rest. */
+export async function addRootfsFiles(root: string, files: Readonly<Record<string, string>>): Promise<void> {
+  for (const [path, text] of Object.entries(files)) {
+    const target = join(root, path);
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, text);
+    await execa("touch", ["-h", "-d", "@1", target, dirname(target)]);
+  }
 }
 
 export async function populateRootfs(store: Store, build: SystemBuild, root: string, created: string): Promise<void> {

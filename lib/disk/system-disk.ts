@@ -1,0 +1,117 @@
+// Writes a bootable Fruix system disk: GPT, an ESP with systemd-boot and one
+// entry for generation 1, and an ext4 root holding the system's rootfs.
+// No root privileges, loop devices or mounts: every tool writes at an offset.
+import { copyFile, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { removeOnInterrupt } from "../cleanup.js";
+import { FruixError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { Store } from "../store/index.js";
+import type { SystemBuild } from "../system/build.js";
+import { addRootfsFiles, populateRootfs } from "../system/rootfs.js";
+import { bootEntry, entryFileName, espPathFor, loaderConf } from "./boot-entries.js";
+import { writeEsp } from "./esp.js";
+import { treeUsage, writeExt4 } from "./ext4.js";
+import { writeGpt } from "./gpt.js";
+import { minimumDiskSize, minimumRootSize, type DiskIds, type DiskLayout } from "./layout.js";
+import { formatSize } from "./size.js";
+
+/** A rootfs staged in a scratch directory, measured, ready to be written. */
+export interface StagedSystem {
+  readonly scratch: string;
+  readonly rootfs: string;
+  /** Measured when staged; files added later must be small (metadata), the estimate keeps a margin. */
+  readonly minimumRootSize: number;
+  addFiles(files: Readonly<Record<string, string>>): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export async function stageSystem(store: Store, build: SystemBuild, created: string): Promise<StagedSystem> {
+  const scratch = await mkdtemp(join(tmpdir(), "fruix-disk-"));
+  const forget = removeOnInterrupt(scratch);
+  const dispose = async () => {
+    forget();
+    await rm(scratch, { recursive: true, force: true });
+  };
+  try {
+    const rootfs = join(scratch, "root");
+    await mkdir(rootfs);
+    await populateRootfs(store, build, rootfs, created);
+    return {
+      scratch,
+      rootfs,
+      minimumRootSize: minimumRootSize(await treeUsage(rootfs)),
+      addFiles: (files) => addRootfsFiles(rootfs, files),
+      dispose,
+    };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
+
+/** The ESP's files: systemd-boot, generation 1's kernel and initrd, loader configuration. */
+async function stageEsp(store: Store, build: SystemBuild, rootUuid: string, created: string, dir: string): Promise<void> {
+  const closure = store.toHostPath(build.closurePath);
+  const kernel = await readlink(join(closure, "boot/vmlinuz"));
+  const initrd = await readlink(join(closure, "boot/initrd.img"));
+  const put = async (source: string, espPath: string) => {
+    await mkdir(dirname(join(dir, espPath)), { recursive: true });
+    await copyFile(source, join(dir, espPath));
+  };
+  await put(join(closure, "boot/bootloader.efi"), "/EFI/BOOT/BOOTX64.EFI");
+  await put(store.toHostPath(kernel), espPathFor(kernel));
+  await put(store.toHostPath(initrd), espPathFor(initrd));
+  const kernelArguments = (await readFile(join(closure, "boot/kernel-arguments"), "utf8")).trim().split(/\s+/);
+  const entry = bootEntry({
+    generation: 1, created, hostName: build.hostName, closure: build.closurePath,
+    kernel: espPathFor(kernel), initrd: espPathFor(initrd), rootUuid, kernelArguments,
+  });
+  await mkdir(join(dir, "loader/entries"), { recursive: true });
+  await writeFile(join(dir, "loader/loader.conf"), loaderConf(1));
+  await writeFile(join(dir, "loader/entries", entryFileName(1)), entry);
+}
+
+/** Refuses, before anything is written, a root partition too small for the system. */
+export function checkRootSize(layout: DiskLayout, staged: StagedSystem, what: string): void {
+  if (layout.root.size < staged.minimumRootSize) {
+    throw new FruixError(
+      `${what} leaves ${formatSize(layout.root.size)} for the root file system; this system needs at least ` +
+        `${formatSize(staged.minimumRootSize)} (a disk of at least ${formatSize(minimumDiskSize(staged.minimumRootSize))})`,
+    );
+  }
+}
+
+/** Writes the whole disk onto `device` (a file of at least layout.diskSize bytes, or a block device). */
+export async function writeSystemDisk(
+  store: Store,
+  build: SystemBuild,
+  staged: StagedSystem,
+  device: string,
+  layout: DiskLayout,
+  ids: DiskIds,
+  created: string,
+  log: Logger,
+): Promise<void> {
+  checkRootSize(layout, staged, "the disk layout");
+  const esp = join(staged.scratch, "esp");
+  await mkdir(esp);
+  await stageEsp(store, build, ids.rootUuid, created, esp);
+  const espBytes = (await treeUsage(esp)).blocks * 4096;
+  if (espBytes > layout.esp.size) throw new FruixError(`boot files need ${formatSize(espBytes)}, more than the ${formatSize(layout.esp.size)} ESP`);
+  await log.step("partition (sfdisk)", () => writeGpt(device, layout, ids));
+  const writeEspPart = () => log.step("EFI system partition (mkfs.fat, mcopy)", () => writeEsp(device, layout.esp, ids.espVolumeId, esp));
+  const writeRootPart = () =>
+    log.step("root file system (mke2fs -d)", () =>
+      writeExt4(device, layout.root, staged.rootfs, { uuid: ids.rootUuid, hashSeed: ids.rootHashSeed, label: "fruix-root", scratch: staged.scratch }),
+    );
+  if ((await stat(device)).isBlockDevice()) {
+    // mke2fs opens a block device exclusively: one tool at a time.
+    await writeEspPart();
+    await writeRootPart();
+  } else {
+    // Disjoint byte ranges of one file: both file systems can be written at once.
+    await Promise.all([writeEspPart(), writeRootPart()]);
+  }
+}
