@@ -18,7 +18,7 @@ import {
   validateRootName,
 } from "../lib/store/paths.js";
 import { parseProcStatStartTime } from "../lib/store/process.js";
-import { FORMAT_VERSION, serializeItem, type MemNode } from "../lib/store/serialize.js";
+import { CONTENT_BLOCK, FORMAT_VERSION, serializeItem, type MemNode } from "../lib/store/serialize.js";
 
 const H = "a".repeat(64);
 const H2 = "b".repeat(64);
@@ -174,9 +174,17 @@ function decode(buf: Buffer): { name: string; references: string[]; root: MemNod
     }
     if (tag === "regular" || tag === "executable") {
       const n = u64();
-      const content = buf.subarray(off, off + n).toString("utf8");
-      off += n;
-      return { type: "regular", content, executable: tag === "executable" };
+      const blocks: Buffer[] = [];
+      for (let left = n; left > 0; left -= CONTENT_BLOCK) {
+        const length = Math.min(left, CONTENT_BLOCK);
+        const blockTag = buf[off++];
+        if (blockTag === 0) blocks.push(Buffer.alloc(length));
+        else if (blockTag === 1) {
+          blocks.push(buf.subarray(off, off + length));
+          off += length;
+        } else throw new Error(`bad block tag ${blockTag}`);
+      }
+      return { type: "regular", content: Buffer.concat(blocks).toString("utf8"), executable: tag === "executable" };
     }
     if (tag === "symlink") return { type: "symlink", target: str() };
     throw new Error(`bad tag ${tag}`);
@@ -230,6 +238,17 @@ describe("canonical serialization", () => {
     const c = serializeItem("ab", [r1, r2], file(""));
     expect(new Set([a, b, c].map((x) => x.toString("hex"))).size).toBe(3);
     expect(decode(c)).toEqual({ name: "ab", references: [r1, r2], root: canon(file("")) });
+  });
+
+  it("serializes zero blocks as one byte and decodes them back, whatever the block boundaries", () => {
+    const zeros = "\0".repeat(CONTENT_BLOCK);
+    for (const content of [zeros, zeros + "x", "x" + zeros, zeros + zeros.slice(1), "\0"]) {
+      const s = serializeItem("z", [], file(content));
+      expect(decode(s).root).toEqual(canon(file(content)));
+    }
+    expect(serializeItem("z", [], file(zeros)).length).toBeLessThan(100);
+    expect(serializeItem("z", [], file(zeros)).equals(serializeItem("z", [], file(zeros.slice(1) + "\0")))).toBe(true);
+    expect(serializeItem("z", [], file(zeros)).equals(serializeItem("z", [], file(zeros.slice(1) + "\x01")))).toBe(false);
   });
 
   it("decodes random trees back to themselves (prefix-free grammar)", () => {

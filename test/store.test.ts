@@ -3,7 +3,7 @@
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { chmod, copyFile, lstat, mkdir, mkdtemp, open, readdir, readFile, rm, symlink, truncate, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -68,6 +68,23 @@ describe("hashing", () => {
     expect(h2).toEqual(h1);
     // The streaming hasher agrees with the in-memory reference serialization.
     expect(h1.hash).toBe(createHash("sha256").update(serializeItem("x", [], memTree)).digest("hex"));
+  });
+
+  it("hashes a sparse file like the same bytes written out, and like the in-memory serialization", async () => {
+    const sparse = join(work, "sparse.img");
+    const dense = join(work, "dense.img");
+    const size = 5 * 1024 * 1024 + 123;
+    await writeFile(sparse, "");
+    await truncate(sparse, size);
+    const handle = await open(sparse, "r+");
+    await handle.write(Buffer.from("boot sector"), 0, 11, 3 * 1024 * 1024 + 7);
+    await handle.close();
+    await copyFile(sparse, dense); // same bytes; whether holes survive does not matter
+    const content = Buffer.alloc(size);
+    content.write("boot sector", 3 * 1024 * 1024 + 7, "latin1");
+    const expected = createHash("sha256").update(serializeItem("disk", [], { type: "regular", content })).digest("hex");
+    expect((await hashItemTree(sparse, { name: "disk" })).hash).toBe(expected);
+    expect((await hashItemTree(dense, { name: "disk" })).hash).toBe(expected);
   });
 
   it("changes with the name, a reference, a byte, the executable bit and a symlink target", async () => {

@@ -212,7 +212,7 @@ describe("the fruix command", () => {
   it("refuses to materialize a rootfs into a non-empty directory", async () => {
     const dir = await tempDir();
     await writeFile(join(dir, "keep"), "x");
-    const result = await fruix(["system", "rootfs", exampleFile, dir, "--quiet"], { FRUIX_STORE: join(dir, "..", "rootfs-store") });
+    const result = await fruix(["system", "rootfs", exampleFile, dir, "--quiet"], { FRUIX_STORE: join(await tempDir(), "store") });
     expect(result.exitCode).toBe(1);
     expect(result.stderr.trim()).toBe(`fruix: rootfs target ${dir} is not empty; refusing to overwrite it`);
     expect(await readdir(dir)).toEqual(["keep"]);

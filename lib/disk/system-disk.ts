@@ -1,7 +1,7 @@
 // Writes a bootable Fruix system disk: GPT, an ESP with systemd-boot and one
 // entry for generation 1, and an ext4 root holding the system's rootfs.
 // No root privileges, loop devices or mounts: every tool writes at an offset.
-import { copyFile, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { removeOnInterrupt } from "../cleanup.js";
@@ -9,6 +9,7 @@ import { FruixError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 import type { SystemBuild } from "../system/build.js";
+import { closureLink, closureLinkFile } from "../system/closure-files.js";
 import { addRootfsFiles, populateRootfs } from "../system/rootfs.js";
 import { bootEntry, entryFileName, espPathFor, loaderConf } from "./boot-entries.js";
 import { writeEsp } from "./esp.js";
@@ -54,13 +55,13 @@ export async function stageSystem(store: Store, build: SystemBuild, created: str
 /** The ESP's files: systemd-boot, generation 1's kernel and initrd, loader configuration. */
 async function stageEsp(store: Store, build: SystemBuild, rootUuid: string, created: string, dir: string): Promise<void> {
   const closure = store.toHostPath(build.closurePath);
-  const kernel = await readlink(join(closure, "boot/vmlinuz"));
-  const initrd = await readlink(join(closure, "boot/initrd.img"));
+  const kernel = await closureLink(store, build.closurePath, "boot/vmlinuz");
+  const initrd = await closureLink(store, build.closurePath, "boot/initrd.img");
   const put = async (source: string, espPath: string) => {
     await mkdir(dirname(join(dir, espPath)), { recursive: true });
     await copyFile(source, join(dir, espPath));
   };
-  await put(join(closure, "boot/bootloader.efi"), "/EFI/BOOT/BOOTX64.EFI");
+  await put(await closureLinkFile(store, build.closurePath, "boot/bootloader.efi"), "/EFI/BOOT/BOOTX64.EFI");
   await put(store.toHostPath(kernel), espPathFor(kernel));
   await put(store.toHostPath(initrd), espPathFor(initrd));
   const kernelArguments = (await readFile(join(closure, "boot/kernel-arguments"), "utf8")).trim().split(/\s+/);

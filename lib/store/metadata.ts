@@ -58,7 +58,11 @@ export function decodeRecord(text: string, path: string): ItemRecord {
     throw bad("not JSON");
   }
   if (typeof v !== "object" || v === null) throw bad("not an object");
-  if (v["version"] !== FORMAT_VERSION) throw bad(`unsupported version ${JSON.stringify(v["version"])}`);
+  if (v["version"] !== FORMAT_VERSION) {
+    throw new FruixError(
+      `store item ${path} was made with store format ${JSON.stringify(v["version"])}, this Fruix uses format ${FORMAT_VERSION}: use a new store (--store, FRUIX_STORE)`,
+    );
+  }
   if (v["path"] !== path) throw bad(`it names ${JSON.stringify(v["path"])}`);
   const parts = parseStorePath(path);
   if (v["name"] !== parts.name || v["hash"] !== parts.hash) throw bad("name or hash disagree with the path");

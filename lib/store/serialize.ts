@@ -2,9 +2,12 @@
 //
 //   item   := str("fruix-store-item") u64(FORMAT_VERSION) str(name) u64(#refs) str(ref)* node
 //   node   := str("directory")  u64(#entries) (str(entry-name) node)*   entries in byte order
-//           | str("regular")    u64(size) bytes
-//           | str("executable") u64(size) bytes
+//           | str("regular")    u64(size) content
+//           | str("executable") u64(size) content
 //           | str("symlink")    str(target)
+//   content := block*       the file cut in 64 KiB blocks, the last one shorter
+//   block  := 0x00           a block of zero bytes only (holes in disk images cost no hashing)
+//           | 0x01 bytes     any other block, its bytes as they are
 //   str(b) := u64(byte length of b) b        (strings as UTF-8)
 //   u64    := 8 bytes, little-endian
 //
@@ -20,7 +23,28 @@ import { compareBytes } from "./paths.js";
 
 export const SERIALIZATION_MAGIC = "fruix-store-item";
 /** Bump when the serialization changes: every item path changes with it. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+
+/** Content is serialized in blocks of this size (see the grammar above). */
+export const CONTENT_BLOCK = 64 * 1024;
+const ZERO_BLOCK = Buffer.alloc(CONTENT_BLOCK);
+const ZERO_TAG = Buffer.from([0]);
+const DATA_TAG = Buffer.from([1]);
+
+/**
+ * Serializes file content that starts at a block boundary; `bytes` must hold
+ * whole blocks, or end at the end of the file.
+ */
+export function contentBlocks(bytes: Uint8Array, sink: Sink): void {
+  for (let at = 0; at < bytes.length; at += CONTENT_BLOCK) {
+    const block = bytes.subarray(at, Math.min(at + CONTENT_BLOCK, bytes.length));
+    if (ZERO_BLOCK.compare(block, 0, block.length, 0, block.length) === 0) sink.update(ZERO_TAG);
+    else {
+      sink.update(DATA_TAG);
+      sink.update(block);
+    }
+  }
+}
 
 export type NodeType = "directory" | "regular" | "executable" | "symlink";
 
@@ -60,7 +84,7 @@ export function entryName(name: string): Buffer {
   return str(name);
 }
 
-/** Followed by exactly `size` content bytes. */
+/** Followed by the content of exactly `size` bytes (contentBlocks). */
 export function fileHeader(executable: boolean, size: number): Buffer {
   return Buffer.concat([str(executable ? "executable" : "regular"), u64(size)]);
 }
@@ -94,7 +118,7 @@ export function serializeNode(node: MemNode, sink: Sink): void {
     case "regular": {
       const bytes = typeof node.content === "string" ? Buffer.from(node.content, "utf8") : node.content;
       sink.update(fileHeader(node.executable === true, bytes.length));
-      sink.update(bytes);
+      contentBlocks(bytes, sink);
       return;
     }
     case "symlink":

@@ -6,6 +6,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { execa } from "execa";
 import { removeOnInterrupt } from "../cleanup.js";
 import { FruixError } from "../errors.js";
+import { closureLinkFile } from "./closure-files.js";
 import type { Store } from "../store/index.js";
 import type { SystemBuild } from "./build.js";
 import { writeFirstGeneration } from "./generation.js";
@@ -35,9 +36,13 @@ async function checkTarget(dir: string): Promise<void> {
   if ((await readdir(dir)).length > 0) throw new FruixError(`rootfs target ${dir} is not empty; refusing to overwrite it`);
 }
 
-/** Same mtime everywhere, so image builders that copy the tree stay reproducible. */
+/**
+ * Same mtime everywhere, so image builders that copy the tree stay reproducible.
+ * Store items are pinned already (the store normalizes them; cp -a keeps it).
+ */
 async function pinTimes(dir: string): Promise<void> {
-  await execa("find", [dir, "-exec", "touch", "-h", "-d", "@1", "{}", "+"]);
+  const items = join(dir, "frx", "store");
+  await execa("find", [dir, "-path", `${items}/*`, "-prune", "-o", "-exec", "touch", "-h", "-d", "@1", "{}", "+"]);
 }
 
 /** Adds files (path -> text) to a laid-out tree, e.g. install metadata, times pinned like the rest. */
@@ -64,7 +69,7 @@ export async function populateRootfs(store: Store, build: SystemBuild, root: str
     await chmod(join(root, "etc", name), mode);
   }
   const helper = join(root, "usr/local/bin/fruix");
-  await copyFile(join(closureDir, "profile", "bin", "fruix"), helper);
+  await copyFile(await closureLinkFile(store, build.closurePath, "profile/bin/fruix"), helper);
   await chmod(helper, 0o555);
   await writeFirstGeneration(root, build.closurePath, closureDir, created);
   await pinTimes(root);
