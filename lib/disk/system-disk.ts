@@ -11,7 +11,7 @@ import type { Store } from "../store/index.js";
 import type { SystemBuild } from "../system/build.js";
 import { closureLink, closureLinkFile } from "../system/closure-files.js";
 import { addRootfsFiles, populateRootfs } from "../system/rootfs.js";
-import { bootEntry, entryFileName, espPathFor, loaderConf } from "./boot-entries.js";
+import { bootEntry, entryFileName, espPathFor, fstab, loaderConf } from "./boot-entries.js";
 import { writeEsp } from "./esp.js";
 import { treeUsage, writeExt4 } from "./ext4.js";
 import { writeGpt } from "./gpt.js";
@@ -96,6 +96,7 @@ export async function writeSystemDisk(
   log: Logger,
 ): Promise<void> {
   checkRootSize(layout, staged, "the disk layout");
+  await staged.addFiles({ "/etc/fstab": fstab(ids.espVolumeId) });
   const esp = join(staged.scratch, "esp");
   await mkdir(esp);
   await stageEsp(store, build, ids.rootUuid, created, esp);

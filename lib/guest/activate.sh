@@ -28,6 +28,11 @@ echo "$FRUIX_HOST_NAME" >/etc/hostname
 hostname "$FRUIX_HOST_NAME"
 say "host name $FRUIX_HOST_NAME"
 
+# Disks written by Fruix list their ESP in /etc/fstab; generations need it mounted.
+if [ -f /etc/fstab ]; then
+	mount -a 2>&3 && say "mounted the file systems of /etc/fstab"
+fi
+
 install_file "$self/etc/passwd" /etc/passwd 644
 install_file "$self/etc/group" /etc/group 644
 install_file "$self/etc/shadow" /etc/shadow 600

@@ -14,7 +14,7 @@ import { writeFirstGeneration } from "./generation.js";
 /** Directories every Fruix root has, with their modes. */
 const SKELETON: ReadonlyArray<[string, number]> = [
   ["dev", 0o755], ["proc", 0o555], ["sys", 0o555], ["run", 0o755], ["tmp", 0o1777],
-  ["etc", 0o755], ["root", 0o700], ["home", 0o755], ["mnt", 0o755], ["srv", 0o755],
+  ["etc", 0o755], ["boot", 0o755], ["boot/efi", 0o755], ["root", 0o700], ["home", 0o755], ["mnt", 0o755], ["srv", 0o755],
   ["usr", 0o755], ["usr/local", 0o755], ["usr/local/bin", 0o755],
   ["var", 0o755], ["var/log", 0o755], ["var/tmp", 0o1777], ["var/lib", 0o755],
   ["frx", 0o755], ["frx/store", 0o755], ["frx/var", 0o755], ["frx/var/fruix", 0o755],
