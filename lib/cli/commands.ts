@@ -10,6 +10,7 @@ import { installSystem } from "../system/install.js";
 import { parseSize } from "../disk/size.js";
 import { materializeRootfs } from "../system/rootfs.js";
 import type { Options } from "./main.js";
+import { validateCommand } from "./validate.js";
 
 export interface CommandContext {
   readonly args: readonly string[];
@@ -87,6 +88,8 @@ export const commands: Record<string, Command> = {
       closure_path: build.closurePath,
     };
   },
+
+  validate: validateCommand,
 
   async "store verify"(context) {
     expectArgs(context, [], "store verify");

@@ -14,6 +14,9 @@ const USAGE = `usage: fruix <command> [options]
   fruix system image FILE [--root-size S]            a bootable GPT/UEFI disk image
   fruix system install FILE --target PATH|/dev/X [--disk-capacity S] [--root-size S] [--force]
                                                      install onto a raw file or a block device
+  fruix validate [SCENARIO...] [--list] [--grep RE] [--hypervisor qemu] [--accel auto|kvm|tcg]
+                 [--timeout-scale N] [--keep] [--report-dir D] [--declaration FILE] [--system NAME]
+                                                     boot scenarios in VMs and write PASS/FAIL reports
   fruix store verify                                 re-hash every store item
   fruix store gc [--dry-run]                         delete items no GC root reaches
 
@@ -34,6 +37,14 @@ const OPTIONS = {
   "disk-capacity": { type: "string" },
   target: { type: "string" },
   force: { type: "boolean" },
+  list: { type: "boolean" },
+  grep: { type: "string" },
+  hypervisor: { type: "string" },
+  accel: { type: "string" },
+  "timeout-scale": { type: "string" },
+  keep: { type: "boolean" },
+  "report-dir": { type: "string" },
+  declaration: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];
@@ -63,13 +74,16 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + "\n");
     return values.help ? 0 : 2;
   }
-  const name = positionals.slice(0, 2).join(" ");
+  // Two-word commands (`system build`) first, then one-word ones (`validate`).
+  const words = commands[positionals.slice(0, 2).join(" ")] ? 2 : 1;
+  const name = positionals.slice(0, words).join(" ");
   const command = commands[name];
-  if (!command) throw new FruixError(`unknown command '${name}' (see 'fruix --help')`, { exitCode: 2 });
-  const context: CommandContext = { args: positionals.slice(2), options: values };
-  const result = await command(context);
+  if (!command) throw new FruixError(`unknown command '${positionals.slice(0, 2).join(" ")}' (see 'fruix --help')`, { exitCode: 2 });
+  const context: CommandContext = { args: positionals.slice(words), options: values };
+  // A command may set exit_code (validate: 1 when a scenario failed); it is not printed.
+  const { exit_code: exitCode, ...result } = await command(context);
   printResult(result, values.json ?? false);
-  return 0;
+  return typeof exitCode === "number" ? exitCode : 0;
 }
 
 function report(error: unknown): number {

@@ -11,6 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** Debian package -> a file it installs (checked instead of asking dpkg, which is slow). */
 const debianTools = {
   "qemu-system-x86": "/usr/bin/qemu-system-x86_64",
+  "qemu-utils": "/usr/bin/qemu-img",
   ovmf: "/usr/share/OVMF/OVMF_CODE_4M.fd",
   "systemd-boot-efi": "/usr/lib/systemd/boot/efi/systemd-bootx64.efi",
   "busybox-static": "/bin/busybox",

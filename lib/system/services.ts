@@ -10,6 +10,8 @@ export interface ServicePlan {
   /** Body of services/<name>/run (after the #! line); runs with the profile on PATH. */
   readonly run?: string;
   readonly inittab?: string;
+  /** The process a running service shows in ps (validation checks for it). */
+  readonly process?: string;
 }
 
 function shellQuote(value: string): string {
@@ -21,16 +23,18 @@ function str(spec: ServiceSpec, key: string): string {
 }
 
 const plans: Record<string, (spec: ServiceSpec) => ServicePlan> = {
-  syslogd: (s) => ({ name: "syslogd", run: `exec syslogd -n -O ${shellQuote(str(s, "log-file"))}` }),
-  klogd: () => ({ name: "klogd", run: "exec klogd -n" }),
+  syslogd: (s) => ({ name: "syslogd", process: "syslogd", run: `exec syslogd -n -O ${shellQuote(str(s, "log-file"))}` }),
+  klogd: () => ({ name: "klogd", process: "klogd", run: "exec klogd -n" }),
   crond: () => ({
     name: "crond",
+    process: "crond",
     run: "mkdir -p /var/spool/cron/crontabs\nexec crond -f -c /var/spool/cron/crontabs",
   }),
   httpd: (s) => {
     const root = shellQuote(str(s, "document-root"));
     return {
       name: "httpd",
+      process: "httpd",
       run: [
         `mkdir -p ${root}`,
         `printf '%s' ${shellQuote(str(s, "index"))} >${root}/index.html`,
@@ -42,6 +46,7 @@ const plans: Record<string, (spec: ServiceSpec) => ServicePlan> = {
     const iface = shellQuote(str(s, "interface"));
     return {
       name: "dhcp-client",
+      process: "udhcpc",
       run: `ip link set ${iface} up\nexec udhcpc -f -i ${iface} -s "$FRUIX_SYSTEM/share/udhcpc.script"`,
     };
   },

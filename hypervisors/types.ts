@@ -1,0 +1,72 @@
+// The contract between the validation engine and a hypervisor (DESIGN §7).
+// Adapters live in hypervisors/<name>/; nothing outside hypervisors/ knows
+// how a particular hypervisor starts, resets or feeds media to a machine.
+import type { SerialConsole } from "../lib/validate/console.js";
+
+export type { SerialConsole };
+
+export type Accel = "kvm" | "tcg" | "xen";
+
+export interface Capabilities {
+  readonly uefi: boolean;
+  /** Accelerations this host can use, best first (after probing). */
+  readonly accels: readonly Accel[];
+  readonly cdrom: boolean;
+  readonly snapshots: boolean;
+  /** Free-form notes the report should carry (e.g. "KVM unusable: ..., using TCG"). */
+  readonly notes: readonly string[];
+}
+
+export interface DiskSpec {
+  /** Host path of a raw image. */
+  readonly path: string;
+  /**
+   * `overlay`: the image is a read-only base; the machine writes to a
+   * copy-on-write overlay that destroy() removes (never a full copy).
+   * `direct`: the machine writes to the image itself (an install target).
+   */
+  readonly mode: "overlay" | "direct";
+}
+
+export interface MachineSpec {
+  /** Names the machine in logs and reports ("vm", "installer", "target"). */
+  readonly name: string;
+  readonly memoryMiB?: number;
+  readonly cpus?: number;
+  readonly disks: readonly DiskSpec[];
+  /** An ISO in a CD drive at start (insertCdrom/ejectCdrom change it later). */
+  readonly cdrom?: string;
+  /** Where the adapter may keep per-machine state (firmware variables, overlays, sockets). */
+  readonly workDir: string;
+}
+
+export interface Machine {
+  readonly name: string;
+  readonly console: SerialConsole;
+  start(): Promise<void>;
+  /** Hard reset, like the reset button; the console stays attached. */
+  reboot(): Promise<void>;
+  /** Ends the machine at once (no guest shutdown). */
+  powerOff(): Promise<void>;
+  /** Resolves when the machine stops by itself (the guest powered off); rejects on timeout. */
+  waitForPowerOff(timeoutMs: number): Promise<void>;
+  insertCdrom(path: string): Promise<void>;
+  ejectCdrom(): Promise<void>;
+  /**
+   * Always safe and idempotent: stops the machine and removes everything the
+   * adapter made for it, unless `keepFiles` (--keep, to look at a failure).
+   */
+  destroy(options?: { keepFiles?: boolean }): Promise<void>;
+}
+
+export interface HypervisorOptions {
+  /** Requested acceleration; "auto" probes and falls back, saying so. */
+  readonly accel: "auto" | Accel;
+  readonly log: (line: string) => void;
+}
+
+export interface Hypervisor {
+  readonly name: string;
+  capabilities(): Promise<Capabilities>;
+  createMachine(spec: MachineSpec): Promise<Machine>;
+}

@@ -1,0 +1,241 @@
+// Runs scenarios against one hypervisor adapter and writes their reports.
+import { isDeepStrictEqual } from "node:util";
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { Hypervisor, Machine } from "../../hypervisors/types.js";
+import { removeOnInterrupt } from "../cleanup.js";
+import { loadDeclaration, selectSystem } from "../declaration/index.js";
+import { FruixError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { Store } from "../store/index.js";
+import { buildSystem } from "../system/build.js";
+import { buildImage } from "../system/image.js";
+import { installSystem } from "../system/install.js";
+import { fruixVersion } from "../version.js";
+import { BootFailure } from "./console.js";
+import { withValidationShell } from "./instrument.js";
+import type { CheckRecord, Failure, Reporter, RunReport, ScenarioReport, StepRecord } from "./report.js";
+import type { MachineRequest, Scenario, ScenarioContext, SystemUnderTest } from "./scenario.js";
+
+export interface EngineOptions {
+  readonly store: Store;
+  readonly log: Logger;
+  /** Makes the adapter for one scenario (a fresh one each, so state never leaks between scenarios). */
+  readonly hypervisor: () => Hypervisor;
+  readonly declaration: string;
+  readonly system?: string;
+  readonly timeoutScale: number;
+  /** Keep machine disks and state of failed scenarios (their path is printed). */
+  readonly keep: boolean;
+  readonly reportDir: string;
+  readonly runId: string;
+  readonly reporters: readonly Reporter[];
+}
+
+class CheckFailed extends FruixError {
+  constructor(readonly record: CheckRecord) {
+    super(`check ${record.number} failed: ${record.name}: expected ${record.expected}, seen ${record.actual}`);
+  }
+}
+
+function show(value: unknown): string {
+  if (value instanceof RegExp) return `a match of ${value}`;
+  return typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+}
+
+function matches(actual: unknown, expected: unknown): boolean {
+  if (expected instanceof RegExp) return typeof actual === "string" && expected.test(actual);
+  return isDeepStrictEqual(actual, expected);
+}
+
+/** One scenario's run: the context it sees, and what the report needs afterwards. */
+class Run implements ScenarioContext {
+  readonly steps: StepRecord[] = [];
+  readonly checks: CheckRecord[] = [];
+  readonly results: Array<[string, string]> = [];
+  readonly notes: string[] = [];
+  readonly machines: Machine[] = [];
+  private built = new Map<string, Promise<SystemUnderTest>>();
+
+  constructor(
+    readonly hypervisor: Hypervisor,
+    readonly workDir: string,
+    private readonly options: EngineOptions,
+  ) {}
+
+  get store(): Store {
+    return this.options.store;
+  }
+
+  get log(): Logger {
+    return this.options.log;
+  }
+
+  async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    try {
+      const value = await this.log.step(name, fn);
+      this.steps.push({ name, seconds: (Date.now() - started) / 1000, passed: true });
+      return value;
+    } catch (error) {
+      this.steps.push({ name, seconds: (Date.now() - started) / 1000, passed: false });
+      throw error;
+    }
+  }
+
+  check(name: string, actual: unknown, expected: unknown): void {
+    const record = { number: this.checks.length + 1, name, expected: show(expected), actual: show(actual), passed: matches(actual, expected) };
+    this.checks.push(record);
+    this.log.info(`check ${record.number}: ${name}: ${record.passed ? "PASS" : `FAIL (expected ${record.expected}, seen ${record.actual})`}`);
+    if (!record.passed) throw new CheckFailed(record);
+  }
+
+  result(key: string, value: string | number): void {
+    this.results.push([key, String(value)]);
+  }
+
+  note(text: string): void {
+    this.notes.push(text);
+  }
+
+  timeout(ms: number): number {
+    return ms * this.options.timeoutScale;
+  }
+
+  buildSystem(): Promise<SystemUnderTest> {
+    const key = `${this.options.declaration}\0${this.options.system ?? ""}`;
+    if (!this.built.has(key)) {
+      this.built.set(
+        key,
+        (async () => {
+          const os = withValidationShell(selectSystem(await loadDeclaration(this.options.declaration), this.options.system));
+          this.note(`system under test: ${this.options.declaration} (${os.binding}) plus a validation shell on ttyS0 (instrumentation; a getty there is dropped)`);
+          return { os, build: await buildSystem(this.store, os, this.log) };
+        })(),
+      );
+    }
+    return this.built.get(key)!;
+  }
+
+  async image(system: SystemUnderTest): Promise<string> {
+    return this.store.toHostPath(await buildImage(this.store, system.build, undefined, this.log));
+  }
+
+  async install(system: SystemUnderTest, capacity: number): Promise<string> {
+    const target = join(this.workDir, `installed-${this.machines.length}.img`);
+    await installSystem(this.store, system.build, { target, diskCapacity: capacity, force: false }, this.log);
+    return target;
+  }
+
+  async machine(name: string, request: MachineRequest): Promise<Machine> {
+    const machine = await this.hypervisor.createMachine({
+      name,
+      disks: request.disks,
+      cdrom: request.cdrom,
+      memoryMiB: request.memoryMiB,
+      workDir: join(this.workDir, `machine-${name}`),
+    });
+    this.machines.push(machine);
+    return machine;
+  }
+}
+
+function failureOf(error: unknown, run: Run): Failure {
+  const message = error instanceof Error ? error.message : String(error);
+  const check = error instanceof CheckFailed ? error.record : undefined;
+  if (error instanceof BootFailure) return { message, console: { machine: error.console, lines: error.lines } };
+  const machine = run.machines.at(-1);
+  return { message, check, console: machine ? { machine: machine.name, lines: machine.console.tail(25) } : undefined };
+}
+
+async function runScenario(scenario: Scenario, options: EngineOptions, workRoot: string): Promise<ScenarioReport> {
+  const started = new Date();
+  const hypervisor = options.hypervisor();
+  const workDir = join(workRoot, scenario.id);
+  await mkdir(workDir, { recursive: true });
+  const run = new Run(hypervisor, workDir, options);
+  let failure: Failure | undefined;
+  let capabilities: string[] = [];
+  try {
+    capabilities = [...(await hypervisor.capabilities()).notes];
+    await options.log.step(`scenario ${scenario.id} on ${hypervisor.name}`, () => scenario.run(run));
+  } catch (error) {
+    if (!(error instanceof Error)) throw error;
+    failure = failureOf(error, run);
+    options.log.info(`FAIL ${scenario.id}: ${failure.message}`);
+  }
+
+  // Transcripts are kept whatever happened; machines go unless --keep asks to look at a failure.
+  const transcripts: Array<{ machine: string; file: string }> = [];
+  const folder = join(options.reportDir, scenario.id);
+  await mkdir(folder, { recursive: true });
+  for (const machine of run.machines) {
+    const file = `${machine.name}-serial.log`;
+    await writeFile(join(folder, file), machine.console.transcript());
+    transcripts.push({ machine: machine.name, file });
+  }
+  const keep = options.keep && failure !== undefined;
+  for (const machine of run.machines) await machine.destroy({ keepFiles: keep });
+  if (keep) options.log.info(`kept the machines' disks and state of ${scenario.id} in ${workDir}`);
+  else await rm(workDir, { recursive: true, force: true });
+
+  return {
+    id: scenario.id,
+    phase: scenario.phase,
+    title: scenario.title,
+    goal: scenario.goal,
+    hypervisor: hypervisor.name,
+    status: failure ? "FAIL" : "PASS",
+    started: started.toISOString(),
+    seconds: (Date.now() - started.getTime()) / 1000,
+    environment: [...capabilities, ...run.notes, `fruix ${fruixVersion}`],
+    steps: run.steps,
+    checks: run.checks,
+    results: run.results,
+    failure,
+    transcripts,
+  };
+}
+
+/** Runs the scenarios one after another and writes every reporter's files. */
+export async function runScenarios(scenarios: readonly Scenario[], options: EngineOptions): Promise<RunReport> {
+  const started = new Date();
+  await mkdir(options.reportDir, { recursive: true });
+  const workRoot = await mkdtemp(join(tmpdir(), `fruix-validate-${options.runId}-`));
+  const forget = options.keep ? () => undefined : removeOnInterrupt(workRoot);
+  const reports: ScenarioReport[] = [];
+  try {
+    for (const scenario of scenarios) {
+      const report = await runScenario(scenario, options, workRoot);
+      reports.push(report);
+      options.log.info(`${report.status} ${report.id} (${report.seconds.toFixed(1)} s)`);
+    }
+  } finally {
+    forget();
+    if (!options.keep || reports.every((r) => r.status === "PASS")) await rm(workRoot, { recursive: true, force: true });
+  }
+  const run: RunReport = {
+    runId: options.runId,
+    started: started.toISOString(),
+    seconds: (Date.now() - started.getTime()) / 1000,
+    fruixVersion,
+    scenarios: reports,
+  };
+  for (const reporter of options.reporters) {
+    for (const [file, text] of Object.entries(reporter.render(run))) {
+      await mkdir(dirname(join(options.reportDir, file)), { recursive: true });
+      await writeFile(join(options.reportDir, file), text);
+    }
+  }
+  return run;
+}
+
+/** Points `<reports>/latest` at a run's folder (atomically). */
+export async function markLatest(reportsRoot: string, runId: string): Promise<void> {
+  const tmp = join(reportsRoot, `.latest-${process.pid}`);
+  await rm(tmp, { force: true });
+  await symlink(runId, tmp);
+  await rename(tmp, join(reportsRoot, "latest"));
+}
+

@@ -1,0 +1,62 @@
+// What a scenario is (DESIGN §8), and what it gets to work with. A scenario
+// file reads like a phase report: id, phase, title, goal, then steps and checks.
+import type { Hypervisor, Machine } from "../../hypervisors/types.js";
+import type { OperatingSystem } from "../declaration/types.js";
+import type { Logger } from "../log.js";
+import type { Store } from "../store/index.js";
+import type { SystemBuild } from "../system/build.js";
+
+export type HypervisorName = "qemu" | "xcp-ng";
+
+export interface Scenario {
+  readonly id: string;
+  readonly phase: string;
+  readonly title: string;
+  /** One paragraph: what this phase proves. Goes first in the report. */
+  readonly goal: string;
+  readonly hypervisors: readonly HypervisorName[];
+  run(ctx: ScenarioContext): Promise<void>;
+}
+
+export function defineScenario(scenario: Scenario): Scenario {
+  return scenario;
+}
+
+export interface MachineRequest {
+  /** Host paths of raw disk images; see DiskSpec.mode. */
+  readonly disks: ReadonlyArray<{ readonly path: string; readonly mode: "overlay" | "direct" }>;
+  readonly cdrom?: string;
+  readonly memoryMiB?: number;
+}
+
+/** The system under test: its evaluated declaration and its build. */
+export interface SystemUnderTest {
+  readonly os: OperatingSystem;
+  readonly build: SystemBuild;
+}
+
+export interface ScenarioContext {
+  readonly hypervisor: Hypervisor;
+  readonly store: Store;
+  readonly log: Logger;
+  /** A directory for this scenario's files; removed after the run (kept with --keep on failure). */
+  readonly workDir: string;
+  /** Runs a named, timed step; the report lists every step with its duration. */
+  step<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /** A numbered check: passes when `actual` equals `expected` (or matches it, for a RegExp); else the scenario fails here. */
+  check(name: string, actual: unknown, expected: unknown): void;
+  /** A line of the report's "Validated result summary" (`key=value`). */
+  result(key: string, value: string | number): void;
+  /** A note for the report's environment section. */
+  note(text: string): void;
+  /** Builds the scenario's declaration, instrumented with a validation shell on the console. */
+  buildSystem(): Promise<SystemUnderTest>;
+  /** Builds a disk image of a system; returns its host path. */
+  image(system: SystemUnderTest): Promise<string>;
+  /** Installs a system onto a new raw file of `capacity` bytes in the work directory; returns its path. */
+  install(system: SystemUnderTest, capacity: number): Promise<string>;
+  /** Creates a machine through the chosen adapter; the engine destroys it and keeps its transcript. */
+  machine(name: string, request: MachineRequest): Promise<Machine>;
+  /** Scales a base timeout (TCG vs KVM, --timeout-scale). */
+  timeout(ms: number): number;
+}
