@@ -1,0 +1,171 @@
+// `fruix validate` end to end: real VMs under QEMU/TCG, real reports, and
+// nothing left behind whatever happens.
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseStringPromise } from "xml2js";
+import { packageRoot } from "../lib/paths.js";
+import { cleanupTempDirs, exampleFile, fruix, tempDir } from "./helpers/fixtures.js";
+
+afterAll(cleanupTempDirs);
+
+let store: string;
+beforeAll(async () => {
+  store = join(await tempDir(), "store");
+});
+
+/** QEMU processes started from a directory named like ours (so other users' VMs do not count). */
+async function ourQemus(): Promise<string[]> {
+  const { stdout } = await execa("pgrep", ["-af", "qemu-system-x86_64.*fruix-validate"], { reject: false });
+  return stdout.split("\n").filter(Boolean);
+}
+
+async function validateWorkDirs(): Promise<string[]> {
+  return (await readdir(tmpdir())).filter((d) => d.startsWith("fruix-validate-"));
+}
+
+describe("fruix validate image-boot direct-install", () => {
+  let reportDir: string;
+  let result: Awaited<ReturnType<typeof fruix>>;
+  let before: string[];
+
+  beforeAll(async () => {
+    before = await validateWorkDirs();
+    reportDir = join(await tempDir(), "report");
+    result = await fruix(["validate", "image-boot", "direct-install", "--report-dir", reportDir], { FRUIX_STORE: store });
+  }, 600_000);
+
+  it("passes both scenarios and says so on stdout", () => {
+    expect(result.exitCode, result.stderr.slice(-3000)).toBe(0);
+    expect(result.stdout).toContain("image-boot=PASS\n");
+    expect(result.stdout).toContain("direct-install=PASS\n");
+    expect(result.stdout).toMatch(/^result=PASS$/m);
+  });
+
+  it("shows progress on stderr: steps with elapsed seconds, numbered checks", () => {
+    expect(result.stderr).toMatch(/boot to the activation line: done in \d+\.\d\ds/);
+    expect(result.stderr).toMatch(/check \d+: host name: PASS/);
+  });
+
+  it("names the acceleration it used, and why when it fell back", async () => {
+    const report = await readFile(join(reportDir, "image-boot", "report.md"), "utf8");
+    expect(report).toMatch(/^- acceleration (kvm \(probed: OVMF ran under KVM\)|tcg: KVM unusable \(.+\); falling back to TCG, which is slower)$/m);
+  });
+
+  it("writes the phase report: goal, result summary with closure_path, numbered checks, PASS line", async () => {
+    const report = await readFile(join(reportDir, "image-boot", "report.md"), "utf8");
+    expect(report).toMatch(/^## Goal$/m);
+    expect(report).toMatch(/^closure_path=\/frx\/store\/[0-9a-f]{64}-fruix-system-fruix-minimal$/m);
+    expect(report).toMatch(/^run_current_system_target=\/frx\/store\/[0-9a-f]{64}-fruix-system-fruix-minimal$/m);
+    expect(report).toMatch(/^1\. PASS the activation line names the built closure$/m);
+    expect(report).toMatch(/^13\. PASS httpd serves its index on port 8080$/m);
+    expect(report).toMatch(/^`PASS image-boot` in \d+\.\d s$/m);
+    const install = await readFile(join(reportDir, "direct-install", "report.md"), "utf8");
+    expect(install).toMatch(/^\d+\. PASS install\.scm names the closure$/m);
+  });
+
+  it("keeps each machine's full serial transcript", async () => {
+    const transcript = await readFile(join(reportDir, "image-boot", "vm-serial.log"), "latin1");
+    expect(transcript).toContain("Linux version");
+    expect(transcript).toMatch(/fruix: activated \/frx\/store\/[0-9a-f]{64}-fruix-system-fruix-minimal/);
+  });
+
+  it("writes JSON and JUnit with one testcase per scenario and real durations", async () => {
+    const json = JSON.parse(await readFile(join(reportDir, "results.json"), "utf8"));
+    expect(json.scenarios.map((s: { id: string; status: string }) => `${s.id}=${s.status}`)).toEqual(["image-boot=PASS", "direct-install=PASS"]);
+    const junit = await parseStringPromise(await readFile(join(reportDir, "junit.xml"), "utf8"));
+    const cases = junit.testsuite.testcase as Array<{ $: { name: string; time: string } }>;
+    expect(cases.map((c) => c.$.name)).toEqual(["image-boot", "direct-install"]);
+    for (const c of cases) expect(Number(c.$.time)).toBeGreaterThan(5);
+    expect(junit.testsuite.$.failures).toBe("0");
+  });
+
+  it("leaves no QEMU process and no work directory behind", async () => {
+    expect(await ourQemus()).toEqual([]);
+    expect(await validateWorkDirs()).toEqual(before);
+  });
+});
+
+describe("a system that cannot find its root", () => {
+  let declaration: string;
+
+  beforeAll(async () => {
+    const dir = await tempDir();
+    declaration = join(dir, "broken.scm");
+    const source = await readFile(exampleFile, "utf8");
+    // A root= after Fruix's own wins in the initramfs; this disk does not exist.
+    const broken = source.replace(
+      '(host-name "fruix-minimal")',
+      '(host-name "fruix-minimal")\n    (kernel-arguments (list "root=UUID=00000000-0000-4000-8000-000000000000" "fruix.rootwait=3"))',
+    );
+    expect(broken).not.toBe(source);
+    await writeFile(declaration, broken);
+  });
+
+  it("fails fast with a FAIL report quoting the console line, and --keep keeps the machine's disk", async () => {
+    const reportDir = join(await tempDir(), "report");
+    const started = Date.now();
+    const result = await fruix(
+      ["validate", "image-boot", "--declaration", declaration, "--accel", "tcg", "--keep", "--report-dir", reportDir],
+      { FRUIX_STORE: store },
+    );
+    const seconds = (Date.now() - started) / 1000;
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toContain("image-boot=FAIL\n");
+    expect(seconds).toBeLessThan(120); // far below the 240 s boot timeout: the badness scan stopped it
+    const report = await readFile(join(reportDir, "image-boot", "report.md"), "utf8");
+    expect(report).toContain("fruix-initramfs: root device UUID=00000000-0000-4000-8000-000000000000 not found after 3s");
+    expect(report).toMatch(/^`FAIL image-boot`/m);
+    const junit = await readFile(join(reportDir, "junit.xml"), "utf8");
+    expect(junit).toContain('failures="1"');
+    const kept = /kept the machines' disks and state of image-boot in (\S+)/.exec(result.stderr)?.[1];
+    expect(kept).toBeDefined();
+    expect((await stat(join(kept!, "machine-vm", "disk0.qcow2"))).isFile()).toBe(true);
+    expect(await ourQemus()).toEqual([]);
+    await execa("rm", ["-rf", join(kept!, "..")]);
+  }, 300_000);
+});
+
+describe("interrupting a validation", () => {
+  it("Ctrl-C during a boot exits 130 and leaves no QEMU process or work directory", async () => {
+    const before = await validateWorkDirs();
+    const child = execa(process.execPath, [join(packageRoot, "dist/lib/cli/main.js"), "validate", "image-boot", "--accel", "tcg", "--report-dir", join(await tempDir(), "r")], {
+      env: { FRUIX_STORE: store },
+      reject: false,
+      all: true,
+    });
+    await new Promise<void>((resolve) => {
+      child.all!.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("vm: qemu-system-x86_64")) resolve();
+      });
+    });
+    await new Promise((r) => setTimeout(r, 1500)); // let the machine run
+    expect((await ourQemus()).length).toBeGreaterThan(0);
+    child.kill("SIGINT");
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(await ourQemus()).toEqual([]);
+    expect(await validateWorkDirs()).toEqual(before);
+  }, 300_000);
+});
+
+describe("the validate command line", () => {
+  it("lists scenarios with phase, title and hypervisors", async () => {
+    const result = await fruix(["validate", "--list"]);
+    expect(result.stdout).toMatch(/^image-boot\tImage boot\t.+\tqemu,xcp-ng$/m);
+    expect(result.stdout).toMatch(/^direct-install\tDirect install\t.+\tqemu,xcp-ng$/m);
+  });
+
+  it("rejects an unknown scenario, naming the known ones", async () => {
+    const result = await fruix(["validate", "no-such-phase"]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr.trim()).toMatch(/^fruix: unknown scenario no-such-phase \(known: .*image-boot.*\)$/);
+  });
+
+  it("rejects a bad --accel and an unknown hypervisor", async () => {
+    expect((await fruix(["validate", "image-boot", "--accel", "fast"])).stderr.trim()).toBe("fruix: --accel must be one of auto, kvm, tcg");
+    expect((await fruix(["validate", "image-boot", "--hypervisor", "vmware"])).stderr.trim()).toMatch(/^fruix: /);
+  });
+});
