@@ -34,8 +34,11 @@ export interface MachineSpec {
   readonly memoryMiB?: number;
   readonly cpus?: number;
   readonly disks: readonly DiskSpec[];
-  /** An ISO in a CD drive at start (insertCdrom/ejectCdrom change it later). */
-  readonly cdrom?: string;
+  /**
+   * A CD drive: an ISO's path, or null for an empty drive (insertCdrom and
+   * ejectCdrom need a drive). Undefined: no drive at all, as on a plain server.
+   */
+  readonly cdrom?: string | null;
   /** Where the adapter may keep per-machine state (firmware variables, overlays, sockets). */
   readonly workDir: string;
 }

@@ -80,7 +80,13 @@ export class QemuMachine implements Machine {
   }
 
   private async commandLine(): Promise<string[]> {
-    const cdrom = this.spec.cdrom ? `,file=${resolve(this.spec.cdrom)},format=raw` : "";
+    const cdrom =
+      this.spec.cdrom === undefined
+        ? []
+        : [
+            "-drive", `if=none,id=cd0,media=cdrom,readonly=on${this.spec.cdrom ? `,file=${resolve(this.spec.cdrom)},format=raw` : ""}`,
+            "-device", "ide-cd,drive=cd0,bus=ide.0",
+          ];
     return [
       "-name", this.spec.name,
       "-machine", "q35", "-accel", this.options.accel,
@@ -93,8 +99,7 @@ export class QemuMachine implements Machine {
       "-chardev", `socket,id=serial0,path=${this.file("serial.sock")},server=on,wait=on`,
       "-serial", "chardev:serial0",
       ...(await this.diskArgs()),
-      "-drive", `if=none,id=cd0,media=cdrom,readonly=on${cdrom}`,
-      "-device", "ide-cd,drive=cd0,bus=ide.0",
+      ...cdrom,
       "-nic", "none",
     ];
   }
@@ -153,6 +158,7 @@ export class QemuMachine implements Machine {
   }
 
   async insertCdrom(path: string): Promise<void> {
+    if (this.spec.cdrom === undefined) throw new FruixError(`${this.name}: has no CD drive (create it with cdrom: null)`);
     await this.control().execute("blockdev-change-medium", { id: "cd0", filename: resolve(path), format: "raw", "read-only-mode": "read-only" });
   }
 

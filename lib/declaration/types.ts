@@ -18,7 +18,7 @@ export interface LinuxBusyboxBase {
   readonly location: SourceLocation;
 }
 
-/** FreeBSD from distribution sets (DESIGN §5); only declared for now. */
+/** FreeBSD from distribution sets (DESIGN §5); see docs/freebsd.md. */
 export interface FreebsdBase {
   readonly family: "freebsd";
   /** Directory holding base.txz and kernel.txz; undefined means FRUIX_FREEBSD_DIST or /usr/freebsd-dist. */

@@ -7,9 +7,20 @@ import { tool } from "./tools.js";
 /** GPT partition type GUIDs: EFI system, Linux x86-64 root (sgdisk codes ef00 and 8304). */
 export const ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 export const ROOT_TYPE = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709";
+/** freebsd-ufs (sgdisk code a503). */
+export const FREEBSD_UFS_TYPE = "516E7CB6-6ECF-11D6-8FF8-00022D09712B";
+
+/** What a family's disk calls and types its two partitions. */
+export interface PartitionScheme {
+  readonly espName: string;
+  readonly rootType: string;
+  readonly rootName: string;
+}
+
+export const LINUX_PARTITIONS: PartitionScheme = { espName: "EFI system", rootType: ROOT_TYPE, rootName: "fruix-root" };
 
 /** The sfdisk script for a layout (pure). */
-export function sfdiskScript(layout: DiskLayout, ids: DiskIds): string {
+export function sfdiskScript(layout: DiskLayout, ids: DiskIds, scheme: PartitionScheme = LINUX_PARTITIONS): string {
   const line = (p: Partition, type: string, uuid: string, name: string) =>
     `start=${p.offset / SECTOR}, size=${p.size / SECTOR}, type=${type}, uuid=${uuid}, name="${name}"`;
   return [
@@ -20,14 +31,14 @@ export function sfdiskScript(layout: DiskLayout, ids: DiskIds): string {
     // sgdisk -v otherwise reports as a gap; the partitions stay 1 MiB aligned.
     "first-lba: 34",
     "",
-    line(layout.esp, ESP_TYPE, ids.espGuid, "EFI system"),
-    line(layout.root, ROOT_TYPE, ids.rootGuid, "fruix-root"),
+    line(layout.esp, ESP_TYPE, ids.espGuid, scheme.espName),
+    line(layout.root, scheme.rootType, ids.rootGuid, scheme.rootName),
     "",
   ].join("\n");
 }
 
-export async function writeGpt(device: string, layout: DiskLayout, ids: DiskIds): Promise<void> {
+export async function writeGpt(device: string, layout: DiskLayout, ids: DiskIds, scheme: PartitionScheme = LINUX_PARTITIONS): Promise<void> {
   await tool("sfdisk", ["--quiet", "--no-reread", "--no-tell-kernel", "--wipe", "always", device], {
-    input: sfdiskScript(layout, ids),
+    input: sfdiskScript(layout, ids, scheme),
   });
 }

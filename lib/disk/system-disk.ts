@@ -1,6 +1,9 @@
-// Writes a bootable Fruix system disk: GPT, an ESP with systemd-boot and one
-// entry for generation 1, and an ext4 root holding the system's rootfs.
-// No root privileges, loop devices or mounts: every tool writes at an offset.
+// Writes a bootable Fruix system disk: GPT, an ESP and a root holding the
+// system's rootfs. What differs by base family (partition types, ESP
+// contents, root file system) is a DiskFormat; linux-busybox's is systemd-boot
+// with one entry for generation 1 and an ext4 root, FreeBSD's is in
+// freebsd-disk.ts. No root privileges, loop devices or mounts: every tool
+// writes at an offset.
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -14,8 +17,9 @@ import { addRootfsFiles, populateRootfs } from "../system/rootfs.js";
 import { bootEntry, entryFileName, espPathFor, fstab, loaderConf } from "./boot-entries.js";
 import { writeEsp } from "./esp.js";
 import { treeUsage, writeExt4 } from "./ext4.js";
-import { writeGpt } from "./gpt.js";
-import { minimumDiskSize, minimumRootSize, type DiskIds, type DiskLayout } from "./layout.js";
+import { freebsdDisk } from "./freebsd-disk.js";
+import { LINUX_PARTITIONS, writeGpt, type PartitionScheme } from "./gpt.js";
+import { minimumDiskSize, minimumRootSize, type DiskIds, type DiskLayout, type Partition } from "./layout.js";
 import { formatSize } from "./size.js";
 
 /** A rootfs staged in a scratch directory, measured, ready to be written. */
@@ -28,7 +32,29 @@ export interface StagedSystem {
   dispose(): Promise<void>;
 }
 
+/** What a base family's disk is made of; the GPT, ESP and layout frame around it is shared. */
+export interface DiskFormat {
+  readonly partitions: PartitionScheme;
+  /** Lays the system out as a root tree in `rootfs` (an empty directory). */
+  populate(store: Store, build: SystemBuild, rootfs: string, created: string): Promise<void>;
+  /** The smallest root file system that holds the staged tree. */
+  minimumRootSize(rootfs: string): Promise<number>;
+  /** Root files that depend on the disk's identifiers (fstab). */
+  diskFiles(ids: DiskIds): Readonly<Record<string, string>>;
+  /** Fills `dir` with the ESP's files. */
+  stageEsp(store: Store, build: SystemBuild, ids: DiskIds, created: string, dir: string): Promise<void>;
+  /** How the root file system is made, for the progress log. */
+  readonly rootStep: string;
+  /** Writes the root file system at `part` of `device` (`isFile`: a regular file, else a block device). */
+  writeRoot(store: Store, build: SystemBuild, device: string, part: Partition, staged: StagedSystem, ids: DiskIds, isFile: boolean): Promise<void>;
+}
+
+export function diskFormat(build: SystemBuild): DiskFormat {
+  return build.family === "freebsd" ? freebsdDisk : linuxBusyboxDisk;
+}
+
 export async function stageSystem(store: Store, build: SystemBuild, created: string): Promise<StagedSystem> {
+  const format = diskFormat(build);
   const scratch = await mkdtemp(join(tmpdir(), "fruix-disk-"));
   const forget = removeOnInterrupt(scratch);
   const dispose = async () => {
@@ -38,11 +64,11 @@ export async function stageSystem(store: Store, build: SystemBuild, created: str
   try {
     const rootfs = join(scratch, "root");
     await mkdir(rootfs);
-    await populateRootfs(store, build, rootfs, created);
+    await format.populate(store, build, rootfs, created);
     return {
       scratch,
       rootfs,
-      minimumRootSize: minimumRootSize(await treeUsage(rootfs)),
+      minimumRootSize: await format.minimumRootSize(rootfs),
       addFiles: (files) => addRootfsFiles(rootfs, files),
       dispose,
     };
@@ -96,19 +122,19 @@ export async function writeSystemDisk(
   log: Logger,
 ): Promise<void> {
   checkRootSize(layout, staged, "the disk layout");
-  await staged.addFiles({ "/etc/fstab": fstab(ids.espVolumeId) });
+  const format = diskFormat(build);
+  await staged.addFiles(format.diskFiles(ids));
   const esp = join(staged.scratch, "esp");
   await mkdir(esp);
-  await stageEsp(store, build, ids.rootUuid, created, esp);
+  await format.stageEsp(store, build, ids, created, esp);
   const espBytes = (await treeUsage(esp)).blocks * 4096;
   if (espBytes > layout.esp.size) throw new FruixError(`boot files need ${formatSize(espBytes)}, more than the ${formatSize(layout.esp.size)} ESP`);
-  await log.step("partition (sfdisk)", () => writeGpt(device, layout, ids));
+  await log.step("partition (sfdisk)", () => writeGpt(device, layout, ids, format.partitions));
+  const isFile = !(await stat(device)).isBlockDevice();
   const writeEspPart = () => log.step("EFI system partition (mkfs.fat, mcopy)", () => writeEsp(device, layout.esp, ids.espVolumeId, esp));
   const writeRootPart = () =>
-    log.step("root file system (mke2fs -d)", () =>
-      writeExt4(device, layout.root, staged.rootfs, { uuid: ids.rootUuid, hashSeed: ids.rootHashSeed, label: "fruix-root", scratch: staged.scratch }),
-    );
-  if ((await stat(device)).isBlockDevice()) {
+    log.step(format.rootStep, () => format.writeRoot(store, build, device, layout.root, staged, ids, isFile));
+  if (!isFile) {
     // mke2fs opens a block device exclusively: one tool at a time.
     await writeEspPart();
     await writeRootPart();
@@ -117,3 +143,15 @@ export async function writeSystemDisk(
     await Promise.all([writeEspPart(), writeRootPart()]);
   }
 }
+
+/** Debian's kernel through systemd-boot, and an ext4 root. */
+const linuxBusyboxDisk: DiskFormat = {
+  partitions: LINUX_PARTITIONS,
+  populate: populateRootfs,
+  minimumRootSize: async (rootfs) => minimumRootSize(await treeUsage(rootfs)),
+  diskFiles: (ids) => ({ "/etc/fstab": fstab(ids.espVolumeId) }),
+  stageEsp: (store, build, ids, created, dir) => stageEsp(store, build, ids.rootUuid, created, dir),
+  rootStep: "root file system (mke2fs -d)",
+  writeRoot: (_store, _build, device, part, staged, ids) =>
+    writeExt4(device, part, staged.rootfs, { uuid: ids.rootUuid, hashSeed: ids.rootHashSeed, label: "fruix-root", scratch: staged.scratch }),
+};

@@ -1,12 +1,18 @@
 #!/bin/sh
-# fruix: the in-guest deployment helper (DESIGN §6). Portable POSIX sh: it runs
-# under BusyBox sh, dash and FreeBSD sh. FRUIX_ROOT=DIR acts on the system tree
-# at DIR instead of / (offline images, tests).
+# fruix: the in-guest deployment helper (DESIGN §6, docs/generations.md).
+# Portable POSIX sh: it runs under BusyBox sh, dash and FreeBSD sh, and uses only
+# tools all three bases have (`date +%s`, readlink and sync are not POSIX, but
+# BusyBox, GNU and FreeBSD all provide them). FRUIX_ROOT=DIR acts on the system
+# tree at DIR instead of / (offline images, tests).
 set -u
 
 root=${FRUIX_ROOT:-}
 root=${root%/}
 system_dir=$root/var/lib/fruix/system
+gcroots=$root/frx/var/fruix/gcroots
+esp=$root/boot/efi
+lock=$system_dir/.lock
+pending=$system_dir/pending
 
 die() {
 	echo "fruix: $*" >&2
@@ -16,19 +22,129 @@ die() {
 usage() {
 	cat <<'USAGE'
 usage: fruix system status
-       fruix system list-generations
+       fruix system list-generations [PATTERN]
+       fruix system switch /frx/store/...-fruix-system-...
+       fruix system rollback
+       fruix system delete-generations PATTERN
+PATTERN: N, N,M,..., N..M, N.., ..M, or Nd, Nw, Nm (created more than
+N days, weeks, 30-day months ago)
 USAGE
 }
+
+usage_error() {
+	usage >&2
+	exit 2
+}
+
+must() { # COMMAND...: runs it, or stops the helper saying what failed
+	"$@" || die "failed: $*"
+}
+
+# Test-only fault injection (docs/generations.md): FRUIX_FAULT_AFTER=STEP kills
+# the helper right after STEP, as a power cut would. Inert unless set.
+step() {
+	if [ "${FRUIX_FAULT_AFTER:-}" = "$1" ]; then kill -9 $$; fi
+}
+
+# Makes the writes so far reach the disk before the next ones: without it a
+# rename could land before the data it publishes. Offline trees (FRUIX_ROOT)
+# are flushed when they are unmounted, and tests need no sync.
+barrier() {
+	[ -n "$root" ] || sync
+}
+
+is_number() {
+	case $1 in '' | *[!0-9]*) return 1 ;; esac
+}
+
+# A digit string without leading zeros: $(( 08 )) would be octal, an error.
+dec() {
+	set -- "${1#"${1%%[!0]*}"}"
+	echo "${1:-0}"
+}
+
+# --- time --------------------------------------------------------------------
+# date -d @N (GNU, BusyBox) and date -r N (FreeBSD) differ, and parsing a date
+# differs even more, so conversions are done with shell arithmetic (H. Hinnant's
+# days-from-civil algorithms, exact for every date after 1970).
+
+# Seconds since the epoch: SOURCE_DATE_EPOCH when set (reproducible tests).
+now() {
+	case ${SOURCE_DATE_EPOCH:-} in
+	'') date -u +%s ;;
+	*[!0-9]*) die "SOURCE_DATE_EPOCH must be a number of seconds, not '$SOURCE_DATE_EPOCH'" ;;
+	*) dec "$SOURCE_DATE_EPOCH" ;;
+	esac
+}
+
+iso_time() { # SECONDS: YYYY-MM-DDTHH:MM:SSZ
+	z=$(($1 / 86400 + 719468))
+	era=$((z / 146097))
+	doe=$((z - era * 146097))
+	yoe=$(((doe - doe / 1460 + doe / 36524 - doe / 146096) / 365))
+	doy=$((doe - (365 * yoe + yoe / 4 - yoe / 100)))
+	mp=$(((5 * doy + 2) / 153))
+	if [ "$mp" -lt 10 ]; then month=$((mp + 3)); else month=$((mp - 9)); fi
+	year=$((yoe + era * 400))
+	if [ "$month" -le 2 ]; then year=$((year + 1)); fi
+	secs=$(($1 % 86400))
+	printf '%04d-%02d-%02dT%02d:%02d:%02dZ\n' "$year" "$month" $((doy - (153 * mp + 2) / 5 + 1)) \
+		$((secs / 3600)) $((secs % 3600 / 60)) $((secs % 60))
+}
+
+epoch_of() { # YYYY-MM-DDTHH:MM:SSZ: seconds since the epoch; fails on anything else
+	case $1 in
+	[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z) ;;
+	*) return 1 ;;
+	esac
+	# The pattern above allows no glob characters, so splitting is safe.
+	old_ifs=$IFS
+	IFS=-T:Z
+	# shellcheck disable=SC2086 # splitting the fields is the point
+	set -- $1
+	IFS=$old_ifs
+	# 1$x - 100 reads a two-digit field in decimal even with a leading zero.
+	year=$((1$1 - 10000)) month=$((1$2 - 100))
+	if [ "$month" -le 2 ]; then year=$((year - 1)); fi
+	if [ "$month" -gt 2 ]; then mp=$((month - 3)); else mp=$((month + 9)); fi
+	era=$((year / 400))
+	yoe=$((year - era * 400))
+	doy=$(((153 * mp + 2) / 5 + 1$3 - 100 - 1))
+	doe=$((yoe * 365 + yoe / 4 - yoe / 100 + doy))
+	echo $(((era * 146097 + doe - 719468) * 86400 + (1$4 - 100) * 3600 + (1$5 - 100) * 60 + 1$6 - 100))
+}
+
+# --- reading the layout -------------------------------------------------------
 
 require_layout() {
 	[ -d "$system_dir/generations" ] ||
 		die "no generation layout at $system_dir (is this an installed Fruix system?)"
 }
 
-# Prints the generation number a pointer (current, rollback) names, or nothing.
+require_esp() {
+	[ -f "$esp/loader/loader.conf" ] ||
+		die "no EFI system partition mounted at $esp (loader/loader.conf is missing); mount it and retry"
+}
+
+# The generation a pointer (current, rollback) names, or nothing: from an
+# uncompleted move if there is one (see commit_pointers), else from the link,
+# which is renamed just before NAME-generation is.
 pointer() {
+	if [ -f "$pending" ]; then
+		read -r p_current p_rollback <"$pending"
+		if [ "$1" = current ]; then echo "$p_current"; else echo "$p_rollback"; fi
+		return 0
+	fi
+	if [ -L "$system_dir/$1" ]; then
+		p_target=$(readlink "$system_dir/$1")
+		p_n=${p_target##*/}
+		if is_number "$p_n"; then
+			echo "$p_n"
+			return 0
+		fi
+	fi
 	[ -f "$system_dir/$1-generation" ] || return 0
-	read -r number <"$system_dir/$1-generation" && echo "$number"
+	read -r p_n <"$system_dir/$1-generation" && echo "$p_n"
 }
 
 closure_of() {
@@ -41,9 +157,14 @@ created_of() {
 }
 
 generations() {
-	for dir in "$system_dir"/generations/*; do
-		[ -d "$dir" ] && echo "${dir##*/}"
+	for g_dir in "$system_dir"/generations/*; do
+		g_n=${g_dir##*/}
+		is_number "$g_n" && [ -d "$g_dir" ] && echo "$g_n"
 	done | sort -n
+}
+
+highest_generation() {
+	generations | tail -n 1
 }
 
 # The generation whose closure the running kernel booted, if we are on one.
@@ -56,6 +177,353 @@ booted_generation() {
 	echo "$match"
 }
 
+current_generation() { # the current generation, which must be complete
+	c_n=$(pointer current)
+	if [ -z "$c_n" ] || [ ! -d "$system_dir/generations/$c_n" ]; then
+		die "no current generation recorded in $system_dir"
+	fi
+	echo "$c_n"
+}
+
+# --- candidate closures ---------------------------------------------------------
+
+# The store file a closure's boot/FILE links to (in-guest path).
+boot_item() { # CLOSURE FILE
+	b_target=$(readlink "$root$1/boot/$2") || die "$1 is not a Fruix system closure (boot/$2 is not a link)"
+	case $b_target in
+	/frx/store/?*/?*) ;;
+	*) die "$1: boot/$2 does not point into /frx/store ($b_target)" ;;
+	esac
+	[ -f "$root$b_target" ] || die "$1: boot/$2 points at $b_target, which is not in the local store"
+	echo "$b_target"
+}
+
+# Refuses anything but a Fruix system closure in the local store; sets host,
+# kernel and initrd (store files) for boot_entry.
+check_system_closure() { # CLOSURE
+	case $1 in
+	/frx/store/*/* | /frx/store/) die "$1 is not a store item (expected /frx/store/<hash>-fruix-system-<host>)" ;;
+	/frx/store/*) ;;
+	*) die "$1 is not in /frx/store (expected /frx/store/<hash>-fruix-system-<host>)" ;;
+	esac
+	c_dir=$root$1
+	[ -d "$c_dir" ] || die "$1 is not in the local store (copy its closure to this machine first)"
+	c_first=
+	[ -f "$c_dir/metadata/metadata.scm" ] && read -r c_first <"$c_dir/metadata/metadata.scm"
+	case $c_first in
+	"(fruix-system"*) ;;
+	*) die "$1 is not a Fruix system closure (no metadata/metadata.scm starting with (fruix-system)" ;;
+	esac
+	for c_file in boot/init boot/kernel-arguments metadata/provenance.scm; do
+		[ -f "$c_dir/$c_file" ] || die "$1 is not a Fruix system closure (no $c_file)"
+	done
+	host=$(sed -n 's/^.*(host-name "\([^"]*\)").*$/\1/p' "$c_dir/metadata/metadata.scm" | head -n 1)
+	[ -n "$host" ] || die "$1 is not a Fruix system closure (no host-name in metadata/metadata.scm)"
+	kernel=$(boot_item "$1" vmlinuz) || exit
+	initrd=$(boot_item "$1" initrd.img) || exit
+}
+
+# --- the ESP ----------------------------------------------------------------------
+
+# Where a store file goes on the ESP, as espPathFor() in lib/disk/boot-entries.ts:
+# named by its store item, so generations using the same item share it.
+esp_path() {
+	echo "/fruix/${1#/frx/store/}"
+}
+
+entry_file() {
+	echo "$esp/loader/entries/fruix-generation-$1.conf"
+}
+
+default_entry() {
+	sed -n 's/^default[[:space:]]\{1,\}\([^[:space:]]*\).*$/\1/p' "$esp/loader/loader.conf" | head -n 1
+}
+
+# The root file system's UUID, as generation N's entry (or the default entry)
+# passes it: every generation boots the same root.
+root_uuid() { # N
+	for r_file in "$(entry_file "$1")" "$esp/loader/entries/$(default_entry)"; do
+		[ -f "$r_file" ] || continue
+		r_uuid=$(sed -n 's/^options.*[[:space:]]root=UUID=\([^[:space:]]*\).*$/\1/p' "$r_file" | head -n 1)
+		if [ -n "$r_uuid" ]; then
+			echo "$r_uuid"
+			return 0
+		fi
+	done
+	die "cannot tell the root file system's UUID: no boot entry of generation $1 with root=UUID= in $esp/loader/entries"
+}
+
+kernel_arguments() { # FILE: its words, joined by single spaces
+	set -f
+	# shellcheck disable=SC2046 # splitting into words is the point
+	set -- $(cat "$1")
+	set +f
+	echo "$*"
+}
+
+# Generation N's systemd-boot entry: the text bootEntry() in
+# lib/disk/boot-entries.ts renders. Needs check_system_closure first.
+boot_entry() { # N CLOSURE CREATED ROOT-UUID
+	printf 'title Fruix %s, generation %s (%s)\n' "$host" "$1" "${3%%T*}"
+	printf 'version %s\nlinux %s\ninitrd %s\n' "$1" "$(esp_path "$kernel")" "$(esp_path "$initrd")"
+	printf 'options root=UUID=%s rootfstype=ext4 fruix.system=%s %s\n' "$4" "$2" \
+		"$(kernel_arguments "$root$2/boot/kernel-arguments")"
+}
+
+# Refuses, before anything changes, boot files the ESP has no room for.
+check_esp_room() { # STORE-FILE...
+	need=0
+	for e_file in "$@"; do
+		[ -f "$esp$(esp_path "$e_file")" ] && continue
+		need=$((need + $(wc -c <"$root$e_file") / 1024 + 4)) # + 4 KiB: a FAT cluster at most
+	done
+	[ "$need" -eq 0 ] && return 0
+	free=$(df -P -k "$esp" 2>/dev/null | awk 'NR == 2 { print $4 }')
+	if is_number "$free" && [ "$free" -lt "$need" ]; then
+		die "the EFI system partition at $esp has $free KiB free; the new boot files need $need KiB"
+	fi
+	return 0
+}
+
+install_boot_file() { # STORE-FILE: copies it onto the ESP unless it is there
+	i_dest=$esp$(esp_path "$1")
+	[ -f "$i_dest" ] && return 0
+	must mkdir -p "${i_dest%/*}"
+	must cp "$root$1" "$i_dest.fruix-new"
+	must mv -f "$i_dest.fruix-new" "$i_dest"
+}
+
+# Boot files every remaining entry loads (ESP paths, one per line).
+used_boot_files() {
+	for u_file in "$esp"/loader/entries/*.conf; do
+		[ -f "$u_file" ] || continue
+		awk '$1 == "linux" || $1 == "initrd" || $1 == "efi" || $1 == "devicetree" { print $2 }' "$u_file"
+	done
+}
+
+# Removes files under /fruix on the ESP that no entry loads: those of deleted
+# generations, and any left by an interrupted switch.
+remove_unused_boot_files() {
+	[ -d "$esp/fruix" ] || return 0
+	used=" $(used_boot_files | tr '\n' ' ') "
+	find "$esp/fruix" -type f | while read -r f; do
+		case $used in *" ${f#"$esp"} "*) continue ;; esac
+		rm -f "$f" || exit 1
+		d=${f%/*} # then its directories, once empty
+		while [ "$d" != "$esp/fruix" ] && rmdir "$d" 2>/dev/null; do d=${d%/*}; done
+	done || die "cannot remove unused boot files from $esp/fruix"
+}
+
+set_boot_default() { # N: loader.conf's default, its other settings kept
+	s_conf=$esp/loader/loader.conf
+	s_line="default fruix-generation-$1.conf"
+	if grep -q '^default[[:space:]]' "$s_conf"; then
+		s_text=$(sed "s/^default[[:space:]].*\$/$s_line/" "$s_conf") || die "cannot read $s_conf"
+	else
+		s_text=$(printf '%s\n' "$s_line" && cat "$s_conf") || die "cannot read $s_conf"
+	fi
+	replace_file "$s_conf" "$s_text"
+}
+
+# --- changing the layout ------------------------------------------------------
+
+# One fruix at a time changes generations. A lock left by a killed helper (its
+# pid is gone) is taken over.
+take_lock() {
+	if ! mkdir "$lock" 2>/dev/null; then
+		holder=$(cat "$lock/pid" 2>/dev/null)
+		if [ -n "$holder" ] && kill -0 "$holder" 2>/dev/null; then
+			die "another fruix (pid $holder) is changing generations; retry when it is done"
+		fi
+		if ! { rm -rf "$lock" && mkdir "$lock"; }; then die "cannot lock $lock"; fi
+	fi
+	echo $$ >"$lock/pid"
+	trap 'rm -rf "$lock"' EXIT
+	trap 'exit 1' HUP INT TERM
+}
+
+# What an interrupted run left: temporaries only, never a published name.
+clean_leftovers() {
+	rm -rf "$system_dir/.fruix-new" "$gcroots/.fruix-new" "$system_dir"/generations/.fruix-* \
+		"$system_dir"/*.fruix-new "$esp"/loader/*.fruix-new "$esp"/loader/entries/*.fruix-new \
+		"$esp"/fruix/*/*.fruix-new
+}
+
+# Replaces the file PATH by one holding TEXT and a newline, in one rename.
+replace_file() { # PATH TEXT
+	printf '%s\n' "$2" >"$1.fruix-new" || die "cannot write $1.fruix-new"
+	must mv -f "$1.fruix-new" "$1"
+}
+
+# Replaces the symlink PATH by one to TARGET in one rename(2). `mv -f NEW PATH`
+# cannot do it: when PATH is a link to a directory, mv moves NEW into that
+# directory (GNU, BusyBox and FreeBSD mv alike), and the flags that prevent it
+# differ (-T for GNU and BusyBox, -h for FreeBSD). POSIX mv's other form,
+# `mv SOURCE DIRECTORY`, renames SOURCE to DIRECTORY/<its name> with a plain
+# rename(2), which replaces a symlink there without following it. So the new link
+# is made under its final name in a scratch directory beside PATH, then moved
+# into PATH's directory. A relative TARGET is read from PATH's directory.
+replace_link() { # TARGET PATH
+	l_dir=${2%/*}
+	l_scratch=$l_dir/.fruix-new
+	[ -d "$l_dir" ] || must mkdir -p "$l_dir"
+	[ ! -e "$l_scratch" ] || must rm -rf "$l_scratch"
+	must mkdir "$l_scratch"
+	must ln -s "$1" "$l_scratch/${2##*/}"
+	must mv -f "$l_scratch/${2##*/}" "$l_dir"
+	must rmdir "$l_scratch"
+}
+
+generation_metadata() { # N CLOSURE CREATED: as generationMetadata() in lib/system/generation.ts
+	printf '(generation\n (number %s)\n (closure "%s")\n (created "%s")\n' "$1" "$2" "$3"
+	printf ' (install-metadata-path "/var/lib/fruix/install.scm"))\n'
+}
+
+switch_record() { # N CLOSURE TIME PREVIOUS
+	printf '(switch\n (format 1)\n (generation %s)\n (closure "%s")\n' "$1" "$2"
+	printf ' (previous-generation %s)\n (previous-closure "%s")\n (switched "%s"))\n' \
+		"$4" "$(closure_of "$4")" "$3"
+}
+
+# Generation N appears complete or not at all: it is written under a temporary
+# name and renamed.
+write_generation() { # N CLOSURE CREATED PREVIOUS
+	w_tmp=$system_dir/generations/.fruix-new-$1
+	must mkdir "$w_tmp"
+	must ln -s "$2" "$w_tmp/closure"
+	generation_metadata "$1" "$2" "$3" >"$w_tmp/metadata.scm" || die "cannot write $w_tmp/metadata.scm"
+	must cp "$root$2/metadata/provenance.scm" "$w_tmp/provenance.scm"
+	switch_record "$1" "$2" "$3" "$4" >"$w_tmp/install.scm" || die "cannot write $w_tmp/install.scm"
+	must mv "$w_tmp" "$system_dir/generations/$1"
+}
+
+# Moving two pointers and the boot default takes several renames, so the new
+# pair is first recorded in one file, `pending`: writing it is the commit
+# point. Readers take the pointers from it while it exists, and the next
+# command that changes generations completes an interrupted move from it.
+commit_pointers() { # NEW-CURRENT NEW-ROLLBACK
+	replace_file "$pending" "$1 $2"
+	barrier
+	step commit
+	apply_pointers "$1" "$2"
+	must rm -f "$pending"
+	step finish
+}
+
+# Idempotent, so it can be redone after an interruption. Last the boot
+# default: until then the machine boots the old generation.
+apply_pointers() { # CURRENT ROLLBACK
+	replace_link "generations/$2" "$system_dir/rollback"
+	step rollback-link
+	replace_file "$system_dir/rollback-generation" "$2"
+	step rollback-generation
+	replace_link "generations/$1" "$system_dir/current"
+	step current-link
+	replace_file "$system_dir/current-generation" "$1"
+	step current-generation
+	replace_link "$(closure_of "$2")" "$gcroots/rollback-system"
+	step gcroot-rollback
+	replace_link "$(closure_of "$1")" "$gcroots/current-system"
+	step gcroot-current
+	barrier
+	set_boot_default "$1"
+	step loader-default
+	barrier
+}
+
+# Completes a move that an interruption left half done (see commit_pointers).
+finish_pending() {
+	[ -f "$pending" ] || return 0
+	read -r f_current f_rollback <"$pending" || die "cannot read $pending"
+	for f_n in "$f_current" "$f_rollback"; do
+		[ -d "$system_dir/generations/$f_n" ] ||
+			die "$pending names generation $f_n, which is gone; repair the pointers by hand and remove it"
+	done
+	echo "fruix: completing an interrupted switch or rollback (current generation $f_current, rollback $f_rollback)" >&2
+	apply_pointers "$f_current" "$f_rollback"
+	must rm -f "$pending"
+}
+
+report() { # CURRENT ROLLBACK
+	echo "current_generation=$1"
+	echo "rollback_generation=$2"
+	echo "closure=$(closure_of "$1")"
+	if [ "$(readlink "$root/run/booted-system" 2>/dev/null)" = "$(closure_of "$1")" ]; then
+		echo "reboot_required=no"
+	else
+		echo "reboot_required=yes"
+	fi
+}
+
+# --- patterns ---------------------------------------------------------------------
+
+bad_pattern() {
+	echo "fruix: malformed generation pattern '$pattern' (use N, N,M, N..M, N.., ..M, or a duration: 10d, 2w, 1m)" >&2
+	exit 2
+}
+
+select_numbers() { # N,M,...: each must name a generation
+	case $1 in ,* | *, | *,,*) bad_pattern ;; esac
+	old_ifs=$IFS
+	IFS=,
+	set -f
+	# shellcheck disable=SC2086 # splitting at commas is the point
+	set -- $1
+	set +f
+	IFS=$old_ifs
+	for n in "$@"; do is_number "$n" || bad_pattern; done
+	for n in "$@"; do
+		n=$(dec "$n")
+		[ -d "$system_dir/generations/$n" ] || die "no generation $n (see 'fruix system list-generations')"
+		echo "$n"
+	done
+}
+
+select_range() { # LOW HIGH: the existing generations between them; either may be empty
+	[ -n "$1$2" ] || bad_pattern
+	is_number "${1:-0}" || bad_pattern
+	is_number "${2:-0}" || bad_pattern
+	low=$(dec "${1:-0}")
+	high=$(dec "${2:-0}")
+	[ -z "$2" ] || [ "$low" -le "$high" ] || bad_pattern
+	for n in $(generations); do
+		[ "$n" -ge "$low" ] && { [ -z "$2" ] || [ "$n" -le "$high" ]; } && echo "$n"
+	done
+	return 0
+}
+
+select_older() { # COUNT UNIT: generations created more than COUNT UNITs ago
+	is_number "$1" || bad_pattern
+	case $2 in
+	d) unit=86400 ;;
+	w) unit=604800 ;;
+	*) unit=2592000 ;; # m: a month is 30 days
+	esac
+	now_s=$(now) || exit
+	cutoff=$((now_s - $(dec "$1") * unit))
+	for n in $(generations); do
+		born=$(epoch_of "$(created_of "$n")") || continue # no date, no age
+		[ "$born" -lt "$cutoff" ] && echo "$n"
+	done
+	return 0
+}
+
+# The generations PATTERN selects, once each, in order. A malformed pattern
+# exits 2, a number naming no generation exits 1.
+select_generations() { # PATTERN
+	pattern=$1
+	case $pattern in
+	'') bad_pattern ;;
+	*..*) selection=$(select_range "${pattern%%..*}" "${pattern#*..}") || exit ;;
+	*,*) selection=$(select_numbers "$pattern") || exit ;;
+	*[dwm]) selection=$(select_older "${pattern%?}" "${pattern#"${pattern%?}"}") || exit ;;
+	*) selection=$(select_numbers "$pattern") || exit ;;
+	esac
+	[ -z "$selection" ] || echo "$selection" | sort -n -u
+}
+
+# --- commands ---------------------------------------------------------------------
+
 show() { # LABEL GENERATION
 	if [ -z "$2" ]; then
 		echo "$1_generation=none"
@@ -67,6 +535,7 @@ show() { # LABEL GENERATION
 }
 
 cmd_status() {
+	[ $# -eq 0 ] || usage_error
 	require_layout
 	show booted "$(booted_generation)"
 	show current "$(pointer current)"
@@ -74,11 +543,17 @@ cmd_status() {
 }
 
 cmd_list_generations() {
+	[ $# -le 1 ] || usage_error
 	require_layout
+	if [ $# -eq 1 ]; then
+		selected=$(select_generations "$1") || exit
+	else
+		selected=$(generations)
+	fi
 	current=$(pointer current)
 	rollback=$(pointer rollback)
 	booted=$(booted_generation)
-	for n in $(generations); do
+	for n in $selected; do
 		tags=
 		[ "$n" = "$current" ] && tags="$tags current"
 		[ "$n" = "$rollback" ] && tags="$tags rollback"
@@ -87,21 +562,131 @@ cmd_list_generations() {
 	done
 }
 
-[ "${1:-}" = system ] || {
-	usage >&2
-	exit 2
+cmd_switch() {
+	[ $# -eq 1 ] || usage_error
+	closure=${1%/}
+	require_layout
+	take_lock
+	check_system_closure "$closure"
+	require_esp
+	current=$(current_generation) || exit
+	uuid=$(root_uuid "$current") || exit
+	check_esp_room "$kernel" "$initrd"
+	now_s=$(now) || exit
+	created=$(iso_time "$now_s")
+	new=$(($(highest_generation) + 1))
+	entry=$(boot_entry "$new" "$closure" "$created" "$uuid") || exit
+
+	finish_pending
+	clean_leftovers
+	install_boot_file "$kernel"
+	install_boot_file "$initrd"
+	step boot-files
+	replace_link "$closure" "$gcroots/system-$new"
+	step gcroot-generation
+	write_generation "$new" "$closure" "$created" "$current"
+	step generation
+	replace_file "$(entry_file "$new")" "$entry"
+	step boot-entry
+	barrier
+	commit_pointers "$new" "$current"
+	report "$new" "$current"
 }
+
+cmd_rollback() {
+	[ $# -eq 0 ] || usage_error
+	require_layout
+	take_lock
+	require_esp
+	current=$(current_generation) || exit
+	target=$(pointer rollback)
+	[ -n "$target" ] || die "no rollback generation recorded (there is one after a switch)"
+	[ -d "$system_dir/generations/$target" ] ||
+		die "rollback generation $target is gone ($system_dir/generations/$target is missing)"
+	closure=$(closure_of "$target")
+	check_system_closure "$closure"
+	uuid=$(root_uuid "$current") || exit
+	check_esp_room "$kernel" "$initrd"
+	entry=$(boot_entry "$target" "$closure" "$(created_of "$target")" "$uuid") || exit
+
+	# Its boot files and entry are normally there; an ESP restored from a
+	# backup may lack them.
+	finish_pending
+	clean_leftovers
+	install_boot_file "$kernel"
+	install_boot_file "$initrd"
+	step boot-files
+	replace_link "$closure" "$gcroots/system-$target"
+	step gcroot-generation
+	[ -f "$(entry_file "$target")" ] || replace_file "$(entry_file "$target")" "$entry"
+	step boot-entry
+	barrier
+	commit_pointers "$target" "$current"
+	report "$target" "$current"
+}
+
+cmd_delete_generations() {
+	[ $# -eq 1 ] || usage_error
+	require_layout
+	take_lock
+	require_esp
+	selected=$(select_generations "$1") || exit
+	current=$(pointer current)
+	rollback=$(pointer rollback)
+	booted=$(booted_generation)
+	doomed=
+	kept=
+	for n in $selected; do
+		why=
+		[ "$n" = "$current" ] && why="$why, current: the boot default"
+		[ "$n" = "$rollback" ] && why="$why, rollback: what 'fruix system rollback' returns to"
+		[ "$n" = "$booted" ] && why="$why, booted: the running system"
+		if [ -n "$why" ]; then
+			echo "fruix: keeping generation $n (${why#, })" >&2
+			kept="$kept $n"
+		else
+			doomed="$doomed $n"
+		fi
+	done
+	[ -z "$selected" ] || [ -n "$doomed" ] || die "nothing deleted: every generation '$1' selects is kept"
+
+	finish_pending
+	clean_leftovers
+	if [ -z "$selected" ]; then
+		echo "fruix: no generation matches '$1'; nothing to delete" >&2
+		printf 'deleted_generations=\nkept_generations=\n'
+		return 0
+	fi
+
+	# Entries go first, so the boot menu never offers a generation whose files
+	# are being removed; boot files go last, once no entry loads them.
+	for n in $doomed; do must rm -f "$(entry_file "$n")"; done
+	step remove-entries
+	barrier
+	for n in $doomed; do must rm -f "$gcroots/system-$n"; done
+	step remove-gcroots
+	for n in $doomed; do
+		# Renamed first, so no half-removed generation is ever listed.
+		must mv "$system_dir/generations/$n" "$system_dir/generations/.fruix-old-$n"
+		must rm -rf "$system_dir/generations/.fruix-old-$n"
+	done
+	step remove-generations
+	remove_unused_boot_files
+	step remove-boot-files
+	barrier
+	echo "deleted_generations=${doomed# }"
+	echo "kept_generations=${kept# }"
+}
+
+[ "${1:-}" = system ] || usage_error
 command=${2:-}
 [ $# -ge 2 ] && shift 2
 case "$command" in
 status) cmd_status "$@" ;;
 list-generations) cmd_list_generations "$@" ;;
+switch) cmd_switch "$@" ;;
+rollback) cmd_rollback "$@" ;;
+delete-generations) cmd_delete_generations "$@" ;;
 -h | --help | help) usage ;;
-switch | rollback | delete-generations)
-	die "'fruix system $command' is not available in this version of the helper"
-	;;
-*)
-	usage >&2
-	exit 2
-	;;
+*) usage_error ;;
 esac

@@ -6,19 +6,22 @@ import { join } from "node:path";
 import type { DebianPackage } from "../base/apt.js";
 import { realizeLinuxBusybox, type LinuxBusyboxItems } from "../base/linux-busybox.js";
 import { canonicalSystem } from "../declaration/index.js";
-import type { OperatingSystem } from "../declaration/types.js";
-import { FruixError } from "../errors.js";
+import type { BaseSpec, OperatingSystem } from "../declaration/types.js";
+import type { FreebsdSet } from "../base/freebsd.js";
 import type { Logger } from "../log.js";
 import { guestDir } from "../paths.js";
 import { field, sexpDocument, sym, type Sexp } from "../sexp.js";
 import type { Store } from "../store/index.js";
 import { fruixVersion } from "../version.js";
 import { groupFile, passwdFile, resolveAccounts, shadowFile } from "./accounts.js";
+import { buildFreebsdSystem } from "./freebsd-build.js";
 import { buildInitramfs } from "./initramfs.js";
 import { inittabFile, planService, UDHCPC_SCRIPT, type ServicePlan } from "./services.js";
 import { addTree, type Tree } from "./tree.js";
 
 export interface SystemBuild {
+  /** Which base family built it: image, install and rootfs dispatch on it. */
+  readonly family: BaseSpec["family"];
   readonly closurePath: string;
   readonly hostName: string;
   /** Every store item the system needs, the closure item included, sorted. */
@@ -26,6 +29,8 @@ export interface SystemBuild {
   readonly declarationHash: string;
   /** The Debian packages the base came from, with the store items made from each. */
   readonly packages: ReadonlyArray<{ readonly pkg: DebianPackage; readonly items: readonly string[] }>;
+  /** The FreeBSD distribution sets the base came from, with the store items made from each. */
+  readonly sets?: ReadonlyArray<{ readonly set: FreebsdSet; readonly items: readonly string[] }>;
 }
 
 /** The Debian packages of a base, each with the items imported from it. */
@@ -54,7 +59,7 @@ async function guestScript(name: string, busybox: string): Promise<{ text: strin
   return { text: `#!${busybox}/bin/busybox sh\n${body}`, mode: 0o555 };
 }
 
-async function buildHelper(store: Store): Promise<string> {
+export async function buildHelper(store: Store): Promise<string> {
   const text = await readFile(join(guestDir, "fruix.sh"), "utf8");
   return addTree(store, `fruix-helper-${fruixVersion}`, { "bin/fruix": { text, mode: 0o555 } });
 }
@@ -156,10 +161,7 @@ async function closureTree(
 }
 
 export async function buildSystem(store: Store, os: OperatingSystem, log: Logger): Promise<SystemBuild> {
-  if (os.base.family !== "linux-busybox") {
-    const { file, line, column } = os.base.location;
-    throw new FruixError(`${file}:${line}:${column}: the ${os.base.family} base cannot be built by this version of Fruix yet`);
-  }
+  if (os.base.family === "freebsd") return buildFreebsdSystem(store, os, log);
   const plans: ServicePlan[] = os.services.map(planService); // fails early on unsupported services
   const base = await realizeLinuxBusybox(store, os.base, log);
   const initrd = await buildInitramfs(store, base, log);
@@ -171,6 +173,7 @@ export async function buildSystem(store: Store, os: OperatingSystem, log: Logger
     addTree(store, `fruix-system-${os.hostName}`, tree, references),
   );
   return {
+    family: "linux-busybox",
     closurePath,
     hostName: os.hostName,
     items: await store.closure([closurePath]),

@@ -12,6 +12,7 @@ import type { Store } from "../store/index.js";
 import type { SystemBuild } from "./build.js";
 import { generationTime, INSTALL_METADATA_PATH } from "./generation.js";
 import { defaultRootSize } from "./image.js";
+import { freebsdInstallMetadata } from "./freebsd-install-metadata.js";
 import { installMetadata } from "./install-metadata.js";
 
 export interface InstallOptions {
@@ -57,14 +58,15 @@ export async function installSystem(store: Store, build: SystemBuild, options: I
     }
     checkRootSize(layout, staged, options.rootSize === undefined ? `a disk of ${formatSize(capacity)}` : "--root-size");
 
-    const metadata = installMetadata(build, {
+    const freebsd = build.family === "freebsd";
+    const metadata = (freebsd ? freebsdInstallMetadata : installMetadata)(build, {
       target: options.target,
       targetKind: target.kind,
       installTargetDevice: options.installTargetDevice,
       diskCapacity: capacity,
       rootSize: layout.root.size,
       espSize: ESP_SIZE,
-      rootUuid: ids.rootUuid,
+      rootUuid: freebsd ? ids.rootGuid : ids.rootUuid,
       installed: created,
     });
     await staged.addFiles({ [INSTALL_METADATA_PATH]: metadata, "/var/lib/fruix/system/generations/1/install.scm": metadata });

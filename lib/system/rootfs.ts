@@ -7,6 +7,7 @@ import { execa } from "execa";
 import { removeOnInterrupt } from "../cleanup.js";
 import { FruixError } from "../errors.js";
 import { closureLinkFile } from "./closure-files.js";
+import { populateFreebsdRootfs } from "./freebsd-rootfs.js";
 import type { Store } from "../store/index.js";
 import type { SystemBuild } from "./build.js";
 import { writeFirstGeneration } from "./generation.js";
@@ -85,7 +86,8 @@ export async function materializeRootfs(store: Store, build: SystemBuild, dir: s
   const forget = removeOnInterrupt(staging);
   await mkdir(staging);
   try {
-    await populateRootfs(store, build, staging, created);
+    const populate = build.family === "freebsd" ? populateFreebsdRootfs : populateRootfs;
+    await populate(store, build, staging, created);
     await rmdir(target).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "ENOENT") throw error;
     });

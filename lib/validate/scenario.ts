@@ -25,7 +25,8 @@ export function defineScenario(scenario: Scenario): Scenario {
 export interface MachineRequest {
   /** Host paths of raw disk images; see DiskSpec.mode. */
   readonly disks: ReadonlyArray<{ readonly path: string; readonly mode: "overlay" | "direct" }>;
-  readonly cdrom?: string;
+  /** An ISO's path, null for an empty CD drive, absent for no drive. */
+  readonly cdrom?: string | null;
   readonly memoryMiB?: number;
 }
 

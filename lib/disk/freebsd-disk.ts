@@ -1,0 +1,47 @@
+// The FreeBSD system disk: an ESP holding only the set's loader.efi as
+// EFI/BOOT/BOOTX64.EFI (the loader finds the UFS root on the same disk by
+// its /boot/defaults/loader.conf), and a freebsd-ufs root named fruix-root,
+// made by makefs with the sets' owners and modes restored.
+import { copyFile, mkdir } from "node:fs/promises";
+import { basename, join } from "node:path";
+import type { ManifestEntry } from "../base/freebsd-manifest.js";
+import { closureLinkFile } from "../system/closure-files.js";
+import { FREEBSD_ESP_LABEL, FREEBSD_ROOT_LABEL, freebsdFstab } from "../system/freebsd-boot.js";
+import { freebsdSetItems, populateFreebsdRootfs, type SetItem } from "../system/freebsd-rootfs.js";
+import { FREEBSD_UFS_TYPE, type PartitionScheme } from "./gpt.js";
+import type { DiskFormat } from "./system-disk.js";
+import { minimumUfsSize, ufsSpec, ufsUsage, walkTree, writeUfs, type TreeNode } from "./ufs.js";
+
+export const FREEBSD_PARTITIONS: PartitionScheme = { espName: FREEBSD_ESP_LABEL, rootType: FREEBSD_UFS_TYPE, rootName: FREEBSD_ROOT_LABEL };
+
+/**
+ * The manifest entry for a path of the staged root (pure): the world's and
+ * kernel's own paths at the root, and their copies inside /frx/store.
+ */
+export function setAttributes(world: SetItem, kernel: SetItem): (node: TreeNode) => ManifestEntry | undefined {
+  const inStore = (set: SetItem) => `frx/store/${basename(set.item)}/tree/`;
+  return ({ path }) => {
+    for (const set of [world, kernel]) {
+      if (path.startsWith(inStore(set))) return set.manifest.get(path.slice(inStore(set).length));
+    }
+    if (path === "boot/kernel" || path.startsWith("boot/kernel/")) return kernel.manifest.get(path);
+    return path.startsWith("frx/") ? undefined : world.manifest.get(path);
+  };
+}
+
+export const freebsdDisk: DiskFormat = {
+  partitions: FREEBSD_PARTITIONS,
+  populate: populateFreebsdRootfs,
+  minimumRootSize: async (rootfs) => minimumUfsSize(ufsUsage(await walkTree(rootfs))),
+  diskFiles: () => ({ "/etc/fstab": freebsdFstab() }),
+  async stageEsp(store, build, _ids, _created, dir) {
+    await mkdir(join(dir, "EFI/BOOT"), { recursive: true });
+    await copyFile(await closureLinkFile(store, build.closurePath, "boot/loader.efi"), join(dir, "EFI/BOOT/BOOTX64.EFI"));
+  },
+  rootStep: "root file system (makefs -t ffs -o version=2)",
+  async writeRoot(store, build, device, part, staged, _ids, isFile) {
+    const { world, kernel } = await freebsdSetItems(store, build.closurePath);
+    const spec = ufsSpec(await walkTree(staged.rootfs), setAttributes(world, kernel));
+    await writeUfs(device, part, staged.scratch, basename(staged.rootfs), spec, isFile);
+  },
+};

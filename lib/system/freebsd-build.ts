@@ -1,0 +1,146 @@
+// `fruix system build` on the freebsd base: declaration + distribution sets ->
+// `/frx/store/<hash>-fruix-system-<host-name>`, laid out like the
+// linux-busybox closure where the two share a meaning (see docs/freebsd.md).
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { realizeFreebsd, type FreebsdItems } from "../base/freebsd.js";
+import type { FreebsdBase, OperatingSystem } from "../declaration/types.js";
+import type { Logger } from "../log.js";
+import { guestDir } from "../paths.js";
+import { field, sexpDocument, sym, type Sexp } from "../sexp.js";
+import type { Store } from "../store/index.js";
+import { fruixVersion } from "../version.js";
+import { buildHelper, declarationHash, type SystemBuild } from "./build.js";
+import { freebsdAccounts, freebsdGroupFile, masterPasswdFile, type FreebsdAccounts } from "./freebsd-accounts.js";
+import { closureLoaderConf, FREEBSD_ROOT_DEVICE, RC_CONF_STUB } from "./freebsd-boot.js";
+import { AUTOLOGIN_GETTYTAB, planFreebsdService, rcConfFile, ttysFile, type FreebsdServicePlan } from "./freebsd-services.js";
+import { addTree, type Tree } from "./tree.js";
+
+/** What the closure is made from. */
+interface Inputs {
+  readonly os: OperatingSystem;
+  readonly base: FreebsdItems;
+  readonly helper: string;
+  readonly plans: readonly FreebsdServicePlan[];
+  readonly accounts: FreebsdAccounts;
+  readonly references: readonly string[];
+}
+
+function worldFile(store: Store, world: string, path: string): Promise<string> {
+  return readFile(join(store.toHostPath(world), "tree", path), "utf8");
+}
+
+function quoted(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function setVersion(inputs: Inputs, name: string): string {
+  return inputs.base.sets.find((s) => s.set.name === name)?.set.version ?? "unknown";
+}
+
+function metadataDocuments(inputs: Inputs): { metadata: string; storeLayout: string; provenance: string } {
+  const { os, base } = inputs;
+  const metadata = sexpDocument([
+    sym("fruix-system"),
+    field("format", 1),
+    field("host-name", os.hostName),
+    field("declaration-binding", os.binding),
+    field("declaration-hash", declarationHash(os)),
+    field("base", sym("freebsd")),
+    field("world", base.world),
+    field("world-version", setVersion(inputs, "base.txz")),
+    field("kernel", base.kernel),
+    field("kernel-version", setVersion(inputs, "kernel.txz")),
+    field("bootloader", base.loader),
+    field("helper", inputs.helper),
+    field("root-device", FREEBSD_ROOT_DEVICE),
+    field("users", inputs.accounts.declared),
+    field("groups", os.groups.map((g) => g.name)),
+    field("services", os.services.map((s) => s.type)),
+    field("timezone", os.timezone),
+    field("fruix-version", fruixVersion),
+  ]);
+  const storeLayout = sexpDocument([
+    sym("store-layout"),
+    field("store", "/frx/store"),
+    field("item-count", inputs.references.length),
+    field("references", [...inputs.references]),
+  ]);
+  const provenance = sexpDocument([
+    sym("provenance"),
+    field("declaration-hash", declarationHash(os)),
+    field("fruix-version", fruixVersion),
+    [
+      sym("freebsd-sets"),
+      ...base.sets.map(({ set, items }): Sexp => [
+        sym("freebsd-set"),
+        field("name", set.name),
+        field("version", set.version),
+        field("sha256", set.sha256),
+        field("store-items", [...items]),
+      ]),
+    ],
+  ]);
+  return { metadata, storeLayout, provenance };
+}
+
+async function closureTree(store: Store, inputs: Inputs): Promise<Tree> {
+  const { os, base, plans } = inputs;
+  const docs = metadataDocuments(inputs);
+  const activation = await readFile(join(guestDir, "freebsd-activate.sh"), "utf8");
+  const rcd = await readFile(join(guestDir, "freebsd-rc.d-fruix.sh"), "utf8");
+  const tree: Tree = {
+    activate: { text: `#!/bin/sh\n${activation}`, mode: 0o555 },
+    parameters: [
+      `FRUIX_HOST_NAME=${quoted(os.hostName)}`,
+      `FRUIX_HELPER=${inputs.helper}/bin/fruix`,
+      `FRUIX_USERS=${quoted(inputs.accounts.declared.join(" "))}`,
+      `FRUIX_TIMEZONE=${quoted(os.timezone)}`,
+      "",
+    ].join("\n"),
+    "rc.conf": rcConfFile(os.hostName, plans),
+    "boot/loader.conf": closureLoaderConf(),
+    "boot/kernel": { link: `${base.kernel}/tree/boot/kernel` },
+    "boot/loader.efi": { link: `${base.loader}/efi/loader.efi` },
+    world: { link: base.world },
+    "etc/rc.conf": RC_CONF_STUB,
+    "etc/rc.d/fruix": { text: rcd, mode: 0o555 },
+    "etc/master.passwd": masterPasswdFile(inputs.accounts),
+    "etc/group": freebsdGroupFile(inputs.accounts),
+    "metadata/metadata.scm": docs.metadata,
+    "metadata/store-layout.scm": docs.storeLayout,
+    "metadata/provenance.scm": docs.provenance,
+    "profile/bin/fruix": { link: `${inputs.helper}/bin/fruix` },
+  };
+  if (plans.some((p) => p.tty)) tree["etc/ttys"] = ttysFile(await worldFile(store, base.world, "etc/ttys").catch(() => ""), plans);
+  if (os.services.some((s) => s.type === "validation-shell")) {
+    tree["etc/gettytab"] = (await worldFile(store, base.world, "etc/gettytab").catch(() => "")) + AUTOLOGIN_GETTYTAB;
+  }
+  const keys = plans.flatMap((p) => p.rootAuthorizedKeys ?? []);
+  if (keys.length > 0) tree["etc/root-authorized-keys"] = keys.join("\n") + "\n";
+  return tree;
+}
+
+export async function buildFreebsdSystem(store: Store, os: OperatingSystem, log: Logger): Promise<SystemBuild> {
+  const plans = os.services.map(planFreebsdService); // fails early, at the declaration, on what FreeBSD cannot run
+  const base = await realizeFreebsd(store, os.base as FreebsdBase, log);
+  const accounts = freebsdAccounts(
+    os,
+    await worldFile(store, base.world, "etc/master.passwd"),
+    await worldFile(store, base.world, "etc/group"),
+  );
+  const helper = await buildHelper(store);
+  const references = [base.world, base.kernel, base.loader, helper].sort();
+  const inputs: Inputs = { os, base, helper, plans, accounts, references };
+  const tree = await closureTree(store, inputs);
+  const closurePath = await log.step("build system closure", () => addTree(store, `fruix-system-${os.hostName}`, tree, references));
+  return {
+    family: "freebsd",
+    closurePath,
+    hostName: os.hostName,
+    items: await store.closure([closurePath]),
+    declarationHash: declarationHash(os),
+    packages: [],
+    sets: base.sets,
+  };
+}

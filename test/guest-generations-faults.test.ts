@@ -1,0 +1,162 @@
+// Crash safety of the helper's generation commands: FRUIX_FAULT_AFTER=STEP
+// kills the helper right after STEP (as a power cut would). For every step of
+// switch, rollback and delete-generations, the interrupted tree must boot what
+// the old or the new state boots, stay bootable, report old or new pointers,
+// and be completed (or left) consistently by the next command.
+import { existsSync } from "node:fs";
+import { readdir, readFile, readlink, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildWorld, copyTree, DATES, helper, runHelper, scratchDir, shells, snapshot, type World } from "./helpers/guest-tree.js";
+
+const SYSTEM = "var/lib/fruix/system";
+const GCROOTS = "frx/var/fruix/gcroots";
+const ESP = "boot/efi";
+
+// The steps, in order, as docs/generations.md lists them.
+const POINTER_STEPS = [
+  "commit",
+  "rollback-link",
+  "rollback-generation",
+  "current-link",
+  "current-generation",
+  "gcroot-rollback",
+  "gcroot-current",
+  "loader-default",
+  "finish",
+];
+const SWITCH_STEPS = ["boot-files", "gcroot-generation", "generation", "boot-entry", ...POINTER_STEPS];
+const ROLLBACK_STEPS = SWITCH_STEPS.filter((s) => s !== "generation");
+const DELETE_STEPS = ["remove-entries", "remove-gcroots", "remove-generations", "remove-boot-files"];
+
+it("every step the helper names is exercised here", async () => {
+  const script = await readFile(helper, "utf8");
+  const named = new Set([...script.matchAll(/^\s*step ([a-z-]+)$/gm)].map((m) => m[1]));
+  expect([...named].sort()).toEqual([...new Set([...SWITCH_STEPS, ...ROLLBACK_STEPS, ...DELETE_STEPS])].sort());
+});
+
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+const optional = <T>(promise: Promise<T>) => promise.catch(() => null);
+
+/** What the firmware and systemd-boot see: the default entry and the files it loads. */
+async function bootState(tree: string) {
+  const esp = join(tree, ESP);
+  const loader = await readFile(join(esp, "loader/loader.conf"), "utf8");
+  const name = /^default (\S+)$/m.exec(loader)?.[1] ?? "";
+  const entry = await optional(readFile(join(esp, "loader/entries", name), "utf8"));
+  const load = async (key: string) => {
+    const path = new RegExp(`^${key} (\\S+)$`, "m").exec(entry ?? "")?.[1];
+    return path ? optional(readFile(join(esp, path)).then(sha256)) : null;
+  };
+  return { loader, entry, kernel: await load("linux"), initrd: await load("initrd") };
+}
+
+/** The pointers as files and links (not as the helper reports them). */
+async function pointerState(tree: string) {
+  return {
+    current: await optional(readlink(join(tree, SYSTEM, "current"))),
+    currentGeneration: await optional(readFile(join(tree, SYSTEM, "current-generation"), "utf8")),
+    rollback: await optional(readlink(join(tree, SYSTEM, "rollback"))),
+    rollbackGeneration: await optional(readFile(join(tree, SYSTEM, "rollback-generation"), "utf8")),
+    currentRoot: await optional(readlink(join(tree, GCROOTS, "current-system"))),
+    rollbackRoot: await optional(readlink(join(tree, GCROOTS, "rollback-system"))),
+    loader: await readFile(join(tree, ESP, "loader/loader.conf"), "utf8"),
+  };
+}
+
+/**
+ * Everything a boot depends on holds: the default entry exists, and every
+ * entry's kernel, initrd and closure exist; `current` is a complete generation
+ * whose closure exists and is held by a GC root.
+ */
+async function expectBootable(tree: string, label: string): Promise<void> {
+  const esp = join(tree, ESP);
+  const loader = await readFile(join(esp, "loader/loader.conf"), "utf8");
+  const entries = await readdir(join(esp, "loader/entries"));
+  expect(entries, label).toContain(/^default (\S+)$/m.exec(loader)?.[1]);
+  for (const name of entries) {
+    const entry = await readFile(join(esp, "loader/entries", name), "utf8");
+    for (const key of ["linux", "initrd"]) {
+      const path = new RegExp(`^${key} (\\S+)$`, "m").exec(entry)?.[1] ?? "missing";
+      expect(existsSync(join(esp, path)), `${label}: ${name} ${key} ${path}`).toBe(true);
+    }
+    const closure = /fruix\.system=(\S+)/.exec(entry)?.[1] ?? "missing";
+    expect(existsSync(join(tree, closure, "boot/init")), `${label}: ${name} closure`).toBe(true);
+  }
+  const generation = join(tree, SYSTEM, await readlink(join(tree, SYSTEM, "current")));
+  for (const file of ["metadata.scm", "provenance.scm"]) {
+    expect(existsSync(join(generation, file)), `${label}: current generation's ${file}`).toBe(true);
+  }
+  const closure = await readlink(join(generation, "closure")); // in-guest path: checked under the tree
+  expect(existsSync(join(tree, closure)), `${label}: current closure`).toBe(true);
+  const roots = await readdir(join(tree, GCROOTS));
+  const targets = await Promise.all(roots.filter((r) => !r.startsWith(".")).map((r) => readlink(join(tree, GCROOTS, r))));
+  expect(targets, `${label}: a GC root holds the current closure`).toContain(closure);
+}
+
+describe.each(shells)("interrupted generation commands under %s", (_name, shell) => {
+  let work: string;
+  let world: World;
+  let count = 0;
+
+  beforeAll(async () => {
+    work = await scratchDir("fruix-faults-");
+    world = await buildWorld(join(work, "world"), shell);
+  });
+  afterAll(() => rm(work, { recursive: true, force: true }));
+
+  async function fresh(template: string): Promise<string> {
+    const tree = join(work, `tree-${++count}`);
+    await copyTree(template, tree);
+    return tree;
+  }
+  const status = async (tree: string) => {
+    const out = (await runHelper(shell, tree, ["system", "status"])).stdout;
+    return [/^current_generation=(.*)$/m.exec(out)?.[1], /^rollback_generation=(.*)$/m.exec(out)?.[1]];
+  };
+
+  const scenarios = [
+    { command: "switch", steps: SWITCH_STEPS, template: () => world.base, args: () => ["system", "switch", world.closures.b.path] },
+    { command: "rollback", steps: ROLLBACK_STEPS, template: () => world.switched, args: () => ["system", "rollback"] },
+    // 1 and 2 go, with a's kernel and b's initrd; booted 3, rollback 4, current 5 stay.
+    { command: "delete-generations", steps: DELETE_STEPS, template: () => world.history, args: () => ["system", "delete-generations", "1..2"] },
+  ];
+
+  for (const scenario of scenarios) {
+    it(`${scenario.command}: after an interruption at any step, the old or the new state boots, and the next command agrees`, async () => {
+      const template = scenario.template();
+      const done = await fresh(template);
+      const finished = await runHelper(shell, done, scenario.args(), { now: DATES.now });
+      expect(finished.exitCode, finished.stderr).toBe(0);
+      const boots = [await bootState(template), await bootState(done)];
+      const pointers = [await pointerState(template), await pointerState(done)];
+      const statuses = [await status(template), await status(done)];
+      if (scenario.command !== "delete-generations") expect(boots[0]).not.toEqual(boots[1]);
+
+      await Promise.all(
+        scenario.steps.map(async (step) => {
+          const tree = await fresh(template);
+          const result = await runHelper(shell, tree, scenario.args(), { now: DATES.now, fault: step });
+          expect(result.signal, `${step}: ${result.stderr}`).toBe("SIGKILL");
+
+          expect(boots, step).toContainEqual(await bootState(tree));
+          await expectBootable(tree, step);
+          const reported = await status(tree);
+          expect(statuses, step).toContainEqual(reported);
+
+          // The next command that changes generations (here one that deletes
+          // nothing) completes a committed move, or finds the old state.
+          const next = await runHelper(shell, tree, ["system", "delete-generations", "100.."], { now: DATES.now });
+          expect(next.exitCode, `${step}: ${next.stderr}`).toBe(0);
+          const agreed = reported[0] === statuses[1]![0] && reported[1] === statuses[1]![1] ? 1 : 0;
+          expect(await pointerState(tree), step).toEqual(pointers[agreed]);
+          expect(await status(tree), step).toEqual(reported);
+          await expectBootable(tree, `${step}, then the next command`);
+          const left = Object.keys(await snapshot(tree)).filter((p) => /\.fruix-|\/\.lock|\/pending$/.test(p));
+          expect(left, step).toEqual([]);
+        }),
+      );
+    });
+  }
+});

@@ -1,0 +1,450 @@
+// The in-guest helper's generation commands (switch, rollback,
+// list-generations, delete-generations) on fake installed trees (FRUIX_ROOT),
+// under every shell it must support. Fault injection is in
+// guest-generations-faults.test.ts.
+import { chmod, mkdir, readdir, readFile, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { espPathFor, loaderConf } from "../lib/disk/boot-entries.js";
+import { generationMetadata } from "../lib/system/generation.js";
+import {
+  buildWorld,
+  copyTree,
+  DATES,
+  entryFor,
+  runHelper,
+  scratchDir,
+  shells,
+  snapshot,
+  type RunOptions,
+  type World,
+} from "./helpers/guest-tree.js";
+
+const SYSTEM = "var/lib/fruix/system";
+const GCROOTS = "frx/var/fruix/gcroots";
+const ESP = "boot/efi";
+
+describe.each(shells)("fruix system generations under %s", (_name, shell) => {
+  let work: string;
+  let world: World;
+  let count = 0;
+
+  beforeAll(async () => {
+    work = await scratchDir("fruix-generations-");
+    world = await buildWorld(join(work, "world"), shell);
+  });
+  afterAll(() => rm(work, { recursive: true, force: true }));
+
+  /** A private copy of a template tree. */
+  async function fresh(template: string): Promise<string> {
+    const tree = join(work, `tree-${++count}`);
+    await copyTree(template, tree);
+    return tree;
+  }
+  const run = (tree: string, args: string[], options: RunOptions = {}) => runHelper(shell, tree, ["system", ...args], options);
+  const text = (tree: string, path: string) => readFile(join(tree, path), "utf8");
+  const link = (tree: string, path: string) => readlink(join(tree, path));
+  /** Paths an interrupted or unfinished run would leave. */
+  const leftovers = async (tree: string) => Object.keys(await snapshot(tree)).filter((p) => /\.fruix-|\/\.lock|\/pending$/.test(p));
+  const numbers = (stdout: string) => (stdout ? stdout.split("\n").map((line) => Number(line.split("\t")[0])) : []);
+
+  describe("switch", () => {
+    it("records generation 2, copies the boot files the ESP lacks, and stages it as the boot default", async () => {
+      const { a, b } = world.closures;
+      const tree = await fresh(world.base);
+      const sharedKernel = join(tree, ESP, espPathFor(b.kernel));
+      const kernelInode = (await stat(sharedKernel)).ino;
+
+      const result = await run(tree, ["switch", b.path], { now: DATES.g2 });
+      expect(result.stderr).toBe("");
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout.split("\n")).toEqual(["current_generation=2", "rollback_generation=1", `closure=${b.path}`, "reboot_required=yes"]);
+
+      const generation = `${SYSTEM}/generations/2`;
+      expect((await readdir(join(tree, generation))).sort()).toEqual(["closure", "install.scm", "metadata.scm", "provenance.scm"]);
+      expect(await link(tree, `${generation}/closure`)).toBe(b.path);
+      expect(await text(tree, `${generation}/metadata.scm`)).toBe(generationMetadata(2, b.path, DATES.g2));
+      expect(await text(tree, `${generation}/provenance.scm`)).toBe(await text(tree, `${b.path}/metadata/provenance.scm`));
+      expect(await text(tree, `${generation}/install.scm`)).toBe(
+        `(switch\n (format 1)\n (generation 2)\n (closure "${b.path}")\n (previous-generation 1)\n` +
+          ` (previous-closure "${a.path}")\n (switched "${DATES.g2}"))\n`,
+      );
+
+      expect(await link(tree, `${SYSTEM}/current`)).toBe("generations/2");
+      expect(await text(tree, `${SYSTEM}/current-generation`)).toBe("2\n");
+      expect(await link(tree, `${SYSTEM}/rollback`)).toBe("generations/1");
+      expect(await text(tree, `${SYSTEM}/rollback-generation`)).toBe("1\n");
+      expect((await readdir(join(tree, GCROOTS))).sort()).toEqual(["current-system", "rollback-system", "system-1", "system-2"]);
+      expect(await link(tree, `${GCROOTS}/system-1`)).toBe(a.path);
+      expect(await link(tree, `${GCROOTS}/system-2`)).toBe(b.path);
+      expect(await link(tree, `${GCROOTS}/current-system`)).toBe(b.path);
+      expect(await link(tree, `${GCROOTS}/rollback-system`)).toBe(a.path);
+
+      expect(await text(tree, `${ESP}/loader/entries/fruix-generation-2.conf`)).toBe(entryFor(b, 2, DATES.g2));
+      expect(await text(tree, `${ESP}/loader/entries/fruix-generation-1.conf`)).toBe(entryFor(a, 1, DATES.g1));
+      expect(await text(tree, `${ESP}/loader/loader.conf`)).toBe(loaderConf(2));
+      // b's initrd is new on the ESP; its kernel is a's, left untouched (same inode: not copied again).
+      expect(await text(tree, `${ESP}${espPathFor(b.initrd)}`)).toBe(await text(tree, b.initrd));
+      expect((await stat(sharedKernel)).ino).toBe(kernelInode);
+      expect((await readdir(join(tree, ESP, "fruix"))).sort()).toEqual(
+        [a.kernel, a.initrd, b.initrd].map((file) => espPathFor(file).split("/")[2]).sort(),
+      );
+      expect(await leftovers(tree)).toEqual([]);
+    });
+
+    it("writes the entry from the candidate's own host name and kernel arguments", async () => {
+      const { f } = world.closures;
+      const tree = await fresh(world.switched);
+      const result = await run(tree, ["switch", f.path], { now: DATES.g5 });
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toContain("current_generation=3\nrollback_generation=2\n");
+      const entry = await text(tree, `${ESP}/loader/entries/fruix-generation-3.conf`);
+      expect(entry).toBe(entryFor(f, 3, DATES.g5));
+      expect(entry).toMatch(/^title Fruix beta, generation 3 \(2026-03-01\)$/m);
+    });
+
+    it("leaves status with the booted generation and the staged one", async () => {
+      const { a, b } = world.closures;
+      const tree = await fresh(world.switched);
+      await mkdir(join(tree, "run"));
+      await symlink(a.path, join(tree, "run/booted-system"));
+      const status = await run(tree, ["status"]);
+      expect(status.exitCode).toBe(0);
+      expect(status.stdout.split("\n")).toEqual([
+        "booted_generation=1",
+        `booted_closure=${a.path}`,
+        `booted_created=${DATES.g1}`,
+        "current_generation=2",
+        `current_closure=${b.path}`,
+        `current_created=${DATES.g2}`,
+        "rollback_generation=1",
+        `rollback_closure=${a.path}`,
+        `rollback_created=${DATES.g1}`,
+      ]);
+      const list = await run(tree, ["list-generations"]);
+      expect(list.stdout).toBe(`1\t${DATES.g1}\t${a.path}\trollback booted\n2\t${DATES.g2}\t${b.path}\tcurrent`);
+    });
+  });
+
+  describe("rollback", () => {
+    it("makes the rollback generation current and the boot default; a second rollback returns", async () => {
+      const { a, b } = world.closures;
+      const tree = await fresh(world.switched);
+      await mkdir(join(tree, "run"));
+      await symlink(a.path, join(tree, "run/booted-system"));
+      const switched = await snapshot(tree);
+
+      const back = await run(tree, ["rollback"]);
+      expect(back.stderr).toBe("");
+      expect(back.exitCode).toBe(0);
+      // Generation 1 is what runs: no reboot needed.
+      expect(back.stdout.split("\n")).toEqual(["current_generation=1", "rollback_generation=2", `closure=${a.path}`, "reboot_required=no"]);
+      expect(await link(tree, `${SYSTEM}/current`)).toBe("generations/1");
+      expect(await text(tree, `${SYSTEM}/current-generation`)).toBe("1\n");
+      expect(await link(tree, `${SYSTEM}/rollback`)).toBe("generations/2");
+      expect(await text(tree, `${SYSTEM}/rollback-generation`)).toBe("2\n");
+      expect(await link(tree, `${GCROOTS}/current-system`)).toBe(a.path);
+      expect(await link(tree, `${GCROOTS}/rollback-system`)).toBe(b.path);
+      expect(await text(tree, `${ESP}/loader/loader.conf`)).toBe(loaderConf(1));
+      expect((await readdir(join(tree, `${SYSTEM}/generations`))).sort()).toEqual(["1", "2"]);
+      expect(await text(tree, `${ESP}/loader/entries/fruix-generation-2.conf`)).toBe(entryFor(b, 2, DATES.g2));
+      const status = await run(tree, ["status"]);
+      expect(status.stdout).toContain("booted_generation=1\n");
+      expect(status.stdout).toContain("current_generation=1\n");
+      expect(status.stdout).toContain("rollback_generation=2\n");
+
+      const again = await run(tree, ["rollback"]);
+      expect(again.exitCode).toBe(0);
+      expect(again.stdout.split("\n")).toEqual(["current_generation=2", "rollback_generation=1", `closure=${b.path}`, "reboot_required=yes"]);
+      // Every pointer, root and boot file is as the switch left it.
+      expect(await snapshot(tree)).toEqual(switched);
+    });
+
+    it("puts back the rollback generation's boot files and entry when the ESP lost them", async () => {
+      const { a } = world.closures;
+      const tree = await fresh(world.switched);
+      await rm(join(tree, ESP, "loader/entries/fruix-generation-1.conf"));
+      await rm(join(tree, ESP, dirname(espPathFor(a.initrd))), { recursive: true });
+      const result = await run(tree, ["rollback"]);
+      expect(result.exitCode).toBe(0);
+      expect(await text(tree, `${ESP}/loader/entries/fruix-generation-1.conf`)).toBe(entryFor(a, 1, DATES.g1));
+      expect(await text(tree, `${ESP}${espPathFor(a.initrd)}`)).toBe(await text(tree, a.initrd));
+      expect(await text(tree, `${ESP}/loader/loader.conf`)).toBe(loaderConf(1));
+    });
+  });
+
+  describe("refusals change nothing", () => {
+    interface Refusal {
+      readonly what: string;
+      readonly template: () => string;
+      readonly prepare?: (tree: string) => Promise<void>;
+      readonly args: () => string[];
+      readonly error: RegExp;
+    }
+    const missing = "/frx/store/00000000000000000000000000000000000000000000000000000000000000ff-fruix-system-alpha";
+    const refusals: Refusal[] = [
+      {
+        what: "a closure that is not in the local store",
+        template: () => world.base,
+        args: () => ["switch", missing],
+        error: /^fruix: \/frx\/store\/0+ff-fruix-system-alpha is not in the local store \(copy its closure to this machine first\)$/,
+      },
+      { what: "a path outside /frx/store", template: () => world.base, args: () => ["switch", "/tmp/fruix-system-alpha"], error: /is not in \/frx\/store/ },
+      {
+        what: "a path inside a store item",
+        template: () => world.base,
+        args: () => ["switch", `${world.closures.b.path}/boot`],
+        error: /\/boot is not a store item/,
+      },
+      {
+        what: "a store item that is not a system closure",
+        template: () => world.base,
+        args: () => ["switch", dirname(world.files.k2)],
+        error: /-linux-6\.1\.0-2 is not a Fruix system closure \(no metadata\/metadata\.scm starting with \(fruix-system\)$/,
+      },
+      {
+        what: "a system closure without boot/init",
+        template: () => world.base,
+        args: () => ["switch", world.closures.noInit.path],
+        error: /is not a Fruix system closure \(no boot\/init\)$/,
+      },
+      {
+        what: "a switch with no ESP mounted",
+        template: () => world.base,
+        prepare: async (tree) => {
+          await rm(join(tree, ESP), { recursive: true });
+          await mkdir(join(tree, ESP)); // the bare mount point
+        },
+        args: () => ["switch", world.closures.b.path],
+        error: /^fruix: no EFI system partition mounted at .*\/boot\/efi \(loader\/loader\.conf is missing\); mount it and retry$/,
+      },
+      {
+        what: "a switch without a generation layout",
+        template: () => world.base,
+        prepare: (tree) => rm(join(tree, SYSTEM), { recursive: true }),
+        args: () => ["switch", world.closures.b.path],
+        error: /^fruix: no generation layout at .*\/var\/lib\/fruix\/system \(is this an installed Fruix system\?\)$/,
+      },
+      {
+        what: "a rollback with no rollback generation recorded",
+        template: () => world.base,
+        args: () => ["rollback"],
+        error: /^fruix: no rollback generation recorded \(there is one after a switch\)$/,
+      },
+      {
+        what: "a rollback whose generation directory is gone",
+        template: () => world.switched,
+        prepare: (tree) => rm(join(tree, SYSTEM, "generations/1"), { recursive: true }),
+        args: () => ["rollback"],
+        error: /^fruix: rollback generation 1 is gone \(.*\/generations\/1 is missing\)$/,
+      },
+      {
+        what: "a rollback with no ESP mounted",
+        template: () => world.switched,
+        prepare: (tree) => rm(join(tree, ESP, "loader/loader.conf")),
+        args: () => ["rollback"],
+        error: /no EFI system partition mounted/,
+      },
+      {
+        what: "deleting an unknown generation",
+        template: () => world.history,
+        args: () => ["delete-generations", "9"],
+        error: /^fruix: no generation 9 \(see 'fruix system list-generations'\)$/,
+      },
+      { what: "deleting a list naming an unknown generation", template: () => world.history, args: () => ["delete-generations", "1,9"], error: /no generation 9/ },
+    ];
+
+    for (const refusal of refusals) {
+      it(`refuses ${refusal.what}`, async () => {
+        const tree = await fresh(refusal.template());
+        await refusal.prepare?.(tree);
+        const before = await snapshot(tree);
+        const result = await run(tree, refusal.args(), { now: DATES.now });
+        expect(result.stderr).toMatch(refusal.error);
+        expect(result.stderr).not.toContain("\n");
+        expect(result.exitCode).toBe(1);
+        expect(result.stdout).toBe("");
+        expect(await snapshot(tree)).toEqual(before);
+      });
+    }
+
+    it("rejects wrong arguments with usage and exit 2", async () => {
+      const tree = await fresh(world.switched);
+      const before = await snapshot(tree);
+      for (const args of [["switch"], ["switch", "a", "b"], ["rollback", "now"], ["delete-generations"], ["list-generations", "1", "2"], ["status", "x"]]) {
+        const result = await run(tree, args);
+        expect(result.exitCode, args.join(" ")).toBe(2);
+        expect(result.stderr, args.join(" ")).toMatch(/^usage: fruix system status\n/);
+      }
+      expect(await snapshot(tree)).toEqual(before);
+    });
+
+    // Under BusyBox sh, applets win over PATH, so a fake df cannot be slipped in.
+    it.skipIf(shell[0] === "busybox")("refuses boot files the ESP has no room for, and counts only missing ones", async () => {
+      const tree = await fresh(world.switched);
+      const bin = join(work, `fake-df-${++count}`);
+      await mkdir(bin);
+      await writeFile(join(bin, "df"), "#!/bin/sh\necho 'Filesystem 1024-blocks Used Available Capacity Mounted on'\necho 'esp 1000 999 1 99% /boot/efi'\n");
+      await chmod(join(bin, "df"), 0o755);
+      const path = `${bin}:${process.env.PATH}`;
+      const before = await snapshot(tree);
+      const full = await run(tree, ["switch", world.closures.c.path], { now: DATES.now, path });
+      expect(full.stderr).toMatch(/^fruix: the EFI system partition at .*\/boot\/efi has 1 KiB free; the new boot files need \d+ KiB$/);
+      expect(full.exitCode).toBe(1);
+      expect(await snapshot(tree)).toEqual(before);
+      // a's kernel and initrd are on the ESP already: nothing to copy, nothing to measure.
+      const again = await run(tree, ["switch", world.closures.a.path], { now: DATES.now, path });
+      expect(again.exitCode).toBe(0);
+    });
+  });
+
+  describe("generation patterns", () => {
+    const selections: Array<[string, number[]]> = [
+      ["3", [3]],
+      ["03", [3]],
+      ["2,4", [2, 4]],
+      ["4,2,4", [2, 4]],
+      ["2..4", [2, 3, 4]],
+      ["4..", [4, 5]],
+      ["..2", [1, 2]],
+      ["7..9", []],
+      ["10d", [1, 2, 3, 4]], // created before 2026-02-21
+      ["2w", [1, 2, 3]], // before 2026-02-17
+      ["1m", [1, 2]], // 30 days: before 2026-02-01
+      ["2d", [1, 2, 3, 4]], // generation 5 is exactly 2 days old: not more
+      ["100d", []],
+    ];
+
+    it("lists every generation with its date, closure and roles", async () => {
+      const { a, b, c, d, f } = world.closures;
+      const result = await run(world.history, ["list-generations"]);
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout.split("\n")).toEqual([
+        `1\t${DATES.g1}\t${a.path}\t`,
+        `2\t${DATES.g2}\t${b.path}\t`,
+        `3\t${DATES.g3}\t${c.path}\tbooted`,
+        `4\t${DATES.g4}\t${d.path}\trollback`,
+        `5\t${DATES.g5}\t${f.path}\tcurrent`,
+      ]);
+    });
+
+    it("selects generations by number, list, range and age", async () => {
+      for (const [pattern, expected] of selections) {
+        const result = await run(world.history, ["list-generations", pattern], { now: DATES.now });
+        expect(result.exitCode, pattern).toBe(0);
+        expect(numbers(result.stdout), pattern).toEqual(expected);
+      }
+    });
+
+    it("rejects malformed patterns with exit 2 and unknown generations with exit 1, in list and delete alike, changing nothing", async () => {
+      const tree = await fresh(world.history);
+      const before = await snapshot(tree);
+      for (const command of ["list-generations", "delete-generations"]) {
+        for (const pattern of ["", "abc", "1..2..3", "3..1", "..", "1,", ",1", "1,,2", "5y", "d", "-1", "1.5d", "2x", "1,2..3"]) {
+          const result = await run(tree, [command, pattern], { now: DATES.now });
+          expect(result.stderr, `${command} '${pattern}'`).toBe(
+            `fruix: malformed generation pattern '${pattern}' (use N, N,M, N..M, N.., ..M, or a duration: 10d, 2w, 1m)`,
+          );
+          expect(result.exitCode, `${command} '${pattern}'`).toBe(2);
+          expect(result.stdout).toBe("");
+        }
+        for (const pattern of ["9", "0", "2,9"]) {
+          const result = await run(tree, [command, pattern], { now: DATES.now });
+          expect(result.stderr, `${command} ${pattern}`).toMatch(/^fruix: no generation (9|0) \(see 'fruix system list-generations'\)$/);
+          expect(result.exitCode, `${command} ${pattern}`).toBe(1);
+        }
+      }
+      expect(await snapshot(tree)).toEqual(before);
+    });
+  });
+
+  describe("delete-generations", () => {
+    it("removes a generation, its entry, its GC root, and boot files no other entry loads", async () => {
+      const { b } = world.closures;
+      const tree = await fresh(world.history);
+      const before = await snapshot(tree);
+      const result = await run(tree, ["delete-generations", "2"], { now: DATES.now });
+      expect(result.stderr).toBe("");
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toBe("deleted_generations=2\nkept_generations=");
+
+      const after = await snapshot(tree);
+      const initrdDir = `${ESP}${dirname(espPathFor(b.initrd))}`;
+      // Only these went; b's kernel stays, a's entry loads it too.
+      expect(Object.keys(before).filter((p) => !(p in after))).toEqual(
+        [
+          `${ESP}/loader/entries/fruix-generation-2.conf`,
+          initrdDir,
+          `${initrdDir}/initrd.img`,
+          `${GCROOTS}/system-2`,
+          `${SYSTEM}/generations/2`,
+          `${SYSTEM}/generations/2/closure`,
+          `${SYSTEM}/generations/2/install.scm`,
+          `${SYSTEM}/generations/2/metadata.scm`,
+          `${SYSTEM}/generations/2/provenance.scm`,
+        ].sort(),
+      );
+      expect(Object.keys(after).filter((p) => !(p in before) || before[p] !== after[p])).toEqual([]);
+      expect(after[`${ESP}${espPathFor(b.kernel)}`]).toBeDefined();
+    });
+
+    it("keeps the booted generation and says why, deleting the others a range selects", async () => {
+      const { c, d, f } = world.closures;
+      const tree = await fresh(world.history);
+      const result = await run(tree, ["delete-generations", "..3"], { now: DATES.now });
+      expect(result.stderr).toBe("fruix: keeping generation 3 (booted: the running system)");
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toBe("deleted_generations=1 2\nkept_generations=3");
+      expect((await readdir(join(tree, SYSTEM, "generations"))).sort()).toEqual(["3", "4", "5"]);
+      expect((await readdir(join(tree, ESP, "loader/entries"))).sort()).toEqual(["fruix-generation-3.conf", "fruix-generation-4.conf", "fruix-generation-5.conf"]);
+      expect((await readdir(join(tree, GCROOTS))).sort()).toEqual(["current-system", "rollback-system", "system-3", "system-4", "system-5"]);
+      // k1 and i2 (a and b only) are gone; i1 stays for d.
+      const expected = [c.kernel, c.initrd, d.initrd, f.kernel, f.initrd].map((file) => espPathFor(file).split("/")[2]);
+      expect((await readdir(join(tree, ESP, "fruix"))).sort()).toEqual([...new Set(expected)].sort());
+      expect(await text(tree, `${ESP}/loader/loader.conf`)).toBe(loaderConf(5));
+      expect(await leftovers(tree)).toEqual([]);
+    });
+
+    it("deletes by age", async () => {
+      const tree = await fresh(world.history);
+      const result = await run(tree, ["delete-generations", "1m"], { now: DATES.now });
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toBe("deleted_generations=1 2\nkept_generations=");
+      expect(numbers((await run(tree, ["list-generations"])).stdout)).toEqual([3, 4, 5]);
+    });
+
+    const protectedCases: Array<[string, string[]]> = [
+      ["5", ["fruix: keeping generation 5 (current: the boot default)"]],
+      ["4", ["fruix: keeping generation 4 (rollback: what 'fruix system rollback' returns to)"]],
+      ["3", ["fruix: keeping generation 3 (booted: the running system)"]],
+      [
+        "3..",
+        [
+          "fruix: keeping generation 3 (booted: the running system)",
+          "fruix: keeping generation 4 (rollback: what 'fruix system rollback' returns to)",
+          "fruix: keeping generation 5 (current: the boot default)",
+        ],
+      ],
+    ];
+    for (const [pattern, kept] of protectedCases) {
+      it(`refuses to delete only protected generations (${pattern}), changing nothing`, async () => {
+        const tree = await fresh(world.history);
+        const before = await snapshot(tree);
+        const result = await run(tree, ["delete-generations", pattern], { now: DATES.now });
+        expect(result.stderr.split("\n")).toEqual([...kept, `fruix: nothing deleted: every generation '${pattern}' selects is kept`]);
+        expect(result.exitCode).toBe(1);
+        expect(await snapshot(tree)).toEqual(before);
+      });
+    }
+
+    it("does nothing, successfully, when a range matches no generation", async () => {
+      const tree = await fresh(world.history);
+      const before = await snapshot(tree);
+      const result = await run(tree, ["delete-generations", "7.."], { now: DATES.now });
+      expect(result.exitCode).toBe(0);
+      expect(result.stderr).toBe("fruix: no generation matches '7..'; nothing to delete");
+      expect(result.stdout).toBe("deleted_generations=\nkept_generations=");
+      expect(await snapshot(tree)).toEqual(before);
+    });
+  });
+});
