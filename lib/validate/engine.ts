@@ -7,6 +7,7 @@ import type { Hypervisor, Machine } from "../../hypervisors/types.js";
 import { removeOnInterrupt } from "../cleanup.js";
 import { loadDeclaration, selectSystem } from "../declaration/index.js";
 import { FruixError } from "../errors.js";
+import type { OperatingSystem } from "../declaration/types.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 import { buildSystem } from "../system/build.js";
@@ -103,14 +104,19 @@ class Run implements ScenarioContext {
     return ms * this.options.timeoutScale;
   }
 
-  buildSystem(): Promise<SystemUnderTest> {
-    const key = `${this.options.declaration}\0${this.options.system ?? ""}`;
+  buildSystem(variant?: { name: string; transform: (os: OperatingSystem) => OperatingSystem }): Promise<SystemUnderTest> {
+    const key = `${this.options.declaration}\0${this.options.system ?? ""}\0${variant?.name ?? ""}`;
     if (!this.built.has(key)) {
       this.built.set(
         key,
         (async () => {
-          const os = withValidationShell(selectSystem(await loadDeclaration(this.options.declaration), this.options.system));
-          this.note(`system under test: ${this.options.declaration} (${os.binding}) plus a validation shell on ttyS0 (instrumentation; a getty there is dropped)`);
+          const declared = withValidationShell(selectSystem(await loadDeclaration(this.options.declaration), this.options.system));
+          const os = variant ? variant.transform(declared) : declared;
+          this.note(
+            variant
+              ? `variant "${variant.name}" of the system under test (${os.hostName})`
+              : `system under test: ${this.options.declaration} (${os.binding}) plus a validation shell on ttyS0 (instrumentation; a getty there is dropped)`,
+          );
           return { os, build: await buildSystem(this.store, os, this.log) };
         })(),
       );

@@ -50,8 +50,12 @@ export interface ScenarioContext {
   result(key: string, value: string | number): void;
   /** A note for the report's environment section. */
   note(text: string): void;
-  /** Builds the scenario's declaration, instrumented with a validation shell on the console. */
-  buildSystem(): Promise<SystemUnderTest>;
+  /**
+   * Builds the scenario's declaration, instrumented with a validation shell on
+   * the console. A variant (a candidate that differs from it) is the same
+   * declaration changed by `transform`, named for the report.
+   */
+  buildSystem(variant?: { readonly name: string; readonly transform: (os: OperatingSystem) => OperatingSystem }): Promise<SystemUnderTest>;
   /** Builds a disk image of a system; returns its host path. */
   image(system: SystemUnderTest): Promise<string>;
   /** Installs a system onto a new raw file of `capacity` bytes in the work directory; returns its path. */
