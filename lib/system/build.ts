@@ -50,6 +50,11 @@ const PROFILE = `export PATH=/run/current-system/profile/bin:/usr/local/bin
 export PS1='\\h:\\w\\$ '
 `;
 
+/** metadata/store-layout.scm: every store item the closure references. */
+export function storeLayoutDocument(references: readonly string[]): string {
+  return sexpDocument([sym("store-layout"), field("store", "/frx/store"), field("item-count", references.length), field("references", [...references])]);
+}
+
 export function declarationHash(os: OperatingSystem): string {
   return createHash("sha256").update(canonicalSystem(os)).digest("hex");
 }
@@ -85,12 +90,7 @@ function metadataDocuments(os: OperatingSystem, base: LinuxBusyboxItems, initrd:
     field("timezone", os.timezone),
     field("fruix-version", fruixVersion),
   ]);
-  const storeLayout = sexpDocument([
-    sym("store-layout"),
-    field("store", "/frx/store"),
-    field("item-count", references.length),
-    field("references", references),
-  ]);
+  const storeLayout = storeLayoutDocument(references);
   const provenance = sexpDocument([
     sym("provenance"),
     field("declaration-hash", declarationHash(os)),

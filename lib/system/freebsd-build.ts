@@ -10,7 +10,7 @@ import { guestDir } from "../paths.js";
 import { field, sexpDocument, sym, type Sexp } from "../sexp.js";
 import type { Store } from "../store/index.js";
 import { fruixVersion } from "../version.js";
-import { buildHelper, declarationHash, type SystemBuild } from "./build.js";
+import { buildHelper, declarationHash, storeLayoutDocument, type SystemBuild } from "./build.js";
 import { freebsdAccounts, freebsdGroupFile, masterPasswdFile, type FreebsdAccounts } from "./freebsd-accounts.js";
 import { closureLoaderConf, FREEBSD_ROOT_DEVICE, RC_CONF_STUB } from "./freebsd-boot.js";
 import { AUTOLOGIN_GETTYTAB, planFreebsdService, rcConfFile, ttysFile, type FreebsdServicePlan } from "./freebsd-services.js";
@@ -60,12 +60,7 @@ function metadataDocuments(inputs: Inputs): { metadata: string; storeLayout: str
     field("timezone", os.timezone),
     field("fruix-version", fruixVersion),
   ]);
-  const storeLayout = sexpDocument([
-    sym("store-layout"),
-    field("store", "/frx/store"),
-    field("item-count", inputs.references.length),
-    field("references", [...inputs.references]),
-  ]);
+  const storeLayout = storeLayoutDocument(inputs.references);
   const provenance = sexpDocument([
     sym("provenance"),
     field("declaration-hash", declarationHash(os)),

@@ -1,5 +1,6 @@
 // /var/lib/fruix/install.scm: what was installed, where, how, and where every
-// store item on the target came from (pure).
+// store item on the target came from — a Debian package, a FreeBSD
+// distribution set, or Fruix itself (pure).
 import { field, sexpDocument, sym, type Sexp } from "../sexp.js";
 import { fruixVersion } from "../version.js";
 import type { SystemBuild } from "./build.js";
@@ -10,6 +11,7 @@ export interface InstallSpec {
   readonly diskCapacity: number;
   readonly rootSize: number;
   readonly espSize: number;
+  /** The root file system's UUID (ext4), or for FreeBSD the root partition's GPT GUID (UFS has no UUID). */
   readonly rootUuid: string;
   /** Set by the in-guest installer: the device it installed onto. */
   readonly installTargetDevice?: string;
@@ -17,10 +19,10 @@ export interface InstallSpec {
 }
 
 function itemSource(build: SystemBuild, item: string): Sexp {
-  const from = build.packages.find((p) => p.items.includes(item));
-  if (from) {
-    return [sym("source"), sym("debian-package"), field("name", from.pkg.name), field("version", from.pkg.version), field("sha256", from.pkg.sha256)];
-  }
+  const pkg = build.packages.find((p) => p.items.includes(item))?.pkg;
+  if (pkg) return [sym("source"), sym("debian-package"), field("name", pkg.name), field("version", pkg.version), field("sha256", pkg.sha256)];
+  const set = build.sets?.find((s) => s.items.includes(item))?.set;
+  if (set) return [sym("source"), sym("freebsd-set"), field("name", set.name), field("version", set.version), field("sha256", set.sha256)];
   return [sym("source"), sym("fruix"), field("fruix-version", fruixVersion), field("declaration-hash", build.declarationHash)];
 }
 
@@ -30,13 +32,14 @@ export function installMetadata(build: SystemBuild, spec: InstallSpec): string {
     field("format", 1),
     field("closure", build.closurePath),
     field("host-name", build.hostName),
+    field("base", sym(build.family)),
     field("target", spec.target),
     field("target-kind", sym(spec.targetKind)),
     ...(spec.installTargetDevice ? [field("install-target-device", spec.installTargetDevice)] : []),
     field("disk-capacity", spec.diskCapacity),
     field("root-size", spec.rootSize),
     field("esp-size", spec.espSize),
-    field("root-uuid", spec.rootUuid),
+    field(build.family === "freebsd" ? "root-partition-guid" : "root-uuid", spec.rootUuid),
     field("installed", spec.installed),
     field("declaration-hash", build.declarationHash),
     [sym("store-items"), ...build.items.map((item): Sexp => [sym("store-item"), field("path", item), itemSource(build, item)])],

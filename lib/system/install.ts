@@ -12,7 +12,6 @@ import type { Store } from "../store/index.js";
 import type { SystemBuild } from "./build.js";
 import { generationTime, INSTALL_METADATA_PATH } from "./generation.js";
 import { defaultRootSize } from "./image.js";
-import { freebsdInstallMetadata } from "./freebsd-install-metadata.js";
 import { installMetadata } from "./install-metadata.js";
 
 export interface InstallOptions {
@@ -59,7 +58,7 @@ export async function installSystem(store: Store, build: SystemBuild, options: I
     checkRootSize(layout, staged, options.rootSize === undefined ? `a disk of ${formatSize(capacity)}` : "--root-size");
 
     const freebsd = build.family === "freebsd";
-    const metadata = (freebsd ? freebsdInstallMetadata : installMetadata)(build, {
+    const metadata = installMetadata(build, {
       target: options.target,
       targetKind: target.kind,
       installTargetDevice: options.installTargetDevice,
