@@ -21,7 +21,7 @@ export default defineScenario({
     const vm = await ctx.machine("installed", { disks: [{ path: disk, mode: "direct" }] });
     const boot = await ctx.step("boot the installed disk", () => bootToActivation(ctx, vm));
     ctx.check("the activation line names the installed closure", boot.closure, system.build.closurePath);
-    await ctx.step("open the validation shell", () => openShell(ctx, vm));
+    await ctx.step("open the validation shell", () => openShell(vm));
     await checkRunningSystem(ctx, vm, system);
 
     const metadata = await ctx.step("read the install metadata", () => sh(vm, "cat /var/lib/fruix/install.scm"));

@@ -21,7 +21,7 @@ export default defineScenario({
     const disk = await ctx.step("install onto a 512 MiB raw disk", () => ctx.install(system, 512 * MiB));
     const vm = await ctx.machine("installed", { disks: [{ path: disk, mode: "direct" }] });
     const boot = await ctx.step("boot the installed target", () => bootToActivation(ctx, vm));
-    await ctx.step("open the validation shell", () => openShell(ctx, vm));
+    await ctx.step("open the validation shell", () => openShell(vm));
 
     const read = (command: string) => sh(vm, command);
     const gen = "/var/lib/fruix/system/generations/1";

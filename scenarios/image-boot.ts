@@ -21,7 +21,7 @@ export default defineScenario({
     const boot = await ctx.step("boot to the activation line", () => bootToActivation(ctx, vm));
     ctx.check("the activation line names the built closure", boot.closure, system.build.closurePath);
     ctx.result("boot_seconds", boot.seconds.toFixed(1));
-    await ctx.step("open the validation shell", () => openShell(ctx, vm));
+    await ctx.step("open the validation shell", () => openShell(vm));
     await checkRunningSystem(ctx, vm, system);
   },
 });

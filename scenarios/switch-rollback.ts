@@ -24,8 +24,8 @@ function statusOf(text: string): Record<string, string> {
 /** Reboots through the guest (init runs the shutdown script) and waits for the next activation. */
 async function rebootGuest(ctx: ScenarioContext, vm: Machine): Promise<string> {
   vm.console.send("reboot\n");
-  const line = await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: ctx.timeout(240_000) });
-  await openShell(ctx, vm);
+  const line = await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });
+  await openShell(vm);
   return line[1]!;
 }
 
@@ -54,7 +54,7 @@ export default defineScenario({
     const vm = await ctx.machine("installed", { disks: [{ path: disk, mode: "direct" }, { path: transfer, mode: "overlay" }] });
     const booted1 = await ctx.step("boot generation 1", () => bootToActivation(ctx, vm));
     ctx.check("generation 1 boots the installed closure", booted1.closure, a);
-    await ctx.step("open the validation shell", () => openShell(ctx, vm));
+    await ctx.step("open the validation shell", () => openShell(vm));
 
     const copied = await ctx.step("copy the candidate into the machine's store", () => receiveItems(vm));
     ctx.check("every new store item of the candidate arrived", copied.sort(), missing.map((i) => i.slice("/frx/store/".length)).sort());

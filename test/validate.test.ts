@@ -128,6 +128,20 @@ describe("a system that cannot find its root", () => {
   }, 300_000);
 });
 
+describe("a validation that times out", () => {
+  it("fails with the timeout in the report and leaves no QEMU process or work directory", async () => {
+    const before = await validateWorkDirs();
+    const reportDir = join(await tempDir(), "report");
+    // 240 s x 0.01: the boot cannot reach its activation line in 2.4 s (scaled once, by the console).
+    const result = await fruix(["validate", "image-boot", "--accel", "tcg", "--timeout-scale", "0.01", "--report-dir", reportDir], { FRUIX_STORE: store });
+    expect(result.exitCode).toBe(1);
+    const report = await readFile(join(reportDir, "image-boot", "report.md"), "utf8");
+    expect(report).toMatch(/vm: no \/fruix: activated .* on the console within 2\.4 s/);
+    expect(await ourQemus()).toEqual([]);
+    expect(await validateWorkDirs()).toEqual(before);
+  }, 300_000);
+});
+
 describe("interrupting a validation", () => {
   it("Ctrl-C during a boot exits 130 and leaves no QEMU process or work directory", async () => {
     const before = await validateWorkDirs();

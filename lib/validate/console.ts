@@ -95,14 +95,18 @@ export class SerialConsole {
     this.input.write(text);
   }
 
-  /** Waits for `pattern` in output not yet consumed by an earlier wait. */
+  /**
+   * Waits for `pattern` in output not yet consumed by an earlier wait. Give
+   * base timeouts: the console applies --timeout-scale itself.
+   */
   waitFor(pattern: RegExp, opts: { timeoutMs: number }): Promise<RegExpMatchArray> {
     if (this.failure) return Promise.reject(this.failure);
     const timeoutMs = opts.timeoutMs * this.timeoutScale;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
-        reject(new ConsoleTimeout(`${this.name}: no ${pattern} on the console within ${Math.round(timeoutMs / 1000)} s`));
+        const seconds = (timeoutMs / 1000).toFixed(timeoutMs < 10_000 ? 1 : 0);
+        reject(new ConsoleTimeout(`${this.name}: no ${pattern} on the console within ${seconds} s`));
       }, timeoutMs);
       const waiter: Waiter = {
         pattern,

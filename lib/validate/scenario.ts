@@ -62,6 +62,9 @@ export interface ScenarioContext {
   install(system: SystemUnderTest, capacity: number): Promise<string>;
   /** Creates a machine through the chosen adapter; the engine destroys it and keeps its transcript. */
   machine(name: string, request: MachineRequest): Promise<Machine>;
-  /** Scales a base timeout (TCG vs KVM, --timeout-scale). */
+  /**
+   * Scales a base timeout by --timeout-scale, for waits a scenario times itself.
+   * Console and machine waits scale on their own: pass them base timeouts.
+   */
   timeout(ms: number): number;
 }

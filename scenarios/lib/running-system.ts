@@ -8,19 +8,20 @@ import type { ScenarioContext, SystemUnderTest } from "../../lib/validate/scenar
 export async function bootToActivation(ctx: ScenarioContext, vm: Machine): Promise<{ closure: string; seconds: number }> {
   const started = Date.now();
   await vm.start();
-  const line = await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: ctx.timeout(240_000) });
+  const line = await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });
   return { closure: line[1]!, seconds: (Date.now() - started) / 1000 };
 }
 
 /** Makes the validation shell quiet and machine-readable (no echo, no prompt, no kernel chatter). */
-export async function openShell(ctx: ScenarioContext, vm: Machine): Promise<void> {
-  // The shell starts just after activation; input typed earlier may be lost, so try again.
+export async function openShell(vm: Machine): Promise<void> {
+  // The shell starts just after activation; input typed earlier may be lost, so try again:
+  // 12 attempts of 5 s each (scaled by the console), about a minute in all.
   for (let attempt = 1; ; attempt++) {
     try {
       await vm.console.run("stty -echo; PS1=; PS2=; export PS1 PS2; dmesg -n 1", { timeoutMs: 5_000 });
       return;
     } catch (error) {
-      if (attempt >= Math.ceil(ctx.timeout(60_000) / 5_000)) throw error;
+      if (attempt >= 12) throw error;
     }
   }
 }
