@@ -1,7 +1,8 @@
 // Phase: install a system straight onto a raw disk, boot that disk, check it.
 import { defineScenario } from "../lib/validate/scenario.js";
 import { MiB } from "../lib/disk/size.js";
-import { bootToActivation, checkRunningSystem, openShell, sh } from "./lib/running-system.js";
+import { checkInstallMetadata } from "./lib/install-checks.js";
+import { bootToActivation, checkRunningSystem, openShell } from "./lib/running-system.js";
 
 export default defineScenario({
   id: "direct-install",
@@ -24,14 +25,6 @@ export default defineScenario({
     await ctx.step("open the validation shell", () => openShell(vm));
     await checkRunningSystem(ctx, vm, system);
 
-    const metadata = await ctx.step("read the install metadata", () => sh(vm, "cat /var/lib/fruix/install.scm"));
-    const flat = metadata.replace(/\s+/g, " ");
-    ctx.check("install.scm names the closure", flat.includes(`(closure "${system.build.closurePath}")`), true);
-    ctx.check("install.scm records the target kind", flat.includes("(target-kind raw-file)"), true);
-    ctx.check("install.scm lists every store item of the closure", system.build.items.filter((i) => !flat.includes(`(path "${i}")`)), []);
-    ctx.check("install.scm records Debian provenance", /\(source debian-package \(name "[^"]+"\) \(version "[^"]+"\) \(sha256 "[0-9a-f]{64}"\)\)/.test(flat), true);
-    const generation = await sh(vm, "cmp /var/lib/fruix/install.scm /var/lib/fruix/system/generations/1/install.scm && echo same");
-    ctx.check("generation 1 carries the same install.scm", generation, "same");
-    ctx.result("install_metadata_path", "/var/lib/fruix/install.scm");
+    await checkInstallMetadata(ctx, vm, system, { targetKind: "raw-file" });
   },
 });

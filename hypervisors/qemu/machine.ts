@@ -14,6 +14,8 @@ import { Qmp } from "./qmp.js";
 export const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 export const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
+const CDROM_DEVICE = "cdrom0";
+
 export interface QemuMachineOptions {
   readonly accel: Accel;
   readonly timeoutScale: number;
@@ -85,7 +87,8 @@ export class QemuMachine implements Machine {
         ? []
         : [
             "-drive", `if=none,id=cd0,media=cdrom,readonly=on${this.spec.cdrom ? `,file=${resolve(this.spec.cdrom)},format=raw` : ""}`,
-            "-device", "ide-cd,drive=cd0,bus=ide.0",
+            // QMP's media commands name the device (qdev id), not the drive.
+            "-device", `ide-cd,drive=cd0,bus=ide.0,id=${CDROM_DEVICE}`,
           ];
     return [
       "-name", this.spec.name,
@@ -159,11 +162,11 @@ export class QemuMachine implements Machine {
 
   async insertCdrom(path: string): Promise<void> {
     if (this.spec.cdrom === undefined) throw new FruixError(`${this.name}: has no CD drive (create it with cdrom: null)`);
-    await this.control().execute("blockdev-change-medium", { id: "cd0", filename: resolve(path), format: "raw", "read-only-mode": "read-only" });
+    await this.control().execute("blockdev-change-medium", { id: CDROM_DEVICE, filename: resolve(path), format: "raw", "read-only-mode": "read-only" });
   }
 
   async ejectCdrom(): Promise<void> {
-    await this.control().execute("eject", { id: "cd0", force: true });
+    await this.control().execute("eject", { id: CDROM_DEVICE, force: true });
   }
 
   async destroy(options: { keepFiles?: boolean } = {}): Promise<void> {

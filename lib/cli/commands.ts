@@ -9,6 +9,10 @@ import { buildImage } from "../system/image.js";
 import { installSystem } from "../system/install.js";
 import { parseSize } from "../disk/size.js";
 import { materializeRootfs } from "../system/rootfs.js";
+import type { OperatingSystem } from "../declaration/types.js";
+import { buildInstallerSystem, checkInstallTargetDevice } from "../system/installer.js";
+import { buildInstallerDisk, buildInstallerIso } from "../system/installer-media.js";
+import { buildInstallerRoot } from "../system/installer-root.js";
 import type { Options } from "./main.js";
 import { validateCommand } from "./validate.js";
 
@@ -35,14 +39,14 @@ function loggerFor(context: CommandContext): Logger {
   return createLogger({ quiet: context.options.quiet });
 }
 
-async function buildFromFile(context: CommandContext, file: string, log: Logger): Promise<{ store: Store; build: SystemBuild }> {
+async function buildFromFile(context: CommandContext, file: string, log: Logger): Promise<{ store: Store; build: SystemBuild; os: OperatingSystem }> {
   const declaration = await loadDeclaration(file);
   const os = selectSystem(declaration, context.options.system);
   const store = await Store.open({ store: context.options.store });
   const build = await log.step(`build ${os.binding} (${os.hostName})`, () => buildSystem(store, os, log));
   // Keeps the newest build of each host name safe from `fruix store gc`.
   await store.addRoot(`system-${os.hostName}`, build.closurePath);
-  return { store, build };
+  return { store, build, os };
 }
 
 export const commands: Record<string, Command> = {
@@ -85,6 +89,47 @@ export const commands: Record<string, Command> = {
       target_kind: result.targetKind,
       disk_capacity: result.diskCapacity,
       install_metadata_path: INSTALL_METADATA_PATH,
+      closure_path: build.closurePath,
+    };
+  },
+
+  async "system installer"(context) {
+    const [file] = expectArgs(context, ["FILE"], "system installer");
+    const device = checkInstallTargetDevice(context.options["install-target-device"]);
+    const rootSize = optionalSize(context.options["root-size"], "--root-size");
+    const log = loggerFor(context);
+    const { store, build, os } = await buildFromFile(context, file!, log);
+    const installer = await log.step("build the installer system", () => buildInstallerSystem(store, os, build, log));
+    const root = await log.step("installer root image", () => buildInstallerRoot(store, build, installer, { device, rootSize }, log));
+    const disk = await log.step("installer disk image", () => buildInstallerDisk(store, installer, root, build.hostName, log));
+    await store.addRoot(`installer-${os.hostName}`, disk.replace(/\/disk\.img$/, ""));
+    return {
+      installer_disk_image: disk,
+      installer_disk_image_file: store.toHostPath(disk),
+      root_image: root,
+      install_target_device: device,
+      installer_closure_path: installer.closurePath,
+      closure_path: build.closurePath,
+    };
+  },
+
+  async "system installer-iso"(context) {
+    const [file] = expectArgs(context, ["FILE"], "system installer-iso");
+    const device = checkInstallTargetDevice(context.options["install-target-device"]);
+    const rootSize = optionalSize(context.options["root-size"], "--root-size");
+    const log = loggerFor(context);
+    const { store, build, os } = await buildFromFile(context, file!, log);
+    const installer = await log.step("build the installer system", () => buildInstallerSystem(store, os, build, log));
+    const root = await log.step("installer root image", () => buildInstallerRoot(store, build, installer, { device, rootSize }, log));
+    const media = await log.step("installer ISO", () => buildInstallerIso(store, installer, root, build.hostName, log));
+    await store.addRoot(`installer-iso-${os.hostName}`, media.iso.replace(/\/installer\.iso$/, ""));
+    return {
+      iso_image: media.iso,
+      iso_image_file: store.toHostPath(media.iso),
+      boot_efi_image: media.efiboot,
+      root_image: root,
+      install_target_device: device,
+      installer_closure_path: installer.closurePath,
       closure_path: build.closurePath,
     };
   },

@@ -14,8 +14,13 @@ const USAGE = `usage: fruix <command> [options]
   fruix system image FILE [--root-size S]            a bootable GPT/UEFI disk image
   fruix system install FILE --target PATH|/dev/X [--disk-capacity S] [--root-size S] [--force]
                                                      install onto a raw file or a block device
+  fruix system installer FILE --install-target-device DEV [--root-size S]
+                                                     a disk image that installs the system onto DEV, unattended
+  fruix system installer-iso FILE --install-target-device DEV [--root-size S]
+                                                     the same installer as a UEFI-bootable ISO
   fruix validate [SCENARIO...] [--list] [--grep RE] [--hypervisor qemu] [--accel auto|kvm|tcg]
                  [--timeout-scale N] [--keep] [--report-dir D] [--declaration FILE] [--system NAME]
+                 [--install-target-device DEV]
                                                      boot scenarios in VMs and write PASS/FAIL reports
   fruix store verify                                 re-hash every store item
   fruix store gc [--dry-run]                         delete items no GC root reaches
@@ -36,6 +41,7 @@ const OPTIONS = {
   "root-size": { type: "string" },
   "disk-capacity": { type: "string" },
   target: { type: "string" },
+  "install-target-device": { type: "string" },
   force: { type: "boolean" },
   list: { type: "boolean" },
   grep: { type: "string" },

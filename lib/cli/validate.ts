@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { QemuHypervisor } from "../../hypervisors/qemu/index.js";
 import type { Hypervisor } from "../../hypervisors/types.js";
 import { FruixError } from "../errors.js";
+import { checkInstallTargetDevice } from "../system/installer.js";
 import { createLogger } from "../log.js";
 import { packageRoot } from "../paths.js";
 import { Store } from "../store/index.js";
@@ -41,6 +42,8 @@ export async function validateCommand(context: CommandContext): Promise<Record<s
   const timeoutScale = o["timeout-scale"] === undefined ? 1 : Number(o["timeout-scale"]);
   if (!(timeoutScale > 0)) throw new FruixError("--timeout-scale must be a positive number", { exitCode: 2 });
 
+  const installTargetDevice =
+    o["install-target-device"] === undefined ? undefined : checkInstallTargetDevice(o["install-target-device"]);
   const log = createLogger({ quiet: o.quiet });
   const id = runId();
   const reportsRoot = join(packageRoot, "reports");
@@ -51,6 +54,7 @@ export async function validateCommand(context: CommandContext): Promise<Record<s
     hypervisor: hypervisorFactory(hypervisor, accel as (typeof ACCELS)[number], timeoutScale, (line) => log.info(line)),
     declaration: o.declaration ?? join(packageRoot, "examples", "minimal.scm"),
     system: o.system,
+    installTargetDevice,
     timeoutScale,
     keep: o.keep ?? false,
     reportDir,

@@ -30,9 +30,34 @@ export function bootEntry(entry: GenerationEntry): string {
   ].join("\n");
 }
 
+/** The installer's entry: kernel, initramfs and the root image as a second initrd, run from RAM. */
+export interface InstallerEntry {
+  readonly hostName: string;
+  readonly closure: string;
+  readonly kernel: string;
+  readonly initrds: readonly string[];
+  /** How the installer finds its own boot medium (UUID=... or LABEL=...), to refuse overwriting it. */
+  readonly bootMedium: string;
+  readonly kernelArguments: readonly string[];
+}
+
+export const INSTALLER_ENTRY = "fruix-installer.conf";
+
+export function installerEntry(entry: InstallerEntry): string {
+  const options = ["fruix.root=ram", `fruix.system=${entry.closure}`, `fruix.installer.boot=${entry.bootMedium}`, ...entry.kernelArguments];
+  return [
+    `title Fruix installer for ${entry.hostName}`,
+    `linux ${entry.kernel}`,
+    ...entry.initrds.map((initrd) => `initrd ${initrd}`),
+    `options ${options.join(" ")}`,
+    "",
+  ].join("\n");
+}
+
 /** No menu delay: validation boots unattended (hold a key at start-up to see the menu). */
-export function loaderConf(defaultGeneration: number): string {
-  return [`default ${entryFileName(defaultGeneration)}`, "timeout 0", "editor no", ""].join("\n");
+export function loaderConf(defaultGeneration: number | "installer"): string {
+  const entry = defaultGeneration === "installer" ? INSTALLER_ENTRY : entryFileName(defaultGeneration);
+  return [`default ${entry}`, "timeout 0", "editor no", ""].join("\n");
 }
 
 /** Where a store item's boot file goes on the ESP: named by its item, so generations share it. */

@@ -42,3 +42,20 @@ export async function writeGpt(device: string, layout: DiskLayout, ids: DiskIds,
     input: sfdiskScript(layout, ids, scheme),
   });
 }
+
+/** The installer disk's table: one EFI system partition (pure). */
+export function espOnlySfdiskScript(esp: Partition, ids: DiskIds): string {
+  return [
+    "label: gpt",
+    `label-id: ${ids.diskGuid}`,
+    "unit: sectors",
+    "first-lba: 34",
+    "",
+    `start=${esp.offset / SECTOR}, size=${esp.size / SECTOR}, type=${ESP_TYPE}, uuid=${ids.espGuid}, name="fruix-installer"`,
+    "",
+  ].join("\n");
+}
+
+export async function writeEspOnlyGpt(device: string, esp: Partition, ids: DiskIds): Promise<void> {
+  await tool("sfdisk", ["--quiet", "--no-reread", "--no-tell-kernel", "--wipe", "always", device], { input: espOnlySfdiskScript(esp, ids) });
+}

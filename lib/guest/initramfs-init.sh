@@ -1,6 +1,9 @@
 #!/bin/busybox sh
 # Fruix initramfs: load the boot modules, find and mount the root file system,
 # then hand over to the system closure named by fruix.system= on the command line.
+# With fruix.root=ram the root is already here: the boot loader passed a second
+# initrd holding a whole root tree (the installer's), which the kernel unpacked
+# over this one; the closure's stage 2 then runs from RAM as PID 1.
 /bin/busybox mkdir -p /bin /proc /sys /dev /newroot
 /bin/busybox --install -s /bin
 PATH=/bin
@@ -17,6 +20,7 @@ fail() {
 }
 
 root=
+ramroot=
 rootfstype=ext4
 system=
 rootwait=30
@@ -25,18 +29,24 @@ rootwait=30
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	root=*) root=${arg#root=} ;;
+	fruix.root=ram) ramroot=yes ;;
 	rootfstype=*) rootfstype=${arg#rootfstype=} ;;
 	fruix.system=*) system=${arg#fruix.system=} ;;
 	fruix.rootwait=*) rootwait=${arg#fruix.rootwait=} ;;
 	esac
 done
-[ -n "$root" ] || fail "no root= on the kernel command line"
+[ -n "$root" ] || [ -n "$ramroot" ] || fail "no root= on the kernel command line"
 [ -n "$system" ] || fail "no fruix.system= on the kernel command line"
 
 # Drivers for hardware that is absent refuse to load; that is expected.
 while read -r module; do
 	insmod "/lib/modules/$module.ko" 2>/dev/null
 done </lib/modules/load-order
+
+if [ -n "$ramroot" ]; then
+	[ -f "$system/boot/init" ] || fail "fruix.root=ram, but system $system is not in the root image (was it passed as a second initrd?)"
+	exec "$system/boot/init"
+fi
 
 find_root() {
 	case "$root" in

@@ -43,6 +43,19 @@ function packageItems(base: LinuxBusyboxItems) {
   ];
 }
 
+/**
+ * Programs a system carries beyond its base and helper (e.g. the installer's
+ * Debian disk tools): profile/bin links, store references, and provenance.
+ */
+export interface SystemExtras {
+  /** Program name -> store path of the file profile/bin/<name> links to (wins over a BusyBox applet). */
+  readonly programs: Readonly<Record<string, string>>;
+  readonly items: readonly string[];
+  readonly packages: ReadonlyArray<{ readonly pkg: DebianPackage; readonly items: readonly string[] }>;
+}
+
+const NO_EXTRAS: SystemExtras = { programs: {}, items: [], packages: [] };
+
 /** The last console= becomes /dev/console: the serial port, where validation reads. */
 export const DEFAULT_KERNEL_ARGUMENTS = ["console=tty0", "console=ttyS0,115200"];
 
@@ -59,7 +72,7 @@ export function declarationHash(os: OperatingSystem): string {
   return createHash("sha256").update(canonicalSystem(os)).digest("hex");
 }
 
-async function guestScript(name: string, busybox: string): Promise<{ text: string; mode: number }> {
+export async function guestScript(name: string, busybox: string): Promise<{ text: string; mode: number }> {
   const body = await readFile(join(guestDir, name), "utf8");
   return { text: `#!${busybox}/bin/busybox sh\n${body}`, mode: 0o555 };
 }
@@ -69,7 +82,7 @@ export async function buildHelper(store: Store): Promise<string> {
   return addTree(store, `fruix-helper-${fruixVersion}`, { "bin/fruix": { text, mode: 0o555 } });
 }
 
-function metadataDocuments(os: OperatingSystem, base: LinuxBusyboxItems, initrd: string, helper: string, references: string[], kernelArguments: string[]) {
+function metadataDocuments(os: OperatingSystem, base: LinuxBusyboxItems, initrd: string, helper: string, references: string[], kernelArguments: string[], extras: SystemExtras) {
   const accounts = resolveAccounts(os);
   const metadata = sexpDocument([
     sym("fruix-system"),
@@ -97,7 +110,7 @@ function metadataDocuments(os: OperatingSystem, base: LinuxBusyboxItems, initrd:
     field("fruix-version", fruixVersion),
     [
       sym("debian-packages"),
-      ...packageItems(base).map(({ pkg, items }): Sexp => [
+      ...[...packageItems(base), ...extras.packages].map(({ pkg, items }): Sexp => [
         sym("debian-package"),
         field("name", pkg.name),
         field("version", pkg.version),
@@ -120,12 +133,13 @@ async function closureTree(
   kernelArguments: readonly string[],
   references: string[],
   store: Store,
+  extras: SystemExtras,
 ): Promise<Tree> {
   const accounts = resolveAccounts(os);
   const applets = (await readFile(join(store.toHostPath(base.busybox), "share", "busybox", "applets"), "utf8"))
     .split("\n")
     .filter(Boolean);
-  const docs = metadataDocuments(os, base, initrd, helper, references, [...kernelArguments]);
+  const docs = metadataDocuments(os, base, initrd, helper, references, [...kernelArguments], extras);
   const files: Tree = {
     activate: await guestScript("activate.sh", base.busybox),
     shutdown: await guestScript("shutdown.sh", base.busybox),
@@ -154,21 +168,22 @@ async function closureTree(
     "profile/bin/fruix": { link: `${helper}/bin/fruix` },
   };
   for (const applet of applets) files[`profile/bin/${applet}`] = { link: `${base.busybox}/bin/busybox` };
+  for (const [name, target] of Object.entries(extras.programs)) files[`profile/bin/${name}`] = { link: target };
   for (const plan of plans) {
     if (plan.run) files[`services/${plan.name}/run`] = { text: `#!/bin/sh\n${plan.run}\n`, mode: 0o555 };
   }
   return files;
 }
 
-export async function buildSystem(store: Store, os: OperatingSystem, log: Logger): Promise<SystemBuild> {
+export async function buildSystem(store: Store, os: OperatingSystem, log: Logger, extras: SystemExtras = NO_EXTRAS): Promise<SystemBuild> {
   if (os.base.family === "freebsd") return buildFreebsdSystem(store, os, log);
   const plans: ServicePlan[] = os.services.map(planService); // fails early on unsupported services
   const base = await realizeLinuxBusybox(store, os.base, log);
   const initrd = await buildInitramfs(store, base, log);
   const helper = await buildHelper(store);
-  const references = [base.kernel, base.modules, base.busybox, base.bootloader, initrd, helper].sort();
+  const references = [...new Set([base.kernel, base.modules, base.busybox, base.bootloader, initrd, helper, ...extras.items])].sort();
   const kernelArguments = [...DEFAULT_KERNEL_ARGUMENTS, ...os.kernelArguments];
-  const tree = await closureTree(os, base, initrd, helper, plans, kernelArguments, references, store);
+  const tree = await closureTree(os, base, initrd, helper, plans, kernelArguments, references, store, extras);
   const closurePath = await log.step("build system closure", () =>
     addTree(store, `fruix-system-${os.hostName}`, tree, references),
   );
@@ -178,6 +193,6 @@ export async function buildSystem(store: Store, os: OperatingSystem, log: Logger
     hostName: os.hostName,
     items: await store.closure([closurePath]),
     declarationHash: declarationHash(os),
-    packages: packageItems(base),
+    packages: [...packageItems(base), ...extras.packages],
   };
 }

@@ -1,6 +1,7 @@
 // A minimal writer for the SVR4 "newc" cpio format the Linux kernel unpacks as
 // an initramfs. Written here rather than run through cpio(1) because the archive
 // needs device nodes (/dev/console) that an unprivileged build cannot mknod.
+import { lstat, readdir, readFile, readlink } from "node:fs/promises";
 
 export type CpioEntry =
   | { readonly path: string; readonly type: "dir"; readonly mode: number }
@@ -37,4 +38,27 @@ export function cpioArchive(entries: readonly CpioEntry[]): Buffer {
   }
   parts.push(header([0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 11, 0], "TRAILER!!!"));
   return Buffer.concat(parts);
+}
+
+/**
+ * A directory tree as cpio entries, parents first, names sorted, modes kept
+ * (owners and times are not: the archive says root and 0 for all).
+ */
+export async function treeEntries(root: string): Promise<CpioEntry[]> {
+  const entries: CpioEntry[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    for (const name of (await readdir(rel ? `${root}/${rel}` : root)).sort()) {
+      const path = rel ? `${rel}/${name}` : name;
+      const full = `${root}/${path}`;
+      const info = await lstat(full);
+      if (info.isSymbolicLink()) entries.push({ path, type: "symlink", target: await readlink(full) });
+      else if (info.isDirectory()) {
+        entries.push({ path, type: "dir", mode: info.mode & 0o7777 });
+        await walk(path);
+      } else if (info.isFile()) entries.push({ path, type: "file", mode: info.mode & 0o7777, data: await readFile(full) });
+      else throw new Error(`${full}: only files, directories and symbolic links go into a root image`);
+    }
+  };
+  await walk("");
+  return entries;
 }

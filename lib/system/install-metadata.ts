@@ -5,11 +5,19 @@ import { field, sexpDocument, sym, type Sexp } from "../sexp.js";
 import { fruixVersion } from "../version.js";
 import type { SystemBuild } from "./build.js";
 
+/**
+ * A value only the in-guest installer can know (the disk's capacity): written
+ * as the placeholder symbol `@name@`, which lib/guest/installer.sh replaces.
+ */
+export interface MeasuredInGuest {
+  readonly placeholder: "disk-capacity" | "root-size";
+}
+
 export interface InstallSpec {
   readonly target: string;
   readonly targetKind: "raw-file" | "block-device";
-  readonly diskCapacity: number;
-  readonly rootSize: number;
+  readonly diskCapacity: number | MeasuredInGuest;
+  readonly rootSize: number | MeasuredInGuest;
   readonly espSize: number;
   /** The root file system's UUID (ext4), or for FreeBSD the root partition's GPT GUID (UFS has no UUID). */
   readonly rootUuid: string;
@@ -26,6 +34,10 @@ function itemSource(build: SystemBuild, item: string): Sexp {
   return [sym("source"), sym("fruix"), field("fruix-version", fruixVersion), field("declaration-hash", build.declarationHash)];
 }
 
+function measured(value: number | MeasuredInGuest): Sexp {
+  return typeof value === "number" ? value : sym(`@${value.placeholder}@`);
+}
+
 export function installMetadata(build: SystemBuild, spec: InstallSpec): string {
   return sexpDocument([
     sym("install"),
@@ -36,8 +48,8 @@ export function installMetadata(build: SystemBuild, spec: InstallSpec): string {
     field("target", spec.target),
     field("target-kind", sym(spec.targetKind)),
     ...(spec.installTargetDevice ? [field("install-target-device", spec.installTargetDevice)] : []),
-    field("disk-capacity", spec.diskCapacity),
-    field("root-size", spec.rootSize),
+    field("disk-capacity", measured(spec.diskCapacity)),
+    field("root-size", measured(spec.rootSize)),
     field("esp-size", spec.espSize),
     field(build.family === "freebsd" ? "root-partition-guid" : "root-uuid", spec.rootUuid),
     field("installed", spec.installed),

@@ -54,6 +54,12 @@ const plans: Record<string, (spec: ServiceSpec) => ServicePlan> = {
     name: `getty-${str(s, "tty")}`,
     inittab: `${str(s, "tty")}::respawn:/bin/getty -L ${Number(s.config["baud-rate"])} ${str(s, "tty")} vt100`,
   }),
+  // Not declarable: `fruix system installer` adds it (lib/system/installer.ts).
+  // Runs once, on the console, when init starts.
+  "fruix-installer": () => ({
+    name: "fruix-installer",
+    inittab: "::once:/run/current-system/profile/bin/fruix-installer",
+  }),
   "validation-shell": (s) => ({
     name: `validation-shell-${str(s, "tty")}`,
     inittab: `${str(s, "tty")}::respawn:-/bin/sh`,

@@ -10,6 +10,8 @@ export const BADNESS: readonly RegExp[] = [
   /Kernel panic - not syncing.*/,
   /^.*\bOops: \d{4}.*$/m,
   /fruix-initramfs: .*/,
+  // The in-guest installer refused or failed; it says why in this one line.
+  /fruix-installer: error: .*/,
   /^mountroot>.*$/m,
   /KVM internal error.*/,
 ];

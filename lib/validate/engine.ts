@@ -13,6 +13,9 @@ import type { Store } from "../store/index.js";
 import { buildSystem } from "../system/build.js";
 import { buildImage } from "../system/image.js";
 import { installSystem } from "../system/install.js";
+import { buildInstallerSystem } from "../system/installer.js";
+import { buildInstallerDisk, buildInstallerIso } from "../system/installer-media.js";
+import { buildInstallerRoot } from "../system/installer-root.js";
 import { fruixVersion } from "../version.js";
 import { BootFailure } from "./console.js";
 import { withValidationShell } from "./instrument.js";
@@ -26,6 +29,8 @@ export interface EngineOptions {
   readonly hypervisor: () => Hypervisor;
   readonly declaration: string;
   readonly system?: string;
+  /** --install-target-device: overrides the installer scenarios' default device. */
+  readonly installTargetDevice?: string;
   readonly timeoutScale: number;
   /** Keep machine disks and state of failed scenarios (their path is printed). */
   readonly keep: boolean;
@@ -132,6 +137,22 @@ class Run implements ScenarioContext {
     const target = join(this.workDir, `installed-${this.machines.length}.img`);
     await installSystem(this.store, system.build, { target, diskCapacity: capacity, force: false }, this.log);
     return target;
+  }
+
+  async installer(system: SystemUnderTest, device: string, media: "disk" | "iso"): Promise<string> {
+    const { store, log } = this;
+    const installer = await buildInstallerSystem(store, system.os, system.build, log);
+    const root = await buildInstallerRoot(store, system.build, installer, { device }, log);
+    this.note(`installer ${media} for ${device}: ${installer.closurePath} (the system under test plus the installer service)`);
+    const image =
+      media === "disk"
+        ? await buildInstallerDisk(store, installer, root, system.build.hostName, log)
+        : (await buildInstallerIso(store, installer, root, system.build.hostName, log)).iso;
+    return store.toHostPath(image);
+  }
+
+  installTargetDevice(defaultDevice: string): string {
+    return this.options.installTargetDevice ?? defaultDevice;
   }
 
   async machine(name: string, request: MachineRequest): Promise<Machine> {

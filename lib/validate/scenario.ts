@@ -60,6 +60,14 @@ export interface ScenarioContext {
   image(system: SystemUnderTest): Promise<string>;
   /** Installs a system onto a new raw file of `capacity` bytes in the work directory; returns its path. */
   install(system: SystemUnderTest, capacity: number): Promise<string>;
+  /**
+   * Builds the installer for a system (`fruix system installer`, or with
+   * `iso` `fruix system installer-iso`) that installs onto `device`; returns
+   * the host path of the installer's disk image or ISO.
+   */
+  installer(system: SystemUnderTest, device: string, media: "disk" | "iso"): Promise<string>;
+  /** The install target device: --install-target-device when given, else the scenario's default for its hypervisor. */
+  installTargetDevice(defaultDevice: string): string;
   /** Creates a machine through the chosen adapter; the engine destroys it and keeps its transcript. */
   machine(name: string, request: MachineRequest): Promise<Machine>;
   /**

@@ -1,0 +1,47 @@
+// Phase: boot the installer disk image next to an empty disk, let it install
+// unattended, then boot the installed disk alone and check it.
+import { MiB } from "../lib/disk/size.js";
+import { defineScenario } from "../lib/validate/scenario.js";
+import { checkInstallMetadata } from "./lib/install-checks.js";
+import { emptyDisk, runInstaller } from "./lib/installer.js";
+import { bootToActivation, checkRunningSystem, openShell } from "./lib/running-system.js";
+
+/** QEMU attaches disks in order on virtio: the installer is vda, the empty target vdb. */
+const DEFAULT_DEVICE = "/dev/vdb";
+
+export default defineScenario({
+  id: "installer-disk",
+  phase: "Installer disk",
+  title: "Install from the installer disk image onto an empty second disk, then boot it",
+  goal:
+    "Build the installer disk image with `fruix system installer --install-target-device /dev/vdb`, boot it " +
+    "with an empty second disk, and show that without any interaction it partitions and formats that disk, " +
+    "copies the system, records the install (with the target device) in /var/lib/fruix/install.scm, prints " +
+    "its completion line and powers off; then that the installed disk boots alone and passes every check of a " +
+    "running, installed system.",
+  hypervisors: ["qemu"],
+  async run(ctx) {
+    const device = ctx.installTargetDevice(DEFAULT_DEVICE);
+    const system = await ctx.step("build the system closure", () => ctx.buildSystem());
+    ctx.result("closure_path", system.build.closurePath);
+    const installer = await ctx.step(`build the installer disk image for ${device}`, () => ctx.installer(system, device, "disk"));
+    ctx.result("installer_disk_image", ctx.store.toStorePath(installer));
+    ctx.result("install_target_device", device);
+    const target = await emptyDisk(ctx, "target.img", 512 * MiB);
+
+    const installing = await ctx.machine("installer", {
+      disks: [{ path: installer, mode: "overlay" }, { path: target, mode: "direct" }],
+    });
+    const install = await ctx.step("boot the installer and wait for its completion and power-off", () => runInstaller(ctx, installing));
+    ctx.check("the installer names the installed closure", install.closure, system.build.closurePath);
+    ctx.check("the installer names the install target device", install.device, device);
+    ctx.result("install_seconds", install.seconds.toFixed(1));
+
+    const vm = await ctx.machine("installed", { disks: [{ path: target, mode: "direct" }] });
+    const boot = await ctx.step("boot the installed disk alone", () => bootToActivation(ctx, vm));
+    ctx.check("the activation line names the installed closure", boot.closure, system.build.closurePath);
+    await ctx.step("open the validation shell", () => openShell(vm));
+    await checkRunningSystem(ctx, vm, system);
+    await checkInstallMetadata(ctx, vm, system, { targetKind: "block-device", installTargetDevice: device });
+  },
+});

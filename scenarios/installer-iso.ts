@@ -1,0 +1,51 @@
+// Phase: boot the installer ISO from a CD drive next to an empty disk, let it
+// install unattended, eject the ISO through the adapter, boot the disk.
+import { MiB } from "../lib/disk/size.js";
+import { defineScenario } from "../lib/validate/scenario.js";
+import { checkInstallMetadata } from "./lib/install-checks.js";
+import { emptyDisk } from "./lib/installer.js";
+import { bootToActivation, checkRunningSystem, openShell } from "./lib/running-system.js";
+
+/** The CD is on IDE (sr0): the empty target is the only virtio disk, vda. */
+const DEFAULT_DEVICE = "/dev/vda";
+
+export default defineScenario({
+  id: "installer-iso",
+  phase: "Installer ISO",
+  title: "Install from the installer ISO in a CD drive onto an empty disk, eject it, boot the disk",
+  goal:
+    "Build the installer ISO with `fruix system installer-iso --install-target-device /dev/vda`, boot it from " +
+    "a CD drive under UEFI with one empty disk, and show that without any interaction it installs the system " +
+    "onto that disk, prints its completion line and powers off; the ISO is ejected through the hypervisor " +
+    "adapter, and the disk then boots on its own and passes every check of a running, installed system.",
+  hypervisors: ["qemu"],
+  async run(ctx) {
+    const device = ctx.installTargetDevice(DEFAULT_DEVICE);
+    const system = await ctx.step("build the system closure", () => ctx.buildSystem());
+    ctx.result("closure_path", system.build.closurePath);
+    const iso = await ctx.step(`build the installer ISO for ${device}`, () => ctx.installer(system, device, "iso"));
+    ctx.result("iso_image", ctx.store.toStorePath(iso));
+    ctx.result("install_target_device", device);
+    const target = await emptyDisk(ctx, "target.img", 512 * MiB);
+
+    const installing = await ctx.machine("installer", { disks: [{ path: target, mode: "direct" }], cdrom: iso });
+    const started = Date.now();
+    await installing.start();
+    const line = await ctx.step("boot the ISO and wait for the installer's completion line", () =>
+      installing.console.waitFor(/fruix-installer: installed (\S+) onto (\S+)\r?\n/, { timeoutMs: 600_000 }),
+    );
+    ctx.check("the installer names the installed closure", line[1], system.build.closurePath);
+    ctx.check("the installer names the install target device", line[2], device);
+    // The installer runs from RAM and never mounts the CD: the medium can go while it powers off.
+    await ctx.step("eject the ISO through the adapter", () => installing.ejectCdrom());
+    await ctx.step("wait for the installer to power off", () => installing.waitForPowerOff(120_000));
+    ctx.result("install_seconds", ((Date.now() - started) / 1000).toFixed(1));
+
+    const vm = await ctx.machine("installed", { disks: [{ path: target, mode: "direct" }], cdrom: null });
+    const boot = await ctx.step("boot the installed disk (CD drive empty)", () => bootToActivation(ctx, vm));
+    ctx.check("the activation line names the installed closure", boot.closure, system.build.closurePath);
+    await ctx.step("open the validation shell", () => openShell(vm));
+    await checkRunningSystem(ctx, vm, system);
+    await checkInstallMetadata(ctx, vm, system, { targetKind: "block-device", installTargetDevice: device });
+  },
+});
