@@ -49,6 +49,18 @@ async function buildFromFile(context: CommandContext, file: string, log: Logger)
   return { store, build, os };
 }
 
+/** What both installer media are made from: the target, the installer system, and its root image. */
+async function prepareInstaller(context: CommandContext, command: string) {
+  const [file] = expectArgs(context, ["FILE"], command);
+  const device = checkInstallTargetDevice(context.options["install-target-device"]);
+  const rootSize = optionalSize(context.options["root-size"], "--root-size");
+  const log = loggerFor(context);
+  const { store, build, os } = await buildFromFile(context, file!, log);
+  const installer = await log.step("build the installer system", () => buildInstallerSystem(store, os, build, log));
+  const root = await log.step("installer root image", () => buildInstallerRoot(store, build, installer, { device, rootSize }, log));
+  return { store, build, os, installer, root, device, log };
+}
+
 export const commands: Record<string, Command> = {
   async "system build"(context) {
     const [file] = expectArgs(context, ["FILE"], "system build");
@@ -94,13 +106,7 @@ export const commands: Record<string, Command> = {
   },
 
   async "system installer"(context) {
-    const [file] = expectArgs(context, ["FILE"], "system installer");
-    const device = checkInstallTargetDevice(context.options["install-target-device"]);
-    const rootSize = optionalSize(context.options["root-size"], "--root-size");
-    const log = loggerFor(context);
-    const { store, build, os } = await buildFromFile(context, file!, log);
-    const installer = await log.step("build the installer system", () => buildInstallerSystem(store, os, build, log));
-    const root = await log.step("installer root image", () => buildInstallerRoot(store, build, installer, { device, rootSize }, log));
+    const { store, build, os, installer, root, device, log } = await prepareInstaller(context, "system installer");
     const disk = await log.step("installer disk image", () => buildInstallerDisk(store, installer, root, build.hostName, log));
     await store.addRoot(`installer-${os.hostName}`, disk.replace(/\/disk\.img$/, ""));
     return {
@@ -114,13 +120,7 @@ export const commands: Record<string, Command> = {
   },
 
   async "system installer-iso"(context) {
-    const [file] = expectArgs(context, ["FILE"], "system installer-iso");
-    const device = checkInstallTargetDevice(context.options["install-target-device"]);
-    const rootSize = optionalSize(context.options["root-size"], "--root-size");
-    const log = loggerFor(context);
-    const { store, build, os } = await buildFromFile(context, file!, log);
-    const installer = await log.step("build the installer system", () => buildInstallerSystem(store, os, build, log));
-    const root = await log.step("installer root image", () => buildInstallerRoot(store, build, installer, { device, rootSize }, log));
+    const { store, build, os, installer, root, device, log } = await prepareInstaller(context, "system installer-iso");
     const media = await log.step("installer ISO", () => buildInstallerIso(store, installer, root, build.hostName, log));
     await store.addRoot(`installer-iso-${os.hostName}`, media.iso.replace(/\/installer\.iso$/, ""));
     return {
