@@ -63,6 +63,18 @@ const PROFILE = `export PATH=/run/current-system/profile/bin:/usr/local/bin
 export PS1='\\h:\\w\\$ '
 `;
 
+/** The fields every closure's metadata/metadata.scm starts with, whatever its base. */
+export function systemMetadataHead(os: OperatingSystem): Sexp[] {
+  return [
+    sym("fruix-system"),
+    field("format", 1),
+    field("host-name", os.hostName),
+    field("declaration-binding", os.binding),
+    field("declaration-hash", declarationHash(os)),
+    field("base", sym(os.base.family)),
+  ];
+}
+
 /** metadata/store-layout.scm: every store item the closure references. */
 export function storeLayoutDocument(references: readonly string[]): string {
   return sexpDocument([sym("store-layout"), field("store", "/frx/store"), field("item-count", references.length), field("references", [...references])]);
@@ -85,12 +97,7 @@ export async function buildHelper(store: Store): Promise<string> {
 function metadataDocuments(os: OperatingSystem, base: LinuxBusyboxItems, initrd: string, helper: string, references: string[], kernelArguments: string[], extras: SystemExtras) {
   const accounts = resolveAccounts(os);
   const metadata = sexpDocument([
-    sym("fruix-system"),
-    field("format", 1),
-    field("host-name", os.hostName),
-    field("declaration-binding", os.binding),
-    field("declaration-hash", declarationHash(os)),
-    field("base", sym(os.base.family)),
+    ...systemMetadataHead(os),
     field("kernel-release", base.kernelRelease),
     field("kernel", base.kernel),
     field("initrd", initrd),

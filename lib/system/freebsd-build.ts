@@ -10,7 +10,7 @@ import { guestDir } from "../paths.js";
 import { field, sexpDocument, sym, type Sexp } from "../sexp.js";
 import type { Store } from "../store/index.js";
 import { fruixVersion } from "../version.js";
-import { buildHelper, declarationHash, storeLayoutDocument, type SystemBuild } from "./build.js";
+import { buildHelper, declarationHash, storeLayoutDocument, systemMetadataHead, type SystemBuild } from "./build.js";
 import { freebsdAccounts, freebsdGroupFile, masterPasswdFile, type FreebsdAccounts } from "./freebsd-accounts.js";
 import { closureLoaderConf, FREEBSD_ROOT_DEVICE, RC_CONF_STUB } from "./freebsd-boot.js";
 import { AUTOLOGIN_GETTYTAB, planFreebsdService, rcConfFile, ttysFile, type FreebsdServicePlan } from "./freebsd-services.js";
@@ -41,12 +41,7 @@ function setVersion(inputs: Inputs, name: string): string {
 function metadataDocuments(inputs: Inputs): { metadata: string; storeLayout: string; provenance: string } {
   const { os, base } = inputs;
   const metadata = sexpDocument([
-    sym("fruix-system"),
-    field("format", 1),
-    field("host-name", os.hostName),
-    field("declaration-binding", os.binding),
-    field("declaration-hash", declarationHash(os)),
-    field("base", sym("freebsd")),
+    ...systemMetadataHead(os),
     field("world", base.world),
     field("world-version", setVersion(inputs, "base.txz")),
     field("kernel", base.kernel),
