@@ -19,10 +19,16 @@ export interface PartitionScheme {
 
 export const LINUX_PARTITIONS: PartitionScheme = { espName: "EFI system", rootType: ROOT_TYPE, rootName: "fruix-root" };
 
-/** The sfdisk script for a layout (pure). */
-export function sfdiskScript(layout: DiskLayout, ids: DiskIds, scheme: PartitionScheme = LINUX_PARTITIONS): string {
-  const line = (p: Partition, type: string, uuid: string, name: string) =>
-    `start=${p.offset / SECTOR}, size=${p.size / SECTOR}, type=${type}, uuid=${uuid}, name="${name}"`;
+/** One partition of an sfdisk script. */
+interface TableEntry {
+  readonly part: Partition;
+  readonly type: string;
+  readonly uuid: string;
+  readonly name: string;
+}
+
+/** An sfdisk script for a GPT holding `entries` (pure). */
+function tableScript(ids: DiskIds, entries: readonly TableEntry[]): string {
   return [
     "label: gpt",
     `label-id: ${ids.diskGuid}`,
@@ -31,31 +37,32 @@ export function sfdiskScript(layout: DiskLayout, ids: DiskIds, scheme: Partition
     // sgdisk -v otherwise reports as a gap; the partitions stay 1 MiB aligned.
     "first-lba: 34",
     "",
-    line(layout.esp, ESP_TYPE, ids.espGuid, scheme.espName),
-    line(layout.root, scheme.rootType, ids.rootGuid, scheme.rootName),
+    ...entries.map((e) => `start=${e.part.offset / SECTOR}, size=${e.part.size / SECTOR}, type=${e.type}, uuid=${e.uuid}, name="${e.name}"`),
     "",
   ].join("\n");
 }
 
-export async function writeGpt(device: string, layout: DiskLayout, ids: DiskIds, scheme: PartitionScheme = LINUX_PARTITIONS): Promise<void> {
-  await tool("sfdisk", ["--quiet", "--no-reread", "--no-tell-kernel", "--wipe", "always", device], {
-    input: sfdiskScript(layout, ids, scheme),
-  });
+async function writeTable(device: string, script: string): Promise<void> {
+  await tool("sfdisk", ["--quiet", "--no-reread", "--no-tell-kernel", "--wipe", "always", device], { input: script });
+}
+
+/** The sfdisk script for a system disk's layout (pure). */
+export function sfdiskScript(layout: DiskLayout, ids: DiskIds, scheme: PartitionScheme = LINUX_PARTITIONS): string {
+  return tableScript(ids, [
+    { part: layout.esp, type: ESP_TYPE, uuid: ids.espGuid, name: scheme.espName },
+    { part: layout.root, type: scheme.rootType, uuid: ids.rootGuid, name: scheme.rootName },
+  ]);
+}
+
+export function writeGpt(device: string, layout: DiskLayout, ids: DiskIds, scheme: PartitionScheme = LINUX_PARTITIONS): Promise<void> {
+  return writeTable(device, sfdiskScript(layout, ids, scheme));
 }
 
 /** The installer disk's table: one EFI system partition (pure). */
 export function espOnlySfdiskScript(esp: Partition, ids: DiskIds): string {
-  return [
-    "label: gpt",
-    `label-id: ${ids.diskGuid}`,
-    "unit: sectors",
-    "first-lba: 34",
-    "",
-    `start=${esp.offset / SECTOR}, size=${esp.size / SECTOR}, type=${ESP_TYPE}, uuid=${ids.espGuid}, name="fruix-installer"`,
-    "",
-  ].join("\n");
+  return tableScript(ids, [{ part: esp, type: ESP_TYPE, uuid: ids.espGuid, name: "fruix-installer" }]);
 }
 
-export async function writeEspOnlyGpt(device: string, esp: Partition, ids: DiskIds): Promise<void> {
-  await tool("sfdisk", ["--quiet", "--no-reread", "--no-tell-kernel", "--wipe", "always", device], { input: espOnlySfdiskScript(esp, ids) });
+export function writeEspOnlyGpt(device: string, esp: Partition, ids: DiskIds): Promise<void> {
+  return writeTable(device, espOnlySfdiskScript(esp, ids));
 }

@@ -14,6 +14,7 @@ import { buildHelper, declarationHash, storeLayoutDocument, systemMetadataHead, 
 import { freebsdAccounts, freebsdGroupFile, masterPasswdFile, type FreebsdAccounts } from "./freebsd-accounts.js";
 import { closureLoaderConf, FREEBSD_ROOT_DEVICE, RC_CONF_STUB } from "./freebsd-boot.js";
 import { AUTOLOGIN_GETTYTAB, planFreebsdService, rcConfFile, ttysFile, type FreebsdServicePlan } from "./freebsd-services.js";
+import { shellQuote } from "./services.js";
 import { addTree, type Tree } from "./tree.js";
 
 /** What the closure is made from. */
@@ -28,10 +29,6 @@ interface Inputs {
 
 function worldFile(store: Store, world: string, path: string): Promise<string> {
   return readFile(join(store.toHostPath(world), "tree", path), "utf8");
-}
-
-function quoted(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 function setVersion(inputs: Inputs, name: string): string {
@@ -82,10 +79,10 @@ async function closureTree(store: Store, inputs: Inputs): Promise<Tree> {
   const tree: Tree = {
     activate: { text: `#!/bin/sh\n${activation}`, mode: 0o555 },
     parameters: [
-      `FRUIX_HOST_NAME=${quoted(os.hostName)}`,
+      `FRUIX_HOST_NAME=${shellQuote(os.hostName)}`,
       `FRUIX_HELPER=${inputs.helper}/bin/fruix`,
-      `FRUIX_USERS=${quoted(inputs.accounts.declared.join(" "))}`,
-      `FRUIX_TIMEZONE=${quoted(os.timezone)}`,
+      `FRUIX_USERS=${shellQuote(inputs.accounts.declared.join(" "))}`,
+      `FRUIX_TIMEZONE=${shellQuote(os.timezone)}`,
       "",
     ].join("\n"),
     "rc.conf": rcConfFile(os.hostName, plans),

@@ -20,6 +20,7 @@ import type { SystemBuild } from "./build.js";
 import { cpioArchive, treeEntries } from "./cpio.js";
 import { generationTime } from "./generation.js";
 import { installMetadata } from "./install-metadata.js";
+import { shellQuote } from "./services.js";
 import { populateRootfs } from "./rootfs.js";
 
 export interface InstallPlan {
@@ -33,7 +34,7 @@ export interface InstallPlan {
 export const PAYLOAD_DIR = "fruix-installer";
 
 function shellValue(value: string | number): string {
-  return `'${String(value).replace(/'/g, `'\\''`)}'`;
+  return shellQuote(String(value));
 }
 
 /** /fruix-installer/install.conf, sourced by the installer (pure). */

@@ -14,7 +14,8 @@ export interface ServicePlan {
   readonly process?: string;
 }
 
-function shellQuote(value: string): string {
+/** Quotes a value for POSIX sh (generated scripts and config files). */
+export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
