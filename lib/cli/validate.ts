@@ -1,8 +1,7 @@
 // `fruix validate`: choose scenarios, run them on one hypervisor, write reports.
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
-import { QemuHypervisor } from "../../hypervisors/qemu/index.js";
-import type { Hypervisor } from "../../hypervisors/types.js";
+import { hypervisorFactory } from "../../hypervisors/index.js";
 import { FruixError } from "../errors.js";
 import { checkInstallTargetDevice } from "../system/installer.js";
 import { createLogger } from "../log.js";
@@ -20,12 +19,6 @@ const ACCELS = ["auto", "kvm", "tcg"] as const;
 
 function runId(): string {
   return `${new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d{3}Z$/, "Z")}-${randomBytes(2).toString("hex")}`;
-}
-
-function hypervisorFactory(name: string, accel: (typeof ACCELS)[number], timeoutScale: number, log: (line: string) => void): () => Hypervisor {
-  if (name === "qemu") return () => new QemuHypervisor({ accel, timeoutScale, log });
-  if (name === "xcp-ng") throw new FruixError("the xcp-ng adapter is not part of this version of Fruix yet", { exitCode: 2 });
-  throw new FruixError(`unknown hypervisor '${name}' (known: qemu, xcp-ng)`, { exitCode: 2 });
 }
 
 export async function validateCommand(context: CommandContext): Promise<Record<string, string | number>> {
@@ -51,7 +44,7 @@ export async function validateCommand(context: CommandContext): Promise<Record<s
   const run = await runScenarios(scenarios, {
     store: await Store.open({ store: o.store }),
     log,
-    hypervisor: hypervisorFactory(hypervisor, accel as (typeof ACCELS)[number], timeoutScale, (line) => log.info(line)),
+    hypervisor: hypervisorFactory(hypervisor, { accel: accel as (typeof ACCELS)[number], timeoutScale, log: (line) => log.info(line) }),
     declaration: o.declaration ?? join(packageRoot, "examples", "minimal.scm"),
     system: o.system,
     installTargetDevice,
