@@ -13,6 +13,10 @@ import type { OperatingSystem } from "../declaration/types.js";
 import { buildInstallerSystem, checkInstallTargetDevice } from "../system/installer.js";
 import { buildInstallerDisk, buildInstallerIso } from "../system/installer-media.js";
 import { buildInstallerRoot } from "../system/installer-root.js";
+import { copyClosure, switchRemote } from "../copy/copy.js";
+import { parseDestination, type SshDestination } from "../copy/destination.js";
+import type { SshOptions } from "../copy/ssh.js";
+import { withSession } from "../copy/ssh.js";
 import type { Options } from "./main.js";
 import { validateCommand } from "./validate.js";
 
@@ -59,6 +63,21 @@ async function prepareInstaller(context: CommandContext, command: string) {
   const installer = await log.step("build the installer system", () => buildInstallerSystem(store, os, build, log));
   const root = await log.step("installer root image", () => buildInstallerRoot(store, build, installer, { device, rootSize }, log));
   return { store, build, os, installer, root, device, log };
+}
+
+/** --to and the SSH options of `system copy` and `system reconfigure`, checked before any work. */
+function sshTarget(context: CommandContext, command: string, log: Logger): { destination: SshDestination; ssh: SshOptions } {
+  const to = context.options.to;
+  if (!to) throw new FruixError(`${command} needs --to ssh://[USER@]HOST[:PORT]`, { exitCode: 2 });
+  return {
+    destination: parseDestination(to),
+    ssh: {
+      identity: context.options.identity,
+      knownHosts: context.options["known-hosts"],
+      acceptNewHostKey: context.options["accept-new-host-key"] ?? false,
+      log,
+    },
+  };
 }
 
 export const commands: Record<string, Command> = {
@@ -132,6 +151,33 @@ export const commands: Record<string, Command> = {
       installer_closure_path: installer.closurePath,
       closure_path: build.closurePath,
     };
+  },
+
+  async "system copy"(context) {
+    const [closure] = expectArgs(context, ["CLOSURE"], "system copy");
+    const log = loggerFor(context);
+    const { destination, ssh } = sshTarget(context, "system copy", log);
+    const store = await Store.open({ store: context.options.store });
+    const copied = await withSession(destination, ssh, (session) => copyClosure(session, store, closure!, log));
+    return {
+      closure_path: closure!,
+      destination: destination.url,
+      items: copied.items.length,
+      items_sent: copied.sent.length,
+      bytes_sent: copied.bytesSent,
+    };
+  },
+
+  async "system reconfigure"(context) {
+    const [file] = expectArgs(context, ["FILE"], "system reconfigure");
+    const log = loggerFor(context);
+    const { destination, ssh } = sshTarget(context, "system reconfigure", log);
+    const { store, build } = await buildFromFile(context, file!, log);
+    return withSession(destination, ssh, async (session) => {
+      const copied = await log.step(`copy the closure to ${destination.url}`, () => copyClosure(session, store, build.closurePath, log));
+      const switched = await log.step("switch", () => switchRemote(session, build.closurePath));
+      return { closure_path: build.closurePath, destination: destination.url, items_sent: copied.sent.length, ...switched };
+    });
   },
 
   validate: validateCommand,

@@ -18,6 +18,10 @@ const USAGE = `usage: fruix <command> [options]
                                                      a disk image that installs the system onto DEV, unattended
   fruix system installer-iso FILE --install-target-device DEV [--root-size S]
                                                      the same installer as a UEFI-bootable ISO
+  fruix system copy CLOSURE --to ssh://[USER@]HOST[:PORT] [--identity KEY] [--known-hosts FILE] [--accept-new-host-key]
+                                                     send a closure's missing store items to a Fruix machine
+  fruix system reconfigure FILE --to ssh://... [SSH options as for copy]
+                                                     build, copy and switch the machine to it (takes effect at reboot)
   fruix validate [SCENARIO...] [--list] [--grep RE] [--hypervisor qemu] [--accel auto|kvm|tcg]
                  [--timeout-scale N] [--keep] [--report-dir D] [--declaration FILE] [--system NAME]
                  [--install-target-device DEV]
@@ -51,6 +55,10 @@ const OPTIONS = {
   keep: { type: "boolean" },
   "report-dir": { type: "string" },
   declaration: { type: "string" },
+  to: { type: "string" },
+  identity: { type: "string" },
+  "known-hosts": { type: "string" },
+  "accept-new-host-key": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];

@@ -28,7 +28,7 @@ import {
 import { isExecutableMode } from "./serialize.js";
 import { TempRoots } from "./temproots.js";
 import { isErrno, normalizeTree, removeTree } from "./tree.js";
-import { verifyStore, type VerifyResult } from "./verify.js";
+import { checkItem, verifyStore, type VerifyResult } from "./verify.js";
 
 export interface StoreOpenOptions {
   /** The directory holding the items (the host's stand-in for /frx/store). */
@@ -187,6 +187,13 @@ export class Store {
         throw new FruixError(`store item ${p} is missing${referrer === undefined ? "" : `; referenced by ${referrer}`}`);
       },
     );
+  }
+
+  /** Re-hashes one item: what no longer matches its path's hash (empty when it is sound). */
+  async verifyItem(storePath: string): Promise<string[]> {
+    const item = parseStorePath(storePath);
+    const problems = await checkItem(this.layout, item.path, itemHostPath(this.layout, item));
+    return problems === "vanished" ? [`${item.path} is missing`] : problems;
   }
 
   /** Every valid item, sorted. */

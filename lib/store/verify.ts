@@ -50,7 +50,8 @@ export async function verifyStore(layout: StoreLayout): Promise<VerifyResult> {
   return { checked, corrupt };
 }
 
-async function checkItem(layout: StoreLayout, path: string, host: string): Promise<string[] | "vanished"> {
+/** One item's problems, or "vanished" when it went away meanwhile (a concurrent gc). */
+export async function checkItem(layout: StoreLayout, path: string, host: string): Promise<string[] | "vanished"> {
   const item = parseStorePath(path);
   let record: ItemRecord | undefined;
   try {
