@@ -69,6 +69,25 @@ export function vbdRecord(vm: string, vdi: string | null, userdevice: string, ki
   };
 }
 
+/**
+ * VDI.destroy, retried while XAPI says VDI_IN_USE (a tapdisk can linger after
+ * the VM halts); a VDI already gone counts as destroyed. Returns how many
+ * times it was refused as in use.
+ */
+export async function destroyVdi(xapi: XapiSession, vdi: string, timeoutMs = 60_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (let refused = 0, delay = 250; ; refused++, delay = Math.min(delay * 2, 4000)) {
+    try {
+      await xapi.callAsync("VDI.destroy", vdi);
+      return refused;
+    } catch (error) {
+      if (error instanceof XapiError && error.code === "HANDLE_INVALID") return refused;
+      if (!(error instanceof XapiError && error.code === "VDI_IN_USE") || Date.now() > deadline) throw error;
+      await sleep(delay);
+    }
+  }
+}
+
 export class XcpngMachine implements Machine {
   readonly console: SerialConsole;
   private xapi: XapiSession | undefined;
@@ -317,21 +336,6 @@ export class XcpngMachine implements Machine {
     }
   }
 
-  /** VDI.destroy, retried while the VDI is still in use (a tapdisk lingering after the halt). */
-  private async destroyVdi(vdi: string): Promise<void> {
-    const deadline = Date.now() + 60_000;
-    for (let delay = 250; ; delay = Math.min(delay * 2, 4000)) {
-      try {
-        await this.session().callAsync("VDI.destroy", vdi);
-        return;
-      } catch (error) {
-        if (error instanceof XapiError && error.code === "HANDLE_INVALID") return; // already gone
-        if (!(error instanceof XapiError && error.code === "VDI_IN_USE") || Date.now() > deadline) throw error;
-        await sleep(delay);
-      }
-    }
-  }
-
   async destroy(options: { keepFiles?: boolean } = {}): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
@@ -361,7 +365,7 @@ export class XcpngMachine implements Machine {
       }
     }
     if (this.xapi && !options.keepFiles) {
-      for (const vdi of this.vdis) await attempt("VDI.destroy", () => this.destroyVdi(vdi.ref));
+      for (const vdi of this.vdis) await attempt("VDI.destroy", () => destroyVdi(this.session(), vdi.ref));
     }
     await this.xapi?.logout();
     this.forgetInterrupt();

@@ -156,7 +156,8 @@ function paramValues(params: Node[] | string | undefined): XmlRpcValue[] {
 
 export async function decodeCall(xml: string): Promise<{ method: string; params: XmlRpcValue[] }> {
   const root = (await parse(xml)).methodCall;
-  if (!root || typeof root === "string") throw new XmlRpcFormatError("no <methodCall>");
+  if (root === undefined) throw new XmlRpcFormatError("no <methodCall>");
+  if (typeof root === "string") throw new XmlRpcFormatError("no <methodName>");
   const method = text((root.methodName as Node[] | undefined)?.[0]).trim();
   if (!method) throw new XmlRpcFormatError("no <methodName>");
   return { method, params: paramValues(root.params) };
