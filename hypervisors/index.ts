@@ -2,6 +2,7 @@
 // adapters here; nothing outside hypervisors/ imports an adapter directly.
 import { FruixError } from "../lib/errors.js";
 import { QemuHypervisor } from "./qemu/index.js";
+import { XcpngHypervisor } from "./xcp-ng/index.js";
 import type { Accel, Hypervisor } from "./types.js";
 
 export interface AdapterOptions {
@@ -14,12 +15,7 @@ type AdapterFactory = (options: AdapterOptions) => Hypervisor;
 
 const ADAPTERS: ReadonlyMap<string, AdapterFactory> = new Map<string, AdapterFactory>([
   ["qemu", (o) => new QemuHypervisor(o)],
-  [
-    "xcp-ng",
-    () => {
-      throw new FruixError("the xcp-ng adapter is not part of this version of Fruix yet", { exitCode: 2 });
-    },
-  ],
+  ["xcp-ng", (o) => new XcpngHypervisor(o)],
 ]);
 
 export const HYPERVISOR_NAMES: readonly string[] = [...ADAPTERS.keys()];

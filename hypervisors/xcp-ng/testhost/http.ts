@@ -1,0 +1,115 @@
+// TEST DOUBLE: the HTTP side of one host of Fruix's XCP-ng test host: XML-RPC
+// on POST, and the raw VDI handlers. import_raw_vdi follows xen-api's
+// import_raw_vdi.ml: any Transfer-Encoding is refused with 403; a VDI whose SR
+// this host cannot see is answered with a 302 to the host that can.
+import { createReadStream, createWriteStream } from "node:fs";
+import http from "node:http";
+import { pipeline } from "node:stream/promises";
+import { decodeCall, encodeResponse, failure, success, XmlRpcFormatError } from "../xmlrpc.js";
+import { ApiFailure, type HostInfo, type XapiModel } from "./xapi-model.js";
+
+const LABEL = "XCP-ng TEST DOUBLE";
+
+function send(res: http.ServerResponse, status: number, body = "", headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "Content-Length": Buffer.byteLength(body), Connection: "close", ...headers });
+  res.end(body);
+}
+
+/** XAPI's answer to a request it cannot parse: HTTP 500 with a short HTML page. */
+function internalError(res: http.ServerResponse, detail: string): void {
+  send(res, 500, `<html><body><h1>HTTP 500 internal server error</h1>${detail.replace(/</g, "&lt;")} (${LABEL})</body></html>`, { "Content-Type": "text/html" });
+}
+
+async function readBody(req: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export function createHostServer(model: XapiModel, host: HostInfo, port: () => number, log: (line: string) => void): http.Server {
+  return http.createServer((req, res) => {
+    handle(model, host, port, req, res).catch((error) => {
+      log(`${host.address}: ${req.method} ${req.url?.split("?")[0]}: ${(error as Error).message}`);
+      if (!res.headersSent) internalError(res, (error as Error).message);
+      else res.destroy();
+    });
+  });
+}
+
+async function handle(model: XapiModel, host: HostInfo, port: () => number, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", `http://${host.address}`);
+  if (req.method === "POST" && (url.pathname === "/" || url.pathname === "/RPC2")) {
+    let call: Awaited<ReturnType<typeof decodeCall>>;
+    try {
+      call = await decodeCall(await readBody(req));
+    } catch (error) {
+      if (error instanceof XmlRpcFormatError) return internalError(res, `Xmlrpc.Parse_error: ${error.message}`);
+      throw error;
+    }
+    let answer;
+    try {
+      answer = success(await model.dispatch(call.method, call.params, host.master));
+    } catch (error) {
+      if (!(error instanceof ApiFailure)) throw error;
+      answer = failure(error.code, error.params);
+    }
+    return send(res, 200, encodeResponse(answer), { "Content-Type": "text/xml" });
+  }
+  if ((req.method === "PUT" && url.pathname === "/import_raw_vdi") || (req.method === "GET" && url.pathname === "/export_raw_vdi")) {
+    return rawVdi(model, host, port, url, req, res);
+  }
+  req.resume();
+  send(res, 404, `not found (${LABEL})`);
+}
+
+async function rawVdi(model: XapiModel, host: HostInfo, port: () => number, url: URL, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const importing = req.method === "PUT";
+  const q = url.searchParams;
+  try {
+    model.checkSession(q.get("session_id") ?? "");
+  } catch {
+    req.resume();
+    return send(res, 401, `unauthorized (${LABEL})`);
+  }
+  const format = q.get("format") ?? "raw";
+  if (format !== "raw") {
+    req.resume();
+    return send(res, 404, `unknown or unsupported format ${format} (${LABEL}: raw only)`);
+  }
+  const vdi = model.vdiForHttp(q.get("vdi") ?? "");
+  if (!vdi) {
+    req.resume();
+    return send(res, 404, `no such VDI (${LABEL})`);
+  }
+  const seer = model.hostOfSr(vdi.sr);
+  if (seer && seer.ref !== host.ref) {
+    req.resume();
+    const location = `http://${seer.address}:${port()}${url.pathname}${url.search}`;
+    return send(res, 302, "", { Location: location });
+  }
+  if (!importing) {
+    res.writeHead(200, { "Content-Length": vdi.size, "Content-Type": "application/octet-stream", Connection: "close" });
+    await pipeline(createReadStream(vdi.file), res);
+    return;
+  }
+  // XAPI's import code cannot take a chunked (or any encoded) body: 403, as import_raw_vdi.ml answers.
+  if (req.headers["transfer-encoding"]) {
+    req.resume();
+    return send(res, 403, `import code cannot handle encoding: ${req.headers["transfer-encoding"]} (${LABEL})`);
+  }
+  const length = req.headers["content-length"];
+  if (length === undefined) {
+    req.resume();
+    return send(res, 411, `Content-Length required (${LABEL})`);
+  }
+  if (Number(length) > vdi.size) {
+    req.resume();
+    return send(res, 400, `body of ${length} bytes is larger than the VDI (${vdi.size} bytes) (${LABEL})`);
+  }
+  if (model.vdiAttached(vdi.ref)) {
+    req.resume();
+    return send(res, 500, `VDI_IN_USE (${LABEL})`);
+  }
+  await pipeline(req, createWriteStream(vdi.file, { flags: "r+" }));
+  send(res, 200);
+}

@@ -1,0 +1,659 @@
+// TEST DOUBLE: the object database and API rules of Fruix's XCP-ng test host.
+// It is not XAPI. The rules follow xen-api's sources and docs (error codes and
+// their parameters, argument counts with the session first, VBD.create's
+// checks from xapi_vbd.ml, int64 as strings on the wire); where XAPI's
+// behaviour was not checked, docs/xcp-ng.md says so.
+import { randomUUID } from "node:crypto";
+import { open, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { encodeValue, type XmlRpcValue } from "../xmlrpc.js";
+import { Domain, type DomainDisk, type DomainEnd } from "./domain.js";
+
+/** A XAPI failure raised by the double: code and string parameters, as on the wire. */
+export class ApiFailure extends Error {
+  constructor(
+    readonly code: string,
+    readonly params: readonly string[] = [],
+  ) {
+    super(`${code} ${params.join(" ")}`);
+  }
+}
+
+type Struct = Record<string, XmlRpcValue>;
+type Row = Struct & { uuid: string };
+
+export const NULL_REF = "OpaqueRef:NULL";
+const CLASSES = ["session", "pool", "host", "SR", "VDI", "VBD", "VM", "task"] as const;
+type ClassName = (typeof CLASSES)[number];
+
+export interface HostInfo {
+  readonly ref: string;
+  readonly address: string;
+  readonly master: boolean;
+}
+
+export interface ModelOptions {
+  readonly dir: string;
+  readonly user: string;
+  readonly password: string;
+  readonly accel: "kvm" | "tcg";
+  readonly log: (line: string) => void;
+}
+
+interface Method {
+  /** Parameter count including the session (XAPI's MESSAGE_PARAMETER_COUNT_MISMATCH counts it). */
+  readonly arity: number | readonly [number, number];
+  /** False for session.login_with_password: no session argument. */
+  readonly session?: boolean;
+  /** Asynchronous variant (Async.<name>) allowed. */
+  readonly async?: boolean;
+  readonly run: (...args: XmlRpcValue[]) => XmlRpcValue | Promise<XmlRpcValue>;
+}
+
+function isStruct(v: XmlRpcValue): v is Struct {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+function str(v: XmlRpcValue): string {
+  if (typeof v !== "string") throw new ApiFailure("XMLRPC_UNMARSHAL_FAILURE", ["string", JSON.stringify(v)]);
+  return v;
+}
+
+function bool(v: XmlRpcValue): boolean {
+  if (typeof v !== "boolean") throw new ApiFailure("XMLRPC_UNMARSHAL_FAILURE", ["bool", JSON.stringify(v)]);
+  return v;
+}
+
+/** int64: a decimal string on the wire (or a plain XML-RPC int). */
+function int64(v: XmlRpcValue): number {
+  if (typeof v === "number" && Number.isInteger(v)) return v;
+  if (typeof v === "string" && /^-?\d+$/.test(v)) return Number(v);
+  throw new ApiFailure("XMLRPC_UNMARSHAL_FAILURE", ["int64", JSON.stringify(v)]);
+}
+
+function map(v: XmlRpcValue): Struct {
+  if (!isStruct(v)) throw new ApiFailure("XMLRPC_UNMARSHAL_FAILURE", ["map", JSON.stringify(v)]);
+  for (const value of Object.values(v)) str(value);
+  return { ...v };
+}
+
+/** A record argument (VDI.create, VBD.create): every field without a default must be there. */
+function record(v: XmlRpcValue, required: readonly string[]): Struct {
+  if (!isStruct(v)) throw new ApiFailure("XMLRPC_UNMARSHAL_FAILURE", ["struct", JSON.stringify(v)]);
+  for (const field of required) if (!(field in v)) throw new ApiFailure("FIELD_TYPE_ERROR", [field]);
+  return v;
+}
+
+/** Xen HVM guests have four emulated IDE slots; userdevice names one (0-3) or says "autodetect". */
+function slotOf(userdevice: string): number | undefined {
+  if (/^[0-3]$/.test(userdevice)) return Number(userdevice);
+  const m = /^(?:hd|xvd|sd)([a-d])$/.exec(userdevice);
+  return m ? m[1]!.charCodeAt(0) - 97 : undefined;
+}
+
+interface Task {
+  status: "pending" | "success" | "failure";
+  result: string;
+  error: string[];
+}
+
+export class XapiModel {
+  private readonly tables = new Map<ClassName, Map<string, Row>>(CLASSES.map((c) => [c, new Map()]));
+  private readonly methods = new Map<string, Method>();
+  private readonly domains = new Map<string, Domain>();
+  private readonly domainsById = new Map<number, Domain>();
+  private readonly vdiFiles = new Map<string, string>();
+  private readonly srHost = new Map<string, string>();
+  private readonly tasks = new Map<string, Task>();
+  private nextDomid = 1;
+  private stopped = false;
+  readonly hosts: HostInfo[] = [];
+
+  constructor(private readonly options: ModelOptions) {
+    this.defineMethods();
+  }
+
+  // ---- database -------------------------------------------------------------------------
+
+  private table(cls: ClassName): Map<string, Row> {
+    return this.tables.get(cls)!;
+  }
+
+  private add(cls: ClassName, fields: Struct): string {
+    const ref = `OpaqueRef:${randomUUID()}`;
+    this.table(cls).set(ref, { uuid: randomUUID(), ...fields });
+    return ref;
+  }
+
+  /** HANDLE_INVALID(class, handle) for a reference that is not a live object of `cls`. */
+  private row(cls: ClassName, ref: XmlRpcValue): Row {
+    const found = typeof ref === "string" ? this.table(cls).get(ref) : undefined;
+    if (!found) throw new ApiFailure("HANDLE_INVALID", [cls, typeof ref === "string" ? ref : JSON.stringify(ref)]);
+    return found;
+  }
+
+  /** The pool: a master (which answers the API) and a member, whose local SR holds the VM disks. */
+  setupPool(master: string, member: string): void {
+    const masterRef = this.add("host", this.hostFields("xcpng-testhost-master", master));
+    const memberRef = this.add("host", this.hostFields("xcpng-testhost-member", member));
+    this.hosts.push({ ref: masterRef, address: master, master: true }, { ref: memberRef, address: member, master: false });
+    this.add("pool", { name_label: "fruix-xcpng-testhost", master: masterRef, other_config: { "fruix-test-double": "true" } });
+    const local = this.add("SR", { name_label: "Local storage", type: "ext", content_type: "user", shared: false, other_config: {} });
+    this.srHost.set(local, memberRef);
+    const iso = this.add("SR", { name_label: "ISO library", type: "iso", content_type: "iso", shared: false, other_config: {} });
+    this.srHost.set(iso, masterRef);
+    // The template XCP-ng ships for "boot from install media"; its other_config:disks asks provision for a disk.
+    this.add("VM", {
+      ...this.vmFields("Other install media"),
+      is_a_template: true,
+      reference_label: "other-install-media",
+      other_config: { disks: '<provision><disk device="0" size="8589934592" sr="" bootable="true" type="system"/></provision>' },
+    });
+  }
+
+  private hostFields(name: string, address: string): Struct {
+    return {
+      name_label: name,
+      address,
+      enabled: true,
+      software_version: { product_brand: "XCP-ng", product_version: "8.2.1", fruix_test_double: "true" },
+      other_config: { "fruix-test-double": "true", "fruix-test-double-note": "QEMU under the XAPI rules Fruix knows; not XCP-ng" },
+    };
+  }
+
+  private vmFields(name: string): Struct {
+    const memory = String(256 * 1024 * 1024);
+    return {
+      name_label: name,
+      name_description: "",
+      is_a_template: false,
+      reference_label: "",
+      power_state: "Halted",
+      domid: "-1",
+      resident_on: NULL_REF,
+      memory_static_min: memory,
+      memory_static_max: memory,
+      memory_dynamic_min: memory,
+      memory_dynamic_max: memory,
+      VCPUs_max: "1",
+      VCPUs_at_startup: "1",
+      HVM_boot_params: { order: "cd" },
+      platform: {},
+      other_config: {},
+    };
+  }
+
+  hostOfSr(sr: string): HostInfo | undefined {
+    return this.hosts.find((h) => h.ref === this.srHost.get(sr));
+  }
+
+  // ---- sessions -------------------------------------------------------------------------
+
+  checkSession(session: XmlRpcValue): void {
+    if (typeof session !== "string" || !this.table("session").has(session)) {
+      throw new ApiFailure("SESSION_INVALID", [typeof session === "string" ? session : JSON.stringify(session)]);
+    }
+  }
+
+  /** For the HTTP handlers: the VDI a query names (a reference or a uuid). */
+  vdiForHttp(vdi: string): { ref: string; file: string; sr: string; size: number } | undefined {
+    let ref = this.table("VDI").has(vdi) ? vdi : undefined;
+    ref ??= [...this.table("VDI").entries()].find(([, r]) => r.uuid === vdi)?.[0];
+    if (!ref) return undefined;
+    const row = this.table("VDI").get(ref)!;
+    return { ref, file: this.vdiFiles.get(ref)!, sr: row.SR as string, size: Number(row.virtual_size) };
+  }
+
+  /** A VDI that a running domain has open cannot be written by an import. */
+  vdiAttached(ref: string): boolean {
+    return [...this.table("VBD").values()].some((b) => b.VDI === ref && b.currently_attached === true);
+  }
+
+  domain(domid: number): Domain | undefined {
+    return this.domainsById.get(domid);
+  }
+
+  // ---- dispatch -------------------------------------------------------------------------
+
+  /** Runs one XML-RPC call; failures come back as ApiFailure. `onMaster` false: a pool member's endpoint. */
+  async dispatch(method: string, params: XmlRpcValue[], onMaster: boolean): Promise<XmlRpcValue> {
+    if (!onMaster) {
+      // Sessions live on the master; a member sends callers there.
+      throw new ApiFailure("HOST_IS_SLAVE", [this.hosts.find((h) => h.master)!.address]);
+    }
+    const isAsync = method.startsWith("Async.");
+    const name = isAsync ? method.slice("Async.".length) : method;
+    const m = this.methods.get(name) ?? this.generic(name);
+    if (!m || (isAsync && !m.async)) throw new ApiFailure("MESSAGE_METHOD_UNKNOWN", [method]);
+    const [min, max] = typeof m.arity === "number" ? [m.arity, m.arity] : m.arity;
+    if (params.length < min || params.length > max) {
+      throw new ApiFailure("MESSAGE_PARAMETER_COUNT_MISMATCH", [method, String(max), String(params.length)]);
+    }
+    if (m.session !== false) this.checkSession(params[0]!);
+    const args = m.session === false ? params : params.slice(1);
+    if (!isAsync) return await m.run(...args);
+    const task: Task = { status: "pending", result: "", error: [] };
+    const ref = this.add("task", { name_label: `Async.${name}`, status: "pending" });
+    this.tasks.set(ref, task);
+    void (async () => {
+      try {
+        const value = await m.run(...args);
+        task.result = value === "" ? "" : encodeValue(value);
+        task.status = "success";
+      } catch (error) {
+        task.error = error instanceof ApiFailure ? [error.code, ...error.params] : ["INTERNAL_ERROR", String((error as Error).message)];
+        task.status = "failure";
+      }
+      const row = this.table("task").get(ref);
+      if (row) row.status = task.status;
+    })();
+    return ref;
+  }
+
+  /** Field getters and the class-wide calls every XAPI class has. */
+  private generic(name: string): Method | undefined {
+    const [cls, call] = name.split(".") as [ClassName, string | undefined];
+    if (!CLASSES.includes(cls) || !call || cls === "session") return undefined;
+    const table = this.table(cls);
+    const visible = (row: Row): Struct => ({ ...row });
+    if (call === "get_all") return { arity: 1, run: () => [...table.keys()] };
+    if (call === "get_all_records") return { arity: 1, run: () => Object.fromEntries([...table].map(([r, row]) => [r, visible(row)])) };
+    if (call === "get_record") return { arity: 2, run: (ref) => visible(this.row(cls, ref)) };
+    if (call === "get_by_name_label") return { arity: 2, run: (label) => [...table].filter(([, r]) => r.name_label === str(label)).map(([ref]) => ref) };
+    if (call === "get_by_uuid") {
+      return {
+        arity: 2,
+        run: (uuid) => {
+          const found = [...table].find(([, r]) => r.uuid === str(uuid));
+          if (!found) throw new ApiFailure("UUID_INVALID", [cls, str(uuid)]);
+          return found[0];
+        },
+      };
+    }
+    const field = /^get_(.+)$/.exec(call)?.[1];
+    if (field) {
+      return {
+        arity: 2,
+        run: (ref) => {
+          const row = this.row(cls, ref);
+          if (!(field in row)) throw new ApiFailure("MESSAGE_METHOD_UNKNOWN", [name]);
+          return row[field]!;
+        },
+      };
+    }
+    return undefined;
+  }
+
+  private defineMethods(): void {
+    const def = (name: string, method: Method) => this.methods.set(name, method);
+    const o = this.options;
+
+    def("session.login_with_password", {
+      // (uname, pwd) for API 1.1 clients, (uname, pwd, version, originator) since.
+      arity: [2, 4],
+      session: false,
+      run: (uname, pwd) => {
+        if (str(uname) !== o.user || str(pwd) !== o.password) throw new ApiFailure("SESSION_AUTHENTICATION_FAILED", [str(uname), "Authentication failure"]);
+        return this.add("session", { this_user: uname });
+      },
+    });
+    def("session.logout", { arity: 1, run: () => "" });
+
+    def("task.destroy", {
+      arity: 2,
+      run: (ref) => {
+        this.row("task", ref);
+        this.table("task").delete(ref as string);
+        this.tasks.delete(ref as string);
+        return "";
+      },
+    });
+    const taskField = (name: string, read: (t: Task) => XmlRpcValue) =>
+      def(`task.${name}`, {
+        arity: 2,
+        run: (ref) => {
+          this.row("task", ref);
+          return read(this.tasks.get(ref as string)!);
+        },
+      });
+    taskField("get_status", (t) => t.status);
+    taskField("get_result", (t) => t.result);
+    taskField("get_error_info", (t) => t.error);
+
+    this.defineVmMethods(def);
+    this.defineStorageMethods(def);
+  }
+
+  private haltedOrFail(vm: string, row: Row): void {
+    if (row.power_state !== "Halted") throw new ApiFailure("VM_BAD_POWER_STATE", [vm, "Halted", String(row.power_state)]);
+  }
+
+  private defineVmMethods(def: (name: string, m: Method) => void): void {
+    def("VM.clone", {
+      arity: 3,
+      async: true,
+      run: (vm, name) => {
+        const source = this.row("VM", vm);
+        this.haltedOrFail(vm as string, source);
+        const { uuid: _uuid, ...fields } = source;
+        return this.add("VM", { ...structuredClone(fields), name_label: str(name), reference_label: "" });
+      },
+    });
+    def("VM.remove_from_other_config", {
+      arity: 3,
+      run: (vm, key) => {
+        const row = this.row("VM", vm);
+        const other = { ...(row.other_config as Struct) };
+        delete other[str(key)];
+        row.other_config = other;
+        return "";
+      },
+    });
+    def("VM.provision", {
+      arity: 2,
+      async: true,
+      run: (vm) => this.provision(vm as string),
+    });
+    def("VM.set_memory_limits", {
+      arity: 6,
+      run: (vm, smin, smax, dmin, dmax) => {
+        const row = this.row("VM", vm);
+        this.haltedOrFail(vm as string, row);
+        const [a, b, c, d] = [int64(smin), int64(smax), int64(dmin), int64(dmax)];
+        if (!(a <= c && c <= d && d <= b)) {
+          throw new ApiFailure("MEMORY_CONSTRAINT_VIOLATION", ["Memory limits must satisfy: static_min <= dynamic_min <= dynamic_max <= static_max"]);
+        }
+        Object.assign(row, { memory_static_min: String(a), memory_static_max: String(b), memory_dynamic_min: String(c), memory_dynamic_max: String(d) });
+        return "";
+      },
+    });
+    def("VM.set_VCPUs_max", {
+      arity: 3,
+      run: (vm, n) => {
+        const row = this.row("VM", vm);
+        this.haltedOrFail(vm as string, row);
+        if (int64(n) < 1) throw new ApiFailure("VALUE_NOT_SUPPORTED", ["VCPUs_max", String(n), "must be at least 1"]);
+        row.VCPUs_max = String(int64(n));
+        return "";
+      },
+    });
+    def("VM.set_VCPUs_at_startup", {
+      arity: 3,
+      run: (vm, n) => {
+        const row = this.row("VM", vm);
+        if (int64(n) < 1 || int64(n) > Number(row.VCPUs_max)) throw new ApiFailure("VALUE_NOT_SUPPORTED", ["VCPUs_at_startup", String(n), "must be between 1 and VCPUs_max"]);
+        row.VCPUs_at_startup = String(int64(n));
+        return "";
+      },
+    });
+    def("VM.set_HVM_boot_params", { arity: 3, run: (vm, value) => ((this.row("VM", vm).HVM_boot_params = map(value)), "") });
+    def("VM.set_platform", { arity: 3, run: (vm, value) => ((this.row("VM", vm).platform = map(value)), "") });
+    def("VM.start", {
+      arity: 4,
+      async: true,
+      run: async (vm, paused, force) => {
+        const row = this.row("VM", vm);
+        bool(force);
+        if (row.is_a_template === true) throw new ApiFailure("VM_IS_TEMPLATE", [vm as string]);
+        this.haltedOrFail(vm as string, row);
+        await this.startDomain(vm as string, bool(paused));
+        return "";
+      },
+    });
+    def("VM.unpause", {
+      arity: 2,
+      async: true,
+      run: async (vm) => {
+        const row = this.row("VM", vm);
+        if (row.power_state !== "Paused") throw new ApiFailure("VM_BAD_POWER_STATE", [vm as string, "Paused", String(row.power_state)]);
+        await this.domains.get(vm as string)!.unpause();
+        row.power_state = "Running";
+        return "";
+      },
+    });
+    def("VM.hard_shutdown", {
+      arity: 2,
+      async: true,
+      run: async (vm) => {
+        const row = this.row("VM", vm);
+        if (row.power_state === "Halted") throw new ApiFailure("VM_BAD_POWER_STATE", [vm as string, "Running", "Halted"]);
+        await this.stopDomain(vm as string);
+        return "";
+      },
+    });
+    def("VM.hard_reboot", {
+      arity: 2,
+      async: true,
+      run: async (vm) => {
+        const row = this.row("VM", vm);
+        if (row.power_state !== "Running") throw new ApiFailure("VM_BAD_POWER_STATE", [vm as string, "Running", String(row.power_state)]);
+        await this.stopDomain(vm as string);
+        await this.startDomain(vm as string, false);
+        return "";
+      },
+    });
+    def("VM.destroy", {
+      arity: 2,
+      async: true,
+      run: (vm) => {
+        const row = this.row("VM", vm);
+        this.haltedOrFail(vm as string, row);
+        for (const [ref, vbd] of this.table("VBD")) if (vbd.VM === vm) this.table("VBD").delete(ref);
+        this.table("VM").delete(vm as string);
+        return "";
+      },
+    });
+  }
+
+  /** VM.provision: the disks other_config:disks asks for, then the VM is no longer a template. */
+  private async provision(vm: string): Promise<XmlRpcValue> {
+    const row = this.row("VM", vm);
+    const spec = String((row.other_config as Struct).disks ?? "");
+    const local = [...this.table("SR")].find(([, r]) => r.content_type === "user")![0];
+    for (const disk of spec.matchAll(/<disk\s([^>]*)\/>/g)) {
+      const attr = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(disk[1]!)?.[1] ?? "";
+      const vdi = await this.createVdi({ name_label: `${row.name_label} provisioned disk`, SR: local, virtual_size: attr("size"), type: "system", sharable: false, read_only: false, other_config: {} });
+      this.createVbd({ VM: vm, VDI: vdi, userdevice: attr("device"), bootable: attr("bootable") === "true", mode: "RW", type: "Disk", unpluggable: false, empty: false, other_config: {} });
+    }
+    row.is_a_template = false;
+    return "";
+  }
+
+  private defineStorageMethods(def: (name: string, m: Method) => void): void {
+    def("VDI.create", { arity: 2, run: (r) => this.createVdi(record(r, ["name_label", "SR", "virtual_size", "type", "sharable", "read_only", "other_config"])) });
+    def("VDI.destroy", {
+      arity: 2,
+      async: true,
+      run: async (vdi) => {
+        this.row("VDI", vdi);
+        if (this.vdiAttached(vdi as string)) throw new ApiFailure("VDI_IN_USE", [vdi as string, "destroy"]);
+        for (const [ref, vbd] of this.table("VBD")) if (vbd.VDI === vdi) this.table("VBD").delete(ref);
+        this.table("VDI").delete(vdi as string);
+        await rm(this.vdiFiles.get(vdi as string)!, { force: true });
+        this.vdiFiles.delete(vdi as string);
+        return "";
+      },
+    });
+    def("VBD.create", {
+      arity: 2,
+      run: (r) => this.createVbd(record(r, ["VM", "VDI", "userdevice", "bootable", "mode", "type", "unpluggable", "empty", "other_config"])),
+    });
+    def("VBD.destroy", {
+      arity: 2,
+      run: (vbd) => {
+        const row = this.row("VBD", vbd);
+        if (row.currently_attached === true) throw new ApiFailure("DEVICE_ALREADY_ATTACHED", [vbd as string]);
+        this.table("VBD").delete(vbd as string);
+        return "";
+      },
+    });
+    def("VBD.insert", {
+      arity: 3,
+      async: true,
+      run: async (vbd, vdi) => {
+        const row = this.row("VBD", vbd);
+        this.row("VDI", vdi);
+        if (row.type !== "CD") throw new ApiFailure("VBD_NOT_REMOVABLE_MEDIA", [vbd as string]);
+        if (row.empty !== true) throw new ApiFailure("VBD_NOT_EMPTY", [vbd as string]);
+        Object.assign(row, { VDI: vdi, empty: false });
+        await this.domains.get(row.VM as string)?.changeMedium(slotOf(String(row.userdevice))!, this.vdiFiles.get(vdi as string)!);
+        return "";
+      },
+    });
+    def("VBD.eject", {
+      arity: 2,
+      async: true,
+      run: async (vbd) => {
+        const row = this.row("VBD", vbd);
+        if (row.type !== "CD") throw new ApiFailure("VBD_NOT_REMOVABLE_MEDIA", [vbd as string]);
+        if (row.empty === true) throw new ApiFailure("VBD_IS_EMPTY", [vbd as string]);
+        Object.assign(row, { VDI: NULL_REF, empty: true });
+        await this.domains.get(row.VM as string)?.changeMedium(slotOf(String(row.userdevice))!, null);
+        return "";
+      },
+    });
+  }
+
+  private async createVdi(r: Struct): Promise<string> {
+    const sr = str(r.SR!);
+    this.row("SR", sr);
+    const size = int64(r.virtual_size!);
+    if (size < 0) throw new ApiFailure("VALUE_NOT_SUPPORTED", ["virtual_size", String(size), "negative"]);
+    const ref = this.add("VDI", {
+      name_label: str(r.name_label!),
+      name_description: typeof r.name_description === "string" ? r.name_description : "",
+      SR: sr,
+      virtual_size: String(size),
+      type: str(r.type!),
+      sharable: bool(r.sharable!),
+      read_only: bool(r.read_only!),
+      other_config: map(r.other_config!),
+    });
+    const file = join(this.options.dir, "vdis", `${this.table("VDI").get(ref)!.uuid}.raw`);
+    const handle = await open(file, "w");
+    await handle.truncate(size);
+    await handle.close();
+    this.vdiFiles.set(ref, file);
+    return ref;
+  }
+
+  /** VBD.create's rules, in xapi_vbd.ml's order. */
+  private createVbd(r: Struct): string {
+    const vm = str(r.VM!);
+    this.row("VM", vm);
+    const type = str(r.type!);
+    const mode = str(r.mode!);
+    const empty = bool(r.empty!);
+    if (!["Disk", "CD", "Floppy"].includes(type)) throw new ApiFailure("XMLRPC_UNMARSHAL_FAILURE", ["vbd_type", type]);
+    if (mode !== "RO" && mode !== "RW") throw new ApiFailure("XMLRPC_UNMARSHAL_FAILURE", ["vbd_mode", mode]);
+    const vdi = str(r.VDI!);
+    if (!empty) this.row("VDI", vdi);
+    if (type === "CD" && mode !== "RO") throw new ApiFailure("VBD_CDS_MUST_BE_READONLY");
+    if (type !== "CD" && empty) throw new ApiFailure("VBD_NOT_REMOVABLE_MEDIA", ["in constructor"]);
+    if (mode === "RW" && !empty && this.table("VDI").get(vdi)!.read_only === true) throw new ApiFailure("VDI_READONLY", [vdi]);
+    let userdevice = str(r.userdevice!);
+    const used = new Set([...this.table("VBD").values()].filter((b) => b.VM === vm).map((b) => slotOf(String(b.userdevice))));
+    if (userdevice === "autodetect") {
+      const free = [0, 1, 2, 3].find((s) => !used.has(s));
+      if (free === undefined) throw new ApiFailure("INVALID_DEVICE", [userdevice]);
+      userdevice = String(free);
+    }
+    const slot = slotOf(userdevice);
+    if (slot === undefined) throw new ApiFailure("INVALID_DEVICE", [userdevice]);
+    if (used.has(slot)) throw new ApiFailure("DEVICE_ALREADY_EXISTS", [userdevice]);
+    return this.add("VBD", {
+      VM: vm,
+      VDI: empty ? NULL_REF : vdi,
+      userdevice,
+      device: "",
+      bootable: bool(r.bootable!),
+      mode,
+      type,
+      unpluggable: bool(r.unpluggable!),
+      empty,
+      currently_attached: false,
+      other_config: map(r.other_config!),
+    });
+  }
+
+  // ---- domains --------------------------------------------------------------------------
+
+  private async startDomain(vm: string, paused: boolean): Promise<void> {
+    if (this.stopped) throw new ApiFailure("INTERNAL_ERROR", ["the test host is stopping"]);
+    const row = this.row("VM", vm);
+    const vbds = [...this.table("VBD")].filter(([, b]) => b.VM === vm);
+    const disks: DomainDisk[] = vbds.map(([, b]) => ({
+      slot: slotOf(String(b.userdevice))!,
+      kind: b.type === "CD" ? "CD" : "Disk",
+      file: b.empty === true ? null : this.vdiFiles.get(String(b.VDI))!,
+      readOnly: b.mode === "RO",
+    }));
+    // The VM runs on the host that sees its first disk's SR (the member, for Local storage).
+    const firstDisk = vbds.find(([, b]) => b.type === "Disk" && b.empty !== true);
+    const host = (firstDisk && this.hostOfSr(String(this.table("VDI").get(String(firstDisk[1].VDI))!.SR))) || this.hosts.find((h) => h.master)!;
+    const domid = this.nextDomid++;
+    const boot = row.HVM_boot_params as Struct;
+    const domain = await Domain.start({
+      domid,
+      name: String(row.name_label),
+      dir: join(this.options.dir, "domains", String(domid)),
+      memoryMiB: Math.max(32, Math.round(Number(row.memory_dynamic_max) / 1024 / 1024)),
+      vcpus: Number(row.VCPUs_at_startup),
+      uefi: boot.firmware === "uefi",
+      nvram: join(this.options.dir, "nvram", `${row.uuid}.fd`),
+      disks,
+      paused,
+      accel: this.options.accel,
+    });
+    this.domains.set(vm, domain);
+    this.domainsById.set(domid, domain);
+    Object.assign(row, { power_state: paused ? "Paused" : "Running", domid: String(domid), resident_on: host.ref });
+    for (const [, b] of vbds) b.currently_attached = true;
+    this.options.log(`domain ${domid}: VM "${row.name_label}" (QEMU pid ${domain.pid}, ${boot.firmware === "uefi" ? "OVMF" : "SeaBIOS"}, ${this.options.accel}) on ${host.address}`);
+    void domain.ended.then((end) => this.domainEnded(vm, domain, end));
+  }
+
+  private domainEnded(vm: string, domain: Domain, end: DomainEnd): void {
+    this.domainsById.delete(domain.domid);
+    if (this.domains.get(vm) !== domain) return;
+    this.domains.delete(vm);
+    this.options.log(`domain ${domain.domid}: ended (${end})`);
+    if (end === "killed") return; // the API call that killed it sets the new state
+    const row = this.table("VM").get(vm);
+    if (!row) return;
+    this.markHalted(vm, row);
+    // actions_after_reboot = restart: a guest reboot builds a new domain with a new domid.
+    if (end === "guest-reset" && !this.stopped) {
+      this.startDomain(vm, false).catch((error) => this.options.log(`VM "${row.name_label}": restart after guest reboot failed: ${(error as Error).message}`));
+    }
+  }
+
+  private markHalted(vm: string, row: Row): void {
+    Object.assign(row, { power_state: "Halted", domid: "-1", resident_on: NULL_REF });
+    for (const b of this.table("VBD").values()) if (b.VM === vm) b.currently_attached = false;
+  }
+
+  private async stopDomain(vm: string): Promise<void> {
+    const domain = this.domains.get(vm);
+    this.domains.delete(vm);
+    if (domain) await domain.kill();
+    const row = this.table("VM").get(vm);
+    if (row) this.markHalted(vm, row);
+  }
+
+  /** Test host shutdown: every domain killed, no restart. */
+  async stopAll(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.domains.keys()].map((vm) => this.stopDomain(vm)));
+  }
+
+  /** Synchronous kill for signal handlers. */
+  killAllNow(): void {
+    this.stopped = true;
+    for (const domain of this.domains.values()) domain.killNow();
+  }
+
+  runningDomains(): number {
+    return this.domains.size;
+  }
+}

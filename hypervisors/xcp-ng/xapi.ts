@@ -1,0 +1,211 @@
+// A XAPI session over XML-RPC: login (following HOST_IS_SLAVE to the pool
+// master), calls with the session as first argument, Async.* calls polled
+// through task.*, and the raw VDI HTTP handlers (import with a Content-Length,
+// export), following XAPI's 302 to the host that sees the SR.
+// Session references are secrets: no URL that carries one is ever logged.
+import { createReadStream, createWriteStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import http from "node:http";
+import https from "node:https";
+import { pipeline } from "node:stream/promises";
+import { FruixError } from "../../lib/errors.js";
+import {
+  asString,
+  decodeResponse,
+  decodeTaskResult,
+  encodeCall,
+  unwrapXapi,
+  XapiError,
+  type XmlRpcValue,
+} from "./xmlrpc.js";
+
+export { XapiError };
+
+const ORIGINATOR = "fruix";
+const API_VERSION = "1.0";
+const MAX_REDIRECTS = 5;
+
+export interface XapiOptions {
+  /** Accept self-signed certificates (XCP-ng's default); the console's SSH host key check is the identity check. */
+  readonly insecureTls?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+function transport(url: URL): typeof http | typeof https {
+  return url.protocol === "https:" ? https : http;
+}
+
+/** One HTTP request; resolves with status, headers and the body as text (for XML-RPC and errors). */
+function request(
+  url: URL,
+  init: { method: string; headers?: Record<string, string | number>; body?: string | Buffer },
+  options: XapiOptions,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = transport(url).request(
+      url,
+      { method: init.method, headers: init.headers, rejectUnauthorized: !options.insecureTls },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", (error) => reject(new FruixError(`XAPI ${url.origin}: ${error.message}`)));
+    req.end(init.body);
+  });
+}
+
+/** Sends one XML-RPC call and unwraps XAPI's status struct. */
+export async function rpc(url: URL, method: string, params: readonly XmlRpcValue[], options: XapiOptions = {}): Promise<XmlRpcValue> {
+  const body = Buffer.from(encodeCall(method, params));
+  const res = await request(url, { method: "POST", headers: { "Content-Type": "text/xml", "Content-Length": body.length }, body }, options);
+  if (res.status !== 200) throw new FruixError(`XAPI ${url.origin}: ${method} answered HTTP ${res.status}`);
+  return unwrapXapi(await decodeResponse(res.body), method);
+}
+
+/** The URL of another host of the pool, as XAPI names it (an address, maybe with a port). */
+export function hostUrl(base: URL, address: string): URL {
+  const url = new URL(base.href);
+  const withPort = /^\[.*\]:\d+$|^[^:\[\]]+:\d+$/.test(address);
+  url.host = withPort ? address : address.includes(":") && !address.startsWith("[") ? `[${address}]` : address;
+  if (!withPort) url.port = base.port;
+  return url;
+}
+
+export class XapiSession {
+  private constructor(
+    readonly url: URL,
+    private readonly session: string,
+    private readonly options: XapiOptions,
+  ) {}
+
+  /** Logs in; a pool member answers HOST_IS_SLAVE with the master's address, which is tried next. */
+  static async login(url: URL, user: string, password: string, options: XapiOptions = {}): Promise<XapiSession> {
+    let target = url;
+    for (let hop = 0; ; hop++) {
+      try {
+        const session = asString(await rpc(target, "session.login_with_password", [user, password, API_VERSION, ORIGINATOR], options), "session");
+        return new XapiSession(target, session, options);
+      } catch (error) {
+        if (error instanceof XapiError && error.code === "HOST_IS_SLAVE" && error.params[0] && hop < MAX_REDIRECTS) {
+          target = hostUrl(target, error.params[0]);
+          options.log?.(`xcp-ng: ${url.host} is a pool member; logging in to the master at ${target.host}`);
+          continue;
+        }
+        if (error instanceof XapiError && error.code === "SESSION_AUTHENTICATION_FAILED") {
+          throw new FruixError(`XAPI ${target.origin}: login as ${user} refused (SESSION_AUTHENTICATION_FAILED)`, { exitCode: 2 });
+        }
+        throw error;
+      }
+    }
+  }
+
+  /** A call with the session as first argument. */
+  call(method: string, ...params: XmlRpcValue[]): Promise<XmlRpcValue> {
+    return rpc(this.url, method, [this.session, ...params], this.options);
+  }
+
+  async callString(method: string, ...params: XmlRpcValue[]): Promise<string> {
+    return asString(await this.call(method, ...params), method);
+  }
+
+  /**
+   * `Async.<method>`: returns at once with a task, polled until it ends; the
+   * task's result (decoded) or its error info (as a XapiError) comes back,
+   * and the task is destroyed either way.
+   */
+  async callAsync(method: string, ...params: XmlRpcValue[]): Promise<XmlRpcValue> {
+    const task = await this.callString(`Async.${method}`, ...params);
+    try {
+      for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+        const status = await this.callString("task.get_status", task);
+        if (status === "success") return decodeTaskResult(await this.callString("task.get_result", task));
+        if (status === "failure" || status === "cancelled") {
+          const info = (await this.call("task.get_error_info", task)) as XmlRpcValue[];
+          const [code, ...rest] = info.map(String);
+          throw new XapiError(code ?? (status === "cancelled" ? "TASK_CANCELLED" : "INTERNAL_ERROR"), rest, method);
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    } finally {
+      await this.call("task.destroy", task).catch(() => undefined);
+    }
+  }
+
+  /** The URL of a raw VDI handler, with the session (never log it). */
+  private handlerUrl(base: URL, path: string, vdi: string): URL {
+    const url = new URL(path, base);
+    url.search = new URLSearchParams({ session_id: this.session, vdi, format: "raw" }).toString();
+    return url;
+  }
+
+  /**
+   * PUT /import_raw_vdi with a Content-Length (XAPI refuses chunked bodies);
+   * a 302 names the host that sees the VDI's SR, and the upload goes there.
+   */
+  async importRawVdi(vdi: string, file: string): Promise<void> {
+    const size = (await stat(file)).size;
+    let url = this.handlerUrl(this.url, "/import_raw_vdi", vdi);
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const req = transport(url).request(url, {
+          method: "PUT",
+          headers: { "Content-Length": size, "Content-Type": "application/octet-stream" },
+          rejectUnauthorized: !this.options.insecureTls,
+        });
+        const source = createReadStream(file);
+        req.on("response", (res) => {
+          // A redirect may come before the body is sent: stop sending it here.
+          if (res.statusCode === 302) {
+            source.unpipe(req);
+            source.destroy();
+            req.destroy();
+          }
+          resolve(res);
+        });
+        req.on("error", (error) => reject(new FruixError(`import_raw_vdi to ${url.host}: ${error.message}`)));
+        source.on("error", reject).pipe(req);
+      });
+      res.resume();
+      if (!res.closed) await new Promise((r) => res.once("close", r));
+      if (res.statusCode === 302 && res.headers.location) {
+        url = new URL(res.headers.location, url);
+        this.options.log?.(`xcp-ng: import_raw_vdi redirected to ${url.host} (the host that sees the SR)`);
+        continue;
+      }
+      if (res.statusCode !== 200) throw new FruixError(`import_raw_vdi of ${file} to ${url.host} answered HTTP ${res.statusCode}`);
+      return;
+    }
+    throw new FruixError(`import_raw_vdi: more than ${MAX_REDIRECTS} redirects`);
+  }
+
+  /** GET /export_raw_vdi into `file` (the whole raw VDI), following a 302 like the import. */
+  async exportRawVdi(vdi: string, file: string): Promise<void> {
+    let url = this.handlerUrl(this.url, "/export_raw_vdi", vdi);
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const req = transport(url).request(url, { method: "GET", rejectUnauthorized: !this.options.insecureTls }, resolve);
+        req.on("error", (error) => reject(new FruixError(`export_raw_vdi from ${url.host}: ${error.message}`)));
+        req.end();
+      });
+      if (res.statusCode === 302 && res.headers.location) {
+        res.resume();
+        url = new URL(res.headers.location, url);
+        continue;
+      }
+      if (res.statusCode !== 200) {
+        res.resume();
+        throw new FruixError(`export_raw_vdi to ${file} from ${url.host} answered HTTP ${res.statusCode}`);
+      }
+      await pipeline(res, createWriteStream(file));
+      return;
+    }
+    throw new FruixError(`export_raw_vdi: more than ${MAX_REDIRECTS} redirects`);
+  }
+
+  async logout(): Promise<void> {
+    await this.call("session.logout").catch(() => undefined);
+  }
+}

@@ -1,0 +1,115 @@
+// `fruix validate image-boot --hypervisor xcp-ng` against Fruix's XCP-ng test
+// host (a TEST DOUBLE whose VMs run under QEMU/TCG: passing here is not passing
+// against XCP-ng), then the console across reboots (a new domid each time),
+// and nothing left behind.
+import { readdir, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { XcpngHypervisor } from "../hypervisors/xcp-ng/index.js";
+import { launchTestHost, type RunningTestHost } from "../hypervisors/xcp-ng/testhost/launch.js";
+import { cleanupTempDirs, fruix, tempDir } from "./helpers/fixtures.js";
+
+let host: RunningTestHost;
+let dir: string;
+let store: string;
+let hostsBefore: string[];
+
+async function testHostDirs(): Promise<string[]> {
+  return (await readdir(tmpdir())).filter((d) => d.startsWith("fruix-xcpng-testhost-"));
+}
+
+async function ourQemus(): Promise<string[]> {
+  const { stdout } = await execa("pgrep", ["-af", "qemu-system-x86_64.*fruix-xcpng-testhost"], { reject: false });
+  return stdout.split("\n").filter(Boolean);
+}
+
+beforeAll(async () => {
+  hostsBefore = await testHostDirs();
+  dir = await tempDir("fruix-xcpng-validate-");
+  store = join(dir, "store");
+  host = await launchTestHost(join(dir, "testhost.env"));
+}, 120_000);
+
+afterAll(async () => {
+  if (host && host.process.exitCode === undefined) await host.stop();
+  await cleanupTempDirs();
+});
+
+describe("fruix validate image-boot --hypervisor xcp-ng (against the test double)", () => {
+  let result: Awaited<ReturnType<typeof fruix>>;
+  let reportDir: string;
+
+  beforeAll(async () => {
+    reportDir = join(dir, "report");
+    result = await fruix(["validate", "image-boot", "--hypervisor", "xcp-ng", "--report-dir", reportDir], { ...host.env, FRUIX_STORE: store });
+  }, 600_000);
+
+  it("passes", () => {
+    expect(result.exitCode, result.stderr.slice(-3000)).toBe(0);
+    expect(result.stdout).toContain("image-boot=PASS\n");
+    expect(result.stdout).toMatch(/^result=PASS$/m);
+  });
+
+  it("went through XAPI: HOST_IS_SLAVE followed, the upload redirected to the SR's host", () => {
+    expect(result.stderr).toMatch(/is a pool member; logging in to the master at 127\.0\.0\.1:\d+/);
+    expect(result.stderr).toMatch(/import_raw_vdi redirected to 127\.0\.0\.2:\d+/);
+    expect(host.log()).toMatch(/domain \d+: VM "fruix-\w+-vm" \(QEMU pid \d+, OVMF, (tcg|kvm)\) on 127\.0\.0\.2/);
+    expect(host.log()).toMatch(/ssh: xl console -t serial \d+ attached/);
+  });
+
+  it("the report says it ran against the XCP-ng TEST DOUBLE, and carries no secret", async () => {
+    const report = await readFile(join(reportDir, "image-boot", "report.md"), "utf8");
+    expect(report).toMatch(/^- host: XCP-ng TEST DOUBLE .*passing against it is not passing against XCP-ng$/m);
+    expect(report).toMatch(/^`PASS image-boot`/m);
+    const password = (await readFile(host.env.FRUIX_XAPI_PASSWORD_FILE!, "utf8")).trim();
+    for (const file of ["image-boot/report.md", "results.json", "junit.xml"]) {
+      expect(await readFile(join(reportDir, file), "utf8")).not.toContain(password);
+    }
+    expect(result.stderr).not.toContain(password);
+    expect(result.stderr).not.toMatch(/session_id=/);
+  });
+
+  it("the console follows the VM across a guest reboot and a hard reboot, each a new domain", async () => {
+    const image = /^disk_image=\/frx\/store\/(\S+)$/m.exec(await readFile(join(reportDir, "image-boot", "report.md"), "utf8"))?.[1];
+    expect(image).toBeDefined();
+    const log: string[] = [];
+    const hypervisor = new XcpngHypervisor({ accel: "auto", timeoutScale: 1, log: (l) => log.push(l), env: host.env });
+    const vm = await hypervisor.createMachine({ name: "reboots", disks: [{ path: join(store, image!), mode: "overlay" }], workDir: join(dir, "machine") });
+    const domains = () => [...host.log().matchAll(/domain (\d+): VM "fruix-\w+-reboots"/g)].map((m) => m[1]);
+    try {
+      await vm.start();
+      await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });
+      // The guest reboots itself: Xen (and the double) build a new domain; the console follows.
+      for (let i = 0; i < 12 && domains().length < 2; i++) {
+        vm.console.send("\nreboot -f\n");
+        await new Promise((r) => setTimeout(r, 5000));
+      }
+      await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });
+      await vm.reboot();
+      await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });
+      const seen = domains();
+      expect(seen.length).toBe(3);
+      expect(new Set(seen).size).toBe(3);
+      expect(vm.console.transcript().match(/fruix: activated /g)?.length).toBe(3);
+    } finally {
+      await vm.destroy();
+    }
+    expect(await ourQemus()).toEqual([]);
+  }, 900_000);
+
+  it("a missing setting is one clear line and exit 2", async () => {
+    const { FRUIX_XAPI_URL: _, ...rest } = host.env;
+    const bad = await fruix(["validate", "image-boot", "--hypervisor", "xcp-ng", "--report-dir", join(dir, "bad")], { ...rest, FRUIX_STORE: store });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr.trim().split("\n").at(-1)).toBe("fruix: the xcp-ng adapter needs FRUIX_XAPI_URL (see docs/xcp-ng.md)");
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("stopping the test host leaves no QEMU process and no temporary directory", async () => {
+    expect(await host.stop()).toBe(0);
+    expect(await ourQemus()).toEqual([]);
+    expect(await testHostDirs()).toEqual(hostsBefore);
+  });
+});

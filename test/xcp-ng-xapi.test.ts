@@ -1,0 +1,349 @@
+// The xcp-ng adapter's XAPI client against Fruix's XCP-ng test host (a TEST
+// DOUBLE, not XCP-ng): every XAPI error path the adapter meets, the raw VDI
+// handlers' rules (Content-Length, no chunked bodies, 302 to the SR's host),
+// VDI_IN_USE retried, and the `xl console` endpoint. VMs here start paused
+// (QEMU -S), so they cost no CPU.
+import { readFile, writeFile } from "node:fs/promises";
+import http from "node:http";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readConfig, type XcpngConfig } from "../hypervisors/xcp-ng/config.js";
+import { destroyVdi, vbdRecord, vdiRecord } from "../hypervisors/xcp-ng/machine.js";
+import { SshConsoleHost } from "../hypervisors/xcp-ng/ssh-console.js";
+import { launchTestHost, type RunningTestHost } from "../hypervisors/xcp-ng/testhost/launch.js";
+import { rpc, XapiError, XapiSession } from "../hypervisors/xcp-ng/xapi.js";
+import { FruixError } from "../lib/errors.js";
+import { cleanupTempDirs, tempDir } from "./helpers/fixtures.js";
+
+let host: RunningTestHost;
+let config: XcpngConfig;
+let xapi: XapiSession;
+let dir: string;
+
+async function ourQemus(): Promise<string[]> {
+  const { stdout } = await execa("pgrep", ["-af", "qemu-system-x86_64.*fruix-xcpng-testhost"], { reject: false });
+  return stdout.split("\n").filter(Boolean);
+}
+
+async function xapiFailure(promise: Promise<unknown>): Promise<XapiError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof XapiError) return error;
+    throw error;
+  }
+  throw new Error("expected a XAPI failure, the call succeeded");
+}
+
+async function template(): Promise<string> {
+  const records = (await xapi.call("VM.get_all_records")) as Record<string, { is_a_template: boolean; reference_label: string }>;
+  return Object.entries(records).find(([, r]) => r.is_a_template && r.reference_label === "other-install-media")![0];
+}
+
+async function sr(name: string): Promise<string> {
+  return ((await xapi.call("SR.get_by_name_label", name)) as string[])[0]!;
+}
+
+/** A provisioned, empty VM (no disks), as the adapter makes them. */
+async function newVm(name: string): Promise<string> {
+  const vm = (await xapi.callAsync("VM.clone", await template(), name)) as string;
+  await xapi.call("VM.remove_from_other_config", vm, "disks");
+  await xapi.callAsync("VM.provision", vm);
+  return vm;
+}
+
+async function newVdi(bytes: Buffer, srName = "Local storage"): Promise<string> {
+  const file = join(dir, `upload-${bytes.length}-${Date.now()}.raw`);
+  await writeFile(file, bytes);
+  const vdi = (await xapi.call("VDI.create", vdiRecord("test", await sr(srName), bytes.length, "test"))) as string;
+  await xapi.importRawVdi(vdi, file);
+  return vdi;
+}
+
+beforeAll(async () => {
+  dir = await tempDir("fruix-xcpng-test-");
+  host = await launchTestHost(join(dir, "testhost.env"));
+  config = readConfig(host.env);
+  xapi = await XapiSession.login(config.url, config.user, config.password);
+}, 120_000);
+
+afterAll(async () => {
+  await xapi?.logout();
+  if (host) await host.stop();
+  await cleanupTempDirs();
+});
+
+describe("sessions", () => {
+  it("the env file names a pool member; login follows HOST_IS_SLAVE to the master", async () => {
+    expect(config.url.hostname).toBe("127.0.0.2");
+    const failure = await xapiFailure(rpc(config.url, "session.login_with_password", [config.user, config.password, "1.0", "fruix"]));
+    expect([failure.code, ...failure.params]).toEqual(["HOST_IS_SLAVE", "127.0.0.1"]);
+    expect(xapi.url.hostname).toBe("127.0.0.1");
+    expect(xapi.url.port).toBe(config.url.port);
+  });
+
+  it("a wrong password is one clear error, without the password", async () => {
+    const error = await XapiSession.login(config.url, config.user, "wrong-password").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FruixError);
+    expect((error as Error).message).toBe(`XAPI ${xapi.url.origin}: login as root refused (SESSION_AUTHENTICATION_FAILED)`);
+    expect((error as Error).message).not.toContain("wrong-password");
+  });
+
+  it("a call with a session that is not one fails with SESSION_INVALID", async () => {
+    const failure = await xapiFailure(rpc(xapi.url, "VM.get_all", ["OpaqueRef:not-a-session"]));
+    expect([failure.code, ...failure.params]).toEqual(["SESSION_INVALID", "OpaqueRef:not-a-session"]);
+  });
+
+  it("login takes 2 to 4 parameters; other counts are MESSAGE_PARAMETER_COUNT_MISMATCH", async () => {
+    const failure = await xapiFailure(rpc(xapi.url, "session.login_with_password", ["root"]));
+    expect([failure.code, ...failure.params]).toEqual(["MESSAGE_PARAMETER_COUNT_MISMATCH", "session.login_with_password", "4", "1"]);
+  });
+});
+
+describe("calls", () => {
+  it("counts parameters with the session: MESSAGE_PARAMETER_COUNT_MISMATCH(method, expected, received)", async () => {
+    const failure = await xapiFailure(xapi.call("VM.get_power_state"));
+    expect([failure.code, ...failure.params]).toEqual(["MESSAGE_PARAMETER_COUNT_MISMATCH", "VM.get_power_state", "2", "1"]);
+  });
+
+  it("an unknown method is MESSAGE_METHOD_UNKNOWN", async () => {
+    const failure = await xapiFailure(xapi.call("VM.frobnicate", "x"));
+    expect([failure.code, ...failure.params]).toEqual(["MESSAGE_METHOD_UNKNOWN", "VM.frobnicate"]);
+  });
+
+  it("a reference that is not an object of the class is HANDLE_INVALID(class, ref)", async () => {
+    const failure = await xapiFailure(xapi.call("VM.get_power_state", "OpaqueRef:nope"));
+    expect([failure.code, ...failure.params]).toEqual(["HANDLE_INVALID", "VM", "OpaqueRef:nope"]);
+    const srRef = await sr("Local storage");
+    const wrongClass = await xapiFailure(xapi.call("VM.get_power_state", srRef));
+    expect([wrongClass.code, ...wrongClass.params]).toEqual(["HANDLE_INVALID", "VM", srRef]);
+  });
+
+  it("Async.* failures come back through the task as XapiErrors (VM_IS_TEMPLATE for an unprovisioned clone)", async () => {
+    const clone = (await xapi.callAsync("VM.clone", await template(), "test-template-clone")) as string;
+    const failure = await xapiFailure(xapi.callAsync("VM.start", clone, true, false));
+    expect([failure.code, ...failure.params]).toEqual(["VM_IS_TEMPLATE", clone]);
+    expect(await xapi.call("task.get_all")).toEqual([]); // every task destroyed
+    await xapi.callAsync("VM.destroy", clone);
+  });
+
+  it("provision without removing other_config:disks makes the template's disk, so userdevice 0 is taken", async () => {
+    const vm = (await xapi.callAsync("VM.clone", await template(), "test-provisioned-disk")) as string;
+    await xapi.callAsync("VM.provision", vm);
+    const vdi = await newVdi(Buffer.alloc(4096, 1));
+    const failure = await xapiFailure(xapi.call("VBD.create", vbdRecord(vm, vdi, "0", "Disk")));
+    expect([failure.code, ...failure.params]).toEqual(["DEVICE_ALREADY_EXISTS", "0"]);
+    const vbds = (await xapi.call("VM.get_VBDs", vm).catch(() => [])) as string[];
+    const made = await Promise.all(vbds.map(async (b) => (await xapi.call("VBD.get_VDI", b)) as string));
+    await xapi.callAsync("VM.destroy", vm);
+    for (const v of [vdi, ...made]) await destroyVdi(xapi, v);
+  });
+
+  it("VBD.create: a CD must be read-only, only a CD may be empty, a slot is used once", async () => {
+    const vm = await newVm("test-vbd-rules");
+    const cdRw = await xapiFailure(xapi.call("VBD.create", { ...vbdRecord(vm, null, "3", "CD"), mode: "RW" }));
+    expect([cdRw.code, ...cdRw.params]).toEqual(["VBD_CDS_MUST_BE_READONLY"]);
+    const emptyDisk = await xapiFailure(xapi.call("VBD.create", vbdRecord(vm, null, "1", "Disk")));
+    expect([emptyDisk.code, ...emptyDisk.params]).toEqual(["VBD_NOT_REMOVABLE_MEDIA", "in constructor"]);
+    const cd = (await xapi.call("VBD.create", vbdRecord(vm, null, "3", "CD"))) as string;
+    const again = await xapiFailure(xapi.call("VBD.create", vbdRecord(vm, null, "3", "CD")));
+    expect([again.code, ...again.params]).toEqual(["DEVICE_ALREADY_EXISTS", "3"]);
+    const badSlot = await xapiFailure(xapi.call("VBD.create", vbdRecord(vm, null, "9", "CD")));
+    expect([badSlot.code, ...badSlot.params]).toEqual(["INVALID_DEVICE", "9"]);
+    const eject = await xapiFailure(xapi.callAsync("VBD.eject", cd));
+    expect([eject.code, ...eject.params]).toEqual(["VBD_IS_EMPTY", cd]);
+    const iso = await newVdi(Buffer.alloc(2048, 7), "ISO library");
+    await xapi.callAsync("VBD.insert", cd, iso);
+    const insert = await xapiFailure(xapi.callAsync("VBD.insert", cd, iso));
+    expect([insert.code, ...insert.params]).toEqual(["VBD_NOT_EMPTY", cd]);
+    await xapi.callAsync("VBD.eject", cd);
+    expect(await xapi.call("VBD.get_empty", cd)).toBe(true);
+    await xapi.callAsync("VM.destroy", vm);
+    await destroyVdi(xapi, iso);
+  });
+
+  it("memory limits must be ordered; VCPUs_at_startup cannot pass VCPUs_max", async () => {
+    const vm = await newVm("test-limits");
+    const mem = await xapiFailure(xapi.call("VM.set_memory_limits", vm, "512", "256", "512", "512"));
+    expect(mem.code).toBe("MEMORY_CONSTRAINT_VIOLATION");
+    const cpus = await xapiFailure(xapi.call("VM.set_VCPUs_at_startup", vm, "2"));
+    expect(cpus.code).toBe("VALUE_NOT_SUPPORTED");
+    await xapi.callAsync("VM.destroy", vm);
+  });
+});
+
+describe("raw VDI upload and download", () => {
+  let vdi: string;
+  const bytes = Buffer.from(Array.from({ length: 1 << 16 }, (_, i) => (i * 7) & 0xff));
+
+  beforeAll(async () => {
+    vdi = (await xapi.call("VDI.create", vdiRecord("test-raw", await sr("Local storage"), bytes.length, "test"))) as string;
+  });
+
+  /** The import URL with this session (what importRawVdi builds), on the master. */
+  function importUrl(): URL {
+    const url = new URL("/import_raw_vdi", xapi.url);
+    // The session is private to XapiSession; a fresh one from the same credentials works the same.
+    return url;
+  }
+
+  async function session(): Promise<string> {
+    return (await rpc(xapi.url, "session.login_with_password", [config.user, config.password, "1.0", "test"])) as string;
+  }
+
+  it("uploads with a Content-Length, through the master's 302 to the member that sees the SR, and downloads the same bytes", async () => {
+    const file = join(dir, "pattern.raw");
+    await writeFile(file, bytes);
+    await xapi.importRawVdi(vdi, file);
+    const back = join(dir, "pattern-back.raw");
+    await xapi.exportRawVdi(vdi, back);
+    expect((await readFile(back)).equals(bytes)).toBe(true);
+  });
+
+  it("the master answers 302 for a VDI on the member's SR", async () => {
+    const url = importUrl();
+    url.search = new URLSearchParams({ session_id: await session(), vdi, format: "raw" }).toString();
+    const res = await new Promise<http.IncomingMessage>((resolve) => http.request(url, { method: "PUT", headers: { "Content-Length": 0 } }, resolve).end());
+    res.resume();
+    expect(res.statusCode).toBe(302);
+    expect(res.headers.location).toMatch(/^http:\/\/127\.0\.0\.2:\d+\/import_raw_vdi\?/);
+  });
+
+  async function put(headers: Record<string, string | number>, body: Buffer, chunked = false): Promise<number> {
+    const url = new URL("/import_raw_vdi", config.url); // the member sees the SR
+    url.search = new URLSearchParams({ session_id: await session(), vdi, format: "raw" }).toString();
+    return new Promise((resolve, reject) => {
+      const req = http.request(url, { method: "PUT", headers }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on("error", reject);
+      if (chunked) {
+        req.write(body.subarray(0, 10));
+        req.end(body.subarray(10));
+      } else req.end(body);
+    });
+  }
+
+  it("refuses a chunked body with 403, as XAPI's import code does", async () => {
+    expect(await put({}, Buffer.alloc(100), true)).toBe(403);
+  });
+
+  it("refuses a body without Content-Length with 411", async () => {
+    const url = new URL(config.url.href);
+    const status = await new Promise<string>((resolve) => {
+      const socket = connect(Number(url.port), url.hostname, async () => {
+        socket.write(`PUT /import_raw_vdi?session_id=${encodeURIComponent(await session())}&vdi=${encodeURIComponent(vdi)}&format=raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      });
+      let text = "";
+      socket.on("data", (c) => (text += c.toString()));
+      socket.on("close", () => resolve(text.split("\r\n")[0]!));
+    });
+    expect(status).toBe("HTTP/1.1 411 Length Required");
+  });
+
+  it("refuses a body larger than the VDI with 400, an unknown format with 404, a bad session with 401", async () => {
+    expect(await put({ "Content-Length": bytes.length + 1 }, Buffer.alloc(bytes.length + 1))).toBe(400);
+    const url = new URL("/import_raw_vdi", config.url);
+    url.search = new URLSearchParams({ session_id: await session(), vdi, format: "vhd" }).toString();
+    const vhd = await new Promise<number>((resolve) => http.request(url, { method: "PUT", headers: { "Content-Length": 0 } }, (r) => (r.resume(), resolve(r.statusCode!))).end());
+    expect(vhd).toBe(404);
+    url.search = new URLSearchParams({ session_id: "OpaqueRef:bogus", vdi, format: "raw" }).toString();
+    const bad = await new Promise<number>((resolve) => http.request(url, { method: "PUT", headers: { "Content-Length": 0 } }, (r) => (r.resume(), resolve(r.statusCode!))).end());
+    expect(bad).toBe(401);
+  });
+
+  it("the adapter turns a refused upload into one clear error", async () => {
+    const big = join(dir, "too-big.raw");
+    await writeFile(big, Buffer.alloc(bytes.length * 2));
+    await expect(xapi.importRawVdi(vdi, big)).rejects.toThrow(/^import_raw_vdi of .*too-big\.raw to 127\.0\.0\.2:\d+ answered HTTP 400$/);
+  });
+});
+
+describe("a running VM (paused: QEMU -S)", () => {
+  let vm: string;
+  let vdi: string;
+
+  beforeAll(async () => {
+    vm = await newVm("test-running");
+    await xapi.call("VM.set_HVM_boot_params", vm, { firmware: "uefi", order: "dc" });
+    vdi = await newVdi(Buffer.alloc(1 << 20));
+    await xapi.call("VBD.create", vbdRecord(vm, vdi, "0", "Disk"));
+    await xapi.callAsync("VM.start", vm, true, false);
+  }, 60_000);
+
+  it("runs as a QEMU process, Paused, resident on the member, with a domid", async () => {
+    expect(await xapi.call("VM.get_power_state", vm)).toBe("Paused");
+    expect(Number(await xapi.call("VM.get_domid", vm))).toBeGreaterThan(0);
+    expect(await xapi.call("host.get_address", await xapi.call("VM.get_resident_on", vm))).toBe("127.0.0.2");
+    expect((await ourQemus()).length).toBeGreaterThan(0);
+  });
+
+  it("cannot be destroyed while running: VM_BAD_POWER_STATE(vm, expected, actual)", async () => {
+    const failure = await xapiFailure(xapi.callAsync("VM.destroy", vm));
+    expect([failure.code, ...failure.params]).toEqual(["VM_BAD_POWER_STATE", vm, "Halted", "Paused"]);
+  });
+
+  it("serves xl console for its domid; an unknown domid ends at once with xl's complaint", async () => {
+    const ssh = new SshConsoleHost("127.0.0.2", config, () => undefined);
+    try {
+      const missing = await ssh.attach(999);
+      let stderr = "";
+      missing.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      const code = await new Promise<number>((resolve) => missing.on("exit", (c: number) => resolve(c)));
+      expect(code).toBe(1);
+      expect(stderr).toContain("domain 999 does not exist");
+      const domid = Number(await xapi.call("VM.get_domid", vm));
+      const channel = await ssh.attach(domid);
+      expect(channel.readable).toBe(true);
+      channel.close();
+    } finally {
+      ssh.close();
+    }
+  });
+
+  it("refuses an SSH host whose key is not the configured one", async () => {
+    const wrong = { ...config, ssh: { ...config.ssh, hostKeySha256: `SHA256:${"A".repeat(43)}` } };
+    const ssh = new SshConsoleHost("127.0.0.2", wrong, () => undefined);
+    await expect(ssh.attach(1)).rejects.toThrow(/host key SHA256:\S+ is not FRUIX_XCPNG_SSH_HOST_KEY/);
+    ssh.close();
+  });
+
+  it("its VDI is VDI_IN_USE; destroyVdi retries until the VM halts, then destroys it", async () => {
+    const failure = await xapiFailure(xapi.callAsync("VDI.destroy", vdi));
+    expect([failure.code, ...failure.params]).toEqual(["VDI_IN_USE", vdi, "destroy"]);
+    const halt = new Promise((r) => setTimeout(r, 1500)).then(() => xapi.callAsync("VM.hard_shutdown", vm));
+    const refused = await destroyVdi(xapi, vdi, 30_000);
+    await halt;
+    expect(refused).toBeGreaterThan(0);
+    const gone = await xapiFailure(xapi.call("VDI.get_uuid", vdi));
+    expect(gone.code).toBe("HANDLE_INVALID");
+    expect(await xapi.call("VM.get_power_state", vm)).toBe("Halted");
+    await xapi.callAsync("VM.destroy", vm);
+  }, 60_000);
+});
+
+describe("stopping the test host", () => {
+  it("SIGTERM kills every VM and removes its files and the env file", async () => {
+    const other = await launchTestHost(join(dir, "second.env"));
+    const cfg = readConfig(other.env);
+    const session = await XapiSession.login(cfg.url, cfg.user, cfg.password);
+    const records = (await session.call("VM.get_all_records")) as Record<string, { reference_label: string }>;
+    const tpl = Object.entries(records).find(([, r]) => r.reference_label === "other-install-media")![0];
+    const vm = (await session.callAsync("VM.clone", tpl, "left-running")) as string;
+    await session.call("VM.remove_from_other_config", vm, "disks");
+    await session.callAsync("VM.provision", vm);
+    await session.callAsync("VM.start", vm, true, false);
+    const workDir = /files in (\S+)/.exec(other.log())![1]!;
+    const pid = other.process.pid;
+    expect((await execa("pgrep", ["-f", `qemu-system-x86_64.*${workDir}`], { reject: false })).stdout).not.toBe("");
+    expect(await other.stop()).toBe(0);
+    expect((await execa("pgrep", ["-f", `qemu-system-x86_64.*${workDir}`], { reject: false })).stdout).toBe("");
+    expect((await execa("ls", [workDir], { reject: false })).exitCode).not.toBe(0);
+    expect((await execa("ls", [join(dir, "second.env")], { reject: false })).exitCode).not.toBe(0);
+    expect(other.log()).toContain("XCP-ng TEST DOUBLE");
+    expect(pid).toBeGreaterThan(0);
+  }, 120_000);
+});
