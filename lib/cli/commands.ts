@@ -14,6 +14,7 @@ import { buildInstallerSystem, checkInstallTargetDevice } from "../system/instal
 import { buildInstallerDisk, buildInstallerIso } from "../system/installer-media.js";
 import { buildInstallerRoot } from "../system/installer-root.js";
 import type { Options } from "./main.js";
+import { signOffCommand } from "./report.js";
 import { validateCommand } from "./validate.js";
 
 export interface CommandContext {
@@ -135,6 +136,8 @@ export const commands: Record<string, Command> = {
   },
 
   validate: validateCommand,
+
+  "report sign-off": signOffCommand,
 
   async "store verify"(context) {
     expectArgs(context, [], "store verify");
