@@ -240,7 +240,7 @@ export function matrixCells<S extends CellScenario>(
       if (!scenario) throw new FruixError(`scenario '${id}' of ${matrix.file} is not loaded`);
       let skip: string | undefined;
       if (!scenario.hypervisors.includes(project.hypervisor)) skip = `${id} does not run on ${project.hypervisor} (it supports ${scenario.hypervisors.join(", ")})`;
-      else if (missing.length > 0) skip = `${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not set (project '${project.name}' requires ${project.requiresEnv.join(", ")})`;
+      else if (missing.length > 0) skip = `not set in the environment: ${missing.join(", ")}`;
       cells.push({ project, scenario, skip });
     }
   }
