@@ -61,7 +61,7 @@ describe("runMatrix with retries", () => {
       { project, scenario: steady },
       { project, scenario: flaky },
       { project, scenario: broken },
-      { project: { ...project, name: "elsewhere" }, scenario: steady, skip: "FRUIX_NOWHERE is not set (project 'elsewhere' requires FRUIX_NOWHERE)" },
+      { project: { ...project, name: "elsewhere" }, scenario: steady, skip: "not set in the environment: FRUIX_NOWHERE" },
     ];
     workDirsBefore = (await readdir(tmpdir())).filter((d) => d.startsWith("fruix-validate-matrix-test-"));
     run = await runMatrix(cells, {
@@ -93,7 +93,7 @@ describe("runMatrix with retries", () => {
     ]);
     // The scenarios really ran that many times: a pass stops the retries, a skip never runs.
     expect(attemptsSeen).toEqual({ steady: 1, flaky: 2, broken: 3 });
-    expect(run.cells[3]!.skipReason).toMatch(/FRUIX_NOWHERE is not set/);
+    expect(run.cells[3]!.skipReason).toBe("not set in the environment: FRUIX_NOWHERE");
     expect(run.complete).toBe(true);
   });
 
@@ -126,7 +126,7 @@ describe("runMatrix with retries", () => {
     const summary = await readFile(join(reportDir, "summary.md"), "utf8");
     expect(summary).toContain("1 passed, 1 flaky, 1 failed, 1 skipped.");
     expect(summary).toMatch(/^\| qemu-tcg \| flaky \| FLAKY \| \[1: FAIL\]\(qemu-tcg\/flaky\/attempt-1\/report\.md\), \[2: PASS\]\(qemu-tcg\/flaky\/attempt-2\/report\.md\) \|/m);
-    expect(summary).toMatch(/^\| elsewhere \| steady \| SKIPPED \(FRUIX_NOWHERE is not set/m);
+    expect(summary).toMatch(/^\| elsewhere \| steady \| SKIPPED \(not set in the environment: FRUIX_NOWHERE\) \| none \|/m);
     expect(summary).toMatch(/^## Flaky cells$/m);
     expect(summary).toContain("- qemu-tcg/flaky, attempt 1: check 1 failed: an earlier attempt left its marker");
   });
