@@ -18,6 +18,7 @@ import { parseDestination, type SshDestination } from "../copy/destination.js";
 import type { SshOptions } from "../copy/ssh.js";
 import { withSession } from "../copy/ssh.js";
 import type { Options } from "./main.js";
+import { signOffCommand } from "./report.js";
 import { validateCommand } from "./validate.js";
 
 export interface CommandContext {
@@ -181,6 +182,8 @@ export const commands: Record<string, Command> = {
   },
 
   validate: validateCommand,
+
+  "report sign-off": signOffCommand,
 
   async "store verify"(context) {
     expectArgs(context, [], "store verify");

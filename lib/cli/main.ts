@@ -22,10 +22,13 @@ const USAGE = `usage: fruix <command> [options]
                                                      send a closure's missing store items to a Fruix machine
   fruix system reconfigure FILE --to ssh://... [SSH options as for copy]
                                                      build, copy and switch the machine to it (takes effect at reboot)
-  fruix validate [SCENARIO...] [--list] [--grep RE] [--hypervisor qemu] [--accel auto|kvm|tcg]
+  fruix validate [SCENARIO...] [--list] [--grep RE] [--hypervisor qemu|xcp-ng] [--accel auto|kvm|tcg]
                  [--timeout-scale N] [--keep] [--report-dir D] [--declaration FILE] [--system NAME]
-                 [--install-target-device DEV]
+                 [--install-target-device DEV] [--retries N] [--shard I/N]
                                                      boot scenarios in VMs and write PASS/FAIL reports
+  fruix validate --matrix FILE [--project NAME]... [--shard I/N] [--retries N] [--list] [--keep] [--report-dir D]
+                                                     run a matrix of hypervisors x scenarios (passed/flaky/failed/skipped)
+  fruix report sign-off RUN_DIR... --output FILE.md  one Markdown + HTML sign-off document from run directories
   fruix store verify                                 re-hash every store item
   fruix store gc [--dry-run]                         delete items no GC root reaches
 
@@ -59,6 +62,11 @@ const OPTIONS = {
   identity: { type: "string" },
   "known-hosts": { type: "string" },
   "accept-new-host-key": { type: "boolean" },
+  matrix: { type: "string" },
+  project: { type: "string", multiple: true },
+  shard: { type: "string" },
+  retries: { type: "string" },
+  output: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];

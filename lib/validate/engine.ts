@@ -67,7 +67,7 @@ class Run implements ScenarioContext {
   constructor(
     readonly hypervisor: Hypervisor,
     readonly workDir: string,
-    private readonly options: EngineOptions,
+    private readonly options: AttemptOptions,
   ) {}
 
   get store(): Store {
@@ -176,71 +176,95 @@ function failureOf(error: unknown, run: Run): Failure {
   return { message, check, console: machine ? { machine: machine.name, lines: machine.console.tail(25) } : undefined };
 }
 
-async function runScenario(scenario: Scenario, options: EngineOptions, workRoot: string): Promise<ScenarioReport> {
+/** What running one attempt of one scenario needs (the run-level options less where the run's files go). */
+export type AttemptOptions = Omit<EngineOptions, "reportDir">;
+
+/**
+ * Runs one attempt of a scenario with its own work directory, and writes the
+ * scenario's files (transcripts, each reporter's per-scenario files) into
+ * `folder`. A plain run puts them in `<report-dir>/<scenario>/`; a matrix run
+ * in `<report-dir>/<project>/<scenario>/attempt-<n>/`.
+ */
+export async function runAttempt(
+  scenario: Scenario,
+  options: AttemptOptions,
+  folder: string,
+  attempt?: { readonly number: number; readonly max: number },
+): Promise<ScenarioReport> {
   const started = new Date();
+  const workRoot = await mkdtemp(join(tmpdir(), `fruix-validate-${options.runId}-`));
+  const forget = options.keep ? () => undefined : removeOnInterrupt(workRoot);
   const hypervisor = options.hypervisor();
   const workDir = join(workRoot, scenario.id);
-  await mkdir(workDir, { recursive: true });
   const run = new Run(hypervisor, workDir, options);
   let failure: Failure | undefined;
   let capabilities: string[] = [];
+  let keep = false;
   try {
-    capabilities = [...(await hypervisor.capabilities()).notes];
-    await options.log.step(`scenario ${scenario.id} on ${hypervisor.name}`, () => scenario.run(run));
-  } catch (error) {
-    if (!(error instanceof Error)) throw error;
-    failure = failureOf(error, run);
-    options.log.info(`FAIL ${scenario.id}: ${failure.message}`);
-  }
+    await mkdir(workDir, { recursive: true });
+    try {
+      capabilities = [...(await hypervisor.capabilities()).notes];
+      await options.log.step(`scenario ${scenario.id} on ${hypervisor.name}`, () => scenario.run(run));
+    } catch (error) {
+      if (!(error instanceof Error)) throw error;
+      failure = failureOf(error, run);
+      options.log.info(`FAIL ${scenario.id}: ${failure.message}`);
+    }
 
-  // Transcripts are kept whatever happened; machines go unless --keep asks to look at a failure.
-  const transcripts: Array<{ machine: string; file: string }> = [];
-  const folder = join(options.reportDir, scenario.id);
-  await mkdir(folder, { recursive: true });
-  for (const machine of run.machines) {
-    const file = `${machine.name}-serial.log`;
-    await writeFile(join(folder, file), machine.console.transcript());
-    transcripts.push({ machine: machine.name, file });
-  }
-  const keep = options.keep && failure !== undefined;
-  for (const machine of run.machines) await machine.destroy({ keepFiles: keep });
-  if (keep) options.log.info(`kept the machines' disks and state of ${scenario.id} in ${workDir}`);
-  else await rm(workDir, { recursive: true, force: true });
+    // Transcripts are kept whatever happened; machines go unless --keep asks to look at a failure.
+    const transcripts: Array<{ machine: string; file: string }> = [];
+    await mkdir(folder, { recursive: true });
+    for (const machine of run.machines) {
+      const file = `${machine.name}-serial.log`;
+      await writeFile(join(folder, file), machine.console.transcript());
+      transcripts.push({ machine: machine.name, file });
+    }
+    keep = options.keep && failure !== undefined;
+    for (const machine of run.machines) await machine.destroy({ keepFiles: keep });
+    if (keep) options.log.info(`kept the machines' disks and state of ${scenario.id} in ${workDir}`);
 
-  return {
-    id: scenario.id,
-    phase: scenario.phase,
-    title: scenario.title,
-    goal: scenario.goal,
-    hypervisor: hypervisor.name,
-    status: failure ? "FAIL" : "PASS",
-    started: started.toISOString(),
-    seconds: (Date.now() - started.getTime()) / 1000,
-    environment: [...capabilities, ...run.notes, `fruix ${fruixVersion}`],
-    steps: run.steps,
-    checks: run.checks,
-    results: run.results,
-    failure,
-    transcripts,
-  };
+    const report: ScenarioReport = {
+      id: scenario.id,
+      phase: scenario.phase,
+      title: scenario.title,
+      goal: scenario.goal,
+      hypervisor: hypervisor.name,
+      status: failure ? "FAIL" : "PASS",
+      started: started.toISOString(),
+      seconds: (Date.now() - started.getTime()) / 1000,
+      environment: [...capabilities, ...run.notes, `fruix ${fruixVersion}`],
+      hypervisorNotes: capabilities,
+      attempt,
+      steps: run.steps,
+      checks: run.checks,
+      results: run.results,
+      failure,
+      transcripts,
+    };
+    await writeFiles(folder, options.reporters.flatMap((r) => Object.entries(r.renderScenario?.(report) ?? {})));
+    return report;
+  } finally {
+    forget();
+    if (!keep) await rm(workRoot, { recursive: true, force: true });
+  }
+}
+
+async function writeFiles(dir: string, files: ReadonlyArray<readonly [string, string]>): Promise<void> {
+  for (const [file, text] of files) {
+    await mkdir(dirname(join(dir, file)), { recursive: true });
+    await writeFile(join(dir, file), text);
+  }
 }
 
 /** Runs the scenarios one after another and writes every reporter's files. */
 export async function runScenarios(scenarios: readonly Scenario[], options: EngineOptions): Promise<RunReport> {
   const started = new Date();
   await mkdir(options.reportDir, { recursive: true });
-  const workRoot = await mkdtemp(join(tmpdir(), `fruix-validate-${options.runId}-`));
-  const forget = options.keep ? () => undefined : removeOnInterrupt(workRoot);
   const reports: ScenarioReport[] = [];
-  try {
-    for (const scenario of scenarios) {
-      const report = await runScenario(scenario, options, workRoot);
-      reports.push(report);
-      options.log.info(`${report.status} ${report.id} (${report.seconds.toFixed(1)} s)`);
-    }
-  } finally {
-    forget();
-    if (!options.keep || reports.every((r) => r.status === "PASS")) await rm(workRoot, { recursive: true, force: true });
+  for (const scenario of scenarios) {
+    const report = await runAttempt(scenario, options, join(options.reportDir, scenario.id));
+    reports.push(report);
+    options.log.info(`${report.status} ${report.id} (${report.seconds.toFixed(1)} s)`);
   }
   const run: RunReport = {
     runId: options.runId,
@@ -249,12 +273,7 @@ export async function runScenarios(scenarios: readonly Scenario[], options: Engi
     fruixVersion,
     scenarios: reports,
   };
-  for (const reporter of options.reporters) {
-    for (const [file, text] of Object.entries(reporter.render(run))) {
-      await mkdir(dirname(join(options.reportDir, file)), { recursive: true });
-      await writeFile(join(options.reportDir, file), text);
-    }
-  }
+  await writeFiles(options.reportDir, options.reporters.flatMap((r) => Object.entries(r.render(run))));
   return run;
 }
 

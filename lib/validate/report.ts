@@ -34,6 +34,13 @@ export interface ScenarioReport {
   readonly started: string; // ISO 8601
   readonly seconds: number;
   readonly environment: readonly string[];
+  /**
+   * What the adapter said about itself (acceleration and why, a test double, ...);
+   * also the first lines of `environment`. Absent in reports older than this field.
+   */
+  readonly hypervisorNotes?: readonly string[];
+  /** In a run with retries: which attempt this is, of how many allowed. */
+  readonly attempt?: { readonly number: number; readonly max: number };
   readonly steps: readonly StepRecord[];
   readonly checks: readonly CheckRecord[];
   readonly results: ReadonlyArray<readonly [string, string]>;
@@ -57,6 +64,72 @@ export function passed(run: RunReport): boolean {
 /** A reporter turns a run into files; each is one small module (Playwright-style). */
 export interface Reporter {
   readonly name: string;
-  /** Files to write, relative to the run's report folder. */
+  /** Run-level files to write, relative to the run's report folder. */
   render(run: RunReport): Record<string, string>;
+  /** One scenario attempt's files, relative to that attempt's own folder (report.md, result.json). */
+  renderScenario?(scenario: ScenarioReport): Record<string, string>;
+}
+
+// --- matrix runs ------------------------------------------------------------
+
+/** A matrix cell's class: passed first time, flaky (failed, then passed on a retry), failed, or skipped (never run). */
+export type CellStatus = "passed" | "flaky" | "failed" | "skipped";
+
+export interface AttemptRecord {
+  readonly number: number;
+  readonly status: Status;
+  readonly seconds: number;
+  /** Paths relative to the run directory. */
+  readonly folder: string;
+  readonly report: string;
+  readonly transcripts: readonly string[];
+  readonly failure?: string;
+}
+
+export interface CellRecord {
+  readonly project: string;
+  readonly hypervisor: string;
+  readonly scenario: string;
+  readonly phase: string;
+  readonly title: string;
+  readonly status: CellStatus;
+  readonly skipReason?: string;
+  /** All attempts together. */
+  readonly seconds: number;
+  /** The closure the last attempt validated, when it got that far. */
+  readonly closurePath?: string;
+  readonly hypervisorNotes: readonly string[];
+  /** Every attempt, failed ones included; their files are kept. */
+  readonly attempts: readonly AttemptRecord[];
+}
+
+/** matrix.json: what `fruix report sign-off` reads. */
+export interface MatrixRunReport {
+  readonly kind: "fruix-matrix-run";
+  readonly formatVersion: 1;
+  readonly runId: string;
+  readonly started: string;
+  readonly seconds: number;
+  readonly fruixVersion: string;
+  readonly matrixFile: string;
+  /** Shard i of n, when the run was one. */
+  readonly shard?: { readonly index: number; readonly total: number };
+  /** --project filters, if any. */
+  readonly onlyProjects: readonly string[];
+  readonly retries: number;
+  /** False while the run is still going (or if it was interrupted). */
+  readonly complete: boolean;
+  readonly cells: readonly CellRecord[];
+}
+
+export interface MatrixReporter {
+  readonly name: string;
+  /** Files to write, relative to the run directory. */
+  render(run: MatrixRunReport): Record<string, string>;
+}
+
+export function cellCounts(cells: readonly CellRecord[]): Record<CellStatus, number> {
+  const counts: Record<CellStatus, number> = { passed: 0, flaky: 0, failed: 0, skipped: 0 };
+  for (const c of cells) counts[c.status] += 1;
+  return counts;
 }

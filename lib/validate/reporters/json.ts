@@ -1,11 +1,20 @@
 // The machine-readable record of a run, and of each scenario.
-import type { Reporter } from "../report.js";
+import type { MatrixReporter, Reporter } from "../report.js";
 
 export const jsonReporter: Reporter = {
   name: "json",
   render(run) {
-    const files: Record<string, string> = { "results.json": JSON.stringify(run, null, 2) + "\n" };
-    for (const s of run.scenarios) files[`${s.id}/result.json`] = JSON.stringify(s, null, 2) + "\n";
-    return files;
+    return { "results.json": JSON.stringify(run, null, 2) + "\n" };
+  },
+  renderScenario(scenario) {
+    return { "result.json": JSON.stringify(scenario, null, 2) + "\n" };
+  },
+};
+
+/** matrix.json: the matrix run, every cell with every attempt; `fruix report sign-off` reads it. */
+export const matrixJsonReporter: MatrixReporter = {
+  name: "json",
+  render(run) {
+    return { "matrix.json": JSON.stringify(run, null, 2) + "\n" };
   },
 };

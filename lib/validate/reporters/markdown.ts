@@ -1,6 +1,7 @@
 // The phase report, in the style of the workflow's own reports: goal,
 // validated result summary, numbered checks, PASS/FAIL line.
-import type { Reporter, RunReport, ScenarioReport } from "../report.js";
+import { cellCounts, type MatrixReporter, type Reporter, type RunReport, type ScenarioReport } from "../report.js";
+import { STATUS_WORD } from "../matrix.js";
 
 function scenarioMarkdown(s: ScenarioReport): string {
   const lines = [
@@ -15,6 +16,7 @@ function scenarioMarkdown(s: ScenarioReport): string {
     "## Environment",
     "",
     `- hypervisor: ${s.hypervisor}`,
+    ...(s.attempt ? [`- attempt ${s.attempt.number} of at most ${s.attempt.max}`] : []),
     ...s.environment.map((e) => `- ${e}`),
     "",
     "## Steps",
@@ -73,8 +75,48 @@ function summaryMarkdown(run: RunReport): string {
 export const markdownReporter: Reporter = {
   name: "markdown",
   render(run) {
-    const files: Record<string, string> = { "summary.md": summaryMarkdown(run) };
-    for (const s of run.scenarios) files[`${s.id}/report.md`] = scenarioMarkdown(s);
-    return files;
+    return { "summary.md": summaryMarkdown(run) };
+  },
+  renderScenario(scenario) {
+    return { "report.md": scenarioMarkdown(scenario) };
+  },
+};
+
+/** Text for one line or table cell: no line breaks, no column bars. */
+export function inlineText(text: string): string {
+  return text.replace(/\s*\n\s*/g, " ").replace(/\|/g, "\\|");
+}
+
+/** summary.md of a matrix run: one row per cell, flaky and skipped cells spelled out. */
+export const matrixMarkdownReporter: MatrixReporter = {
+  name: "markdown",
+  render(run) {
+    const counts = cellCounts(run.cells);
+    const shard = run.shard ? `, shard ${run.shard.index}/${run.shard.total}` : "";
+    const lines = [
+      `# Matrix run ${run.runId}`,
+      "",
+      `Matrix ${run.matrixFile}${shard}, retries ${run.retries}. Started ${run.started}, ${run.seconds.toFixed(1)} s, fruix ${run.fruixVersion}.`,
+      "",
+      `${counts.passed} passed, ${counts.flaky} flaky, ${counts.failed} failed, ${counts.skipped} skipped.`,
+      "",
+      "| project | scenario | result | attempts | seconds | closure |",
+      "| --- | --- | --- | --- | --- | --- |",
+      ...run.cells.map((c) => {
+        const attempts = c.attempts.map((a) => `[${a.number}: ${a.status}](${a.report})`).join(", ") || "none";
+        const result = c.status === "skipped" ? `SKIPPED (${inlineText(c.skipReason ?? "")})` : STATUS_WORD[c.status];
+        return `| ${c.project} | ${c.scenario} | ${result} | ${attempts} | ${c.seconds.toFixed(1)} | ${c.closurePath ? `\`${c.closurePath}\`` : ""} |`;
+      }),
+      "",
+    ];
+    const flaky = run.cells.filter((c) => c.status === "flaky");
+    if (flaky.length) {
+      lines.push("## Flaky cells", "", "Each failed first and passed on a retry; the failed attempts' reports and transcripts are kept.", "");
+      for (const c of flaky) {
+        for (const a of c.attempts.filter((x) => x.status === "FAIL")) lines.push(`- ${c.project}/${c.scenario}, attempt ${a.number}: ${inlineText(a.failure ?? "failed")} ([report](${a.report}))`);
+      }
+      lines.push("");
+    }
+    return { "summary.md": lines.join("\n") };
   },
 };

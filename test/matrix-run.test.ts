@@ -1,0 +1,152 @@
+// The matrix runner through the real engine: retries, flaky/failed/skipped
+// classes, the run directory and its reporters. The scenarios here are
+// test-only modules passed in as objects; they start no machine, but they run
+// through the same engine (real adapter, real report files) as every scenario.
+import { existsSync } from "node:fs";
+import { readFile, readdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseStringPromise } from "xml2js";
+import { hypervisorFactory } from "../hypervisors/index.js";
+import { silentLogger } from "../lib/log.js";
+import type { Store } from "../lib/store/index.js";
+import { type Cell, type Project } from "../lib/validate/matrix.js";
+import { runMatrix } from "../lib/validate/matrix-run.js";
+import type { MatrixRunReport } from "../lib/validate/report.js";
+import { jsonReporter, matrixJsonReporter } from "../lib/validate/reporters/json.js";
+import { matrixJunitReporter } from "../lib/validate/reporters/junit.js";
+import { markdownReporter, matrixMarkdownReporter } from "../lib/validate/reporters/markdown.js";
+import { defineScenario, type Scenario } from "../lib/validate/scenario.js";
+import { cleanupTempDirs, exampleFile, freshStore, tempDir } from "./helpers/fixtures.js";
+
+afterAll(cleanupTempDirs);
+
+function testScenario(id: string, run: Scenario["run"]): Scenario {
+  return defineScenario({ id, phase: "Test", title: `test scenario ${id}`, goal: "exercises the matrix runner", hypervisors: ["qemu"], run });
+}
+
+const project: Project = { name: "qemu-tcg", hypervisor: "qemu", accel: "tcg", timeoutScale: 1, requiresEnv: [], scenarios: [] };
+
+describe("runMatrix with retries", () => {
+  let reportDir: string;
+  let run: MatrixRunReport;
+  let store: Store;
+  let attemptsSeen: Record<string, number>;
+  let workDirsBefore: string[];
+
+  beforeAll(async () => {
+    store = await freshStore();
+    reportDir = join(await tempDir(), "run");
+    const markers = await tempDir();
+    attemptsSeen = { steady: 0, flaky: 0, broken: 0 };
+    // Fails until an earlier attempt has left its marker: state that a retry sees differently.
+    const flaky = testScenario("flaky", async (ctx) => {
+      attemptsSeen.flaky! += 1;
+      const marker = join(markers, "flaky-ran-before");
+      const ranBefore = existsSync(marker);
+      await writeFile(marker, "1");
+      ctx.result("closure_path", "/frx/store/0000000000000000000000000000000000000000000000000000000000000000-fruix-system-test");
+      ctx.check("an earlier attempt left its marker", ranBefore, true);
+    });
+    const steady = testScenario("steady", async (ctx) => {
+      attemptsSeen.steady! += 1;
+      ctx.check("one is one", 1, 1);
+    });
+    const broken = testScenario("broken", async (ctx) => {
+      attemptsSeen.broken! += 1;
+      await ctx.step("a step that fails", async () => ctx.check("two is three", 2, 3));
+    });
+    const cells: Array<Cell<Scenario>> = [
+      { project, scenario: steady },
+      { project, scenario: flaky },
+      { project, scenario: broken },
+      { project: { ...project, name: "elsewhere" }, scenario: steady, skip: "not set in the environment: FRUIX_NOWHERE" },
+    ];
+    workDirsBefore = (await readdir(tmpdir())).filter((d) => d.startsWith("fruix-validate-matrix-test-"));
+    run = await runMatrix(cells, {
+      store,
+      log: silentLogger,
+      adapter: (p) => hypervisorFactory(p.hypervisor, { accel: p.accel, timeoutScale: p.timeoutScale, log: () => undefined }),
+      declaration: exampleFile,
+      keep: false,
+      retries: 2,
+      reportDir,
+      runId: "matrix-test",
+      matrixFile: "test.json",
+      onlyProjects: [],
+      scenarioReporters: [markdownReporter, jsonReporter],
+      reporters: [matrixJsonReporter, matrixMarkdownReporter, matrixJunitReporter],
+    });
+  });
+
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it("classes cells: passed first time, flaky, failed after every retry, skipped never run", () => {
+    expect(run.cells.map((c) => `${c.project}/${c.scenario}=${c.status}:${c.attempts.map((a) => a.status).join(",")}`)).toEqual([
+      "qemu-tcg/steady=passed:PASS",
+      "qemu-tcg/flaky=flaky:FAIL,PASS",
+      "qemu-tcg/broken=failed:FAIL,FAIL,FAIL",
+      "elsewhere/steady=skipped:",
+    ]);
+    // The scenarios really ran that many times: a pass stops the retries, a skip never runs.
+    expect(attemptsSeen).toEqual({ steady: 1, flaky: 2, broken: 3 });
+    expect(run.cells[3]!.skipReason).toBe("not set in the environment: FRUIX_NOWHERE");
+    expect(run.complete).toBe(true);
+  });
+
+  it("keeps every attempt's report, the failed ones included", async () => {
+    const flaky = run.cells[1]!;
+    expect(flaky.attempts.map((a) => a.folder)).toEqual(["qemu-tcg/flaky/attempt-1", "qemu-tcg/flaky/attempt-2"]);
+    const first = await readFile(join(reportDir, flaky.attempts[0]!.report), "utf8");
+    expect(first).toMatch(/^- attempt 1 of at most 3$/m);
+    expect(first).toMatch(/^1\. FAIL an earlier attempt left its marker \(expected true, seen false\)$/m);
+    expect(first).toMatch(/^`FAIL flaky`/m);
+    const second = await readFile(join(reportDir, flaky.attempts[1]!.report), "utf8");
+    expect(second).toMatch(/^`PASS flaky`/m);
+    const result = JSON.parse(await readFile(join(reportDir, "qemu-tcg/flaky/attempt-1/result.json"), "utf8"));
+    expect(result.status).toBe("FAIL");
+    expect(result.attempt).toEqual({ number: 1, max: 3 });
+    expect(flaky.attempts[0]!.failure).toBe("check 1 failed: an earlier attempt left its marker: expected true, seen false");
+    expect(flaky.closurePath).toMatch(/-fruix-system-test$/);
+    expect(flaky.hypervisorNotes).toEqual(["acceleration tcg (as requested)"]);
+    expect((await readdir(join(reportDir, "qemu-tcg/broken"))).sort()).toEqual(["attempt-1", "attempt-2", "attempt-3"]);
+    expect(existsSync(join(reportDir, "elsewhere"))).toBe(false);
+  });
+
+  it("writes matrix.json, which says the same as the returned run", async () => {
+    const json = JSON.parse(await readFile(join(reportDir, "matrix.json"), "utf8"));
+    expect(json).toEqual(JSON.parse(JSON.stringify(run)));
+    expect(json.kind).toBe("fruix-matrix-run");
+  });
+
+  it("shows flaky distinctly in the Markdown summary", async () => {
+    const summary = await readFile(join(reportDir, "summary.md"), "utf8");
+    expect(summary).toContain("1 passed, 1 flaky, 1 failed, 1 skipped.");
+    expect(summary).toMatch(/^\| qemu-tcg \| flaky \| FLAKY \| \[1: FAIL\]\(qemu-tcg\/flaky\/attempt-1\/report\.md\), \[2: PASS\]\(qemu-tcg\/flaky\/attempt-2\/report\.md\) \|/m);
+    expect(summary).toMatch(/^\| elsewhere \| steady \| SKIPPED \(not set in the environment: FRUIX_NOWHERE\) \| none \|/m);
+    expect(summary).toMatch(/^## Flaky cells$/m);
+    expect(summary).toContain("- qemu-tcg/flaky, attempt 1: check 1 failed: an earlier attempt left its marker");
+  });
+
+  it("shows flaky distinctly in JUnit: flakyFailure, rerunFailure, skipped", async () => {
+    const xml = await parseStringPromise(await readFile(join(reportDir, "junit.xml"), "utf8"));
+    const suites = xml.testsuites.testsuite as Array<{ $: Record<string, string>; testcase: Array<Record<string, unknown> & { $: { name: string } }> }>;
+    expect(suites.map((s) => s.$.name)).toEqual(["fruix validate qemu-tcg", "fruix validate elsewhere"]);
+    expect(suites[0]!.$).toMatchObject({ tests: "3", failures: "1", skipped: "0", flaky: "1" });
+    const [steady, flaky, broken] = suites[0]!.testcase;
+    expect(Object.keys(steady!)).toEqual(["$"]);
+    expect(Object.keys(flaky!).sort()).toEqual(["$", "flakyFailure"]);
+    expect((flaky!.flakyFailure as unknown[]).length).toBe(1);
+    expect((broken!.failure as unknown[]).length).toBe(1);
+    expect((broken!.rerunFailure as unknown[]).length).toBe(2);
+    expect(Object.keys(suites[1]!.testcase[0]!).sort()).toEqual(["$", "skipped"]);
+    expect(xml.testsuites.$.failures).toBe("1");
+  });
+
+  it("leaves no work directory behind", async () => {
+    expect((await readdir(tmpdir())).filter((d) => d.startsWith("fruix-validate-matrix-test-"))).toEqual(workDirsBefore);
+  });
+});
