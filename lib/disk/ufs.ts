@@ -13,11 +13,11 @@ import type { Partition } from "./layout.js";
 import { MiB, roundUp } from "./size.js";
 import { tool } from "./tools.js";
 
-/** FreeBSD newfs's defaults for a root, and one inode per 8 KiB. */
-const BLOCK_SIZE = 32768;
-const FRAGMENT_SIZE = 4096;
-const DENSITY = 8192;
-const MINFREE = 8;
+/** FreeBSD newfs's defaults for a root, and one inode per 8 KiB (the in-guest installer's newfs gets the same). */
+export const BLOCK_SIZE = 32768;
+export const FRAGMENT_SIZE = 4096;
+export const DENSITY = 8192;
+export const MINFREE = 8;
 /** Times in the image: 1 s after the epoch, as the store's. */
 const PINNED_TIME = "1.0";
 

@@ -199,7 +199,7 @@ boot_item() { # CLOSURE FILE
 }
 
 # Refuses anything but a Fruix system closure in the local store; sets host,
-# kernel and initrd (store files) for boot_entry.
+# family, and what the family's boot backend needs (linux_boot_links).
 check_system_closure() { # CLOSURE
 	case $1 in
 	/frx/store/*/* | /frx/store/) die "$1 is not a store item (expected /frx/store/<hash>-fruix-system-<host>)" ;;
@@ -214,13 +214,56 @@ check_system_closure() { # CLOSURE
 	"(fruix-system"*) ;;
 	*) die "$1 is not a Fruix system closure (no metadata/metadata.scm starting with (fruix-system)" ;;
 	esac
-	for c_file in boot/init boot/kernel-arguments metadata/provenance.scm; do
+	family=$(family_of "$1") || exit
+	for c_file in $(boot closure_files) metadata/provenance.scm; do
 		[ -f "$c_dir/$c_file" ] || die "$1 is not a Fruix system closure (no $c_file)"
 	done
 	host=$(sed -n 's/^.*(host-name "\([^"]*\)").*$/\1/p' "$c_dir/metadata/metadata.scm" | head -n 1)
 	[ -n "$host" ] || die "$1 is not a Fruix system closure (no host-name in metadata/metadata.scm)"
+	boot boot_links "$1"
+}
+
+linux_closure_files() {
+	echo boot/init boot/kernel-arguments
+}
+
+linux_boot_links() { # CLOSURE: sets kernel and initrd (store files) for boot_entry
 	kernel=$(boot_item "$1" vmlinuz) || exit
 	initrd=$(boot_item "$1" initrd.img) || exit
+}
+
+# --- base families ----------------------------------------------------------------
+# What differs between the bases is how a generation is booted: linux-busybox
+# through systemd-boot entries on the ESP (linux_*), FreeBSD through the root's
+# /boot/loader.conf (freebsd_*). The generation layout and the step order are
+# shared.
+
+# A closure's base family, from its metadata.scm: (base linux-busybox) or (base freebsd).
+family_of() { # CLOSURE
+	f_base=$(sed -n 's/^.*(base \([a-z-]*\)).*$/\1/p' "$root$1/metadata/metadata.scm" 2>/dev/null | head -n 1)
+	case ${f_base:-linux-busybox} in
+	linux-busybox | freebsd) echo "${f_base:-linux-busybox}" ;;
+	*) die "$1 is for the base '$f_base', which this helper cannot boot" ;;
+	esac
+}
+
+# The family of the system this tree runs: its current generation's.
+system_family() {
+	s_n=$(pointer current)
+	if [ -n "$s_n" ] && [ -L "$system_dir/generations/$s_n/closure" ]; then
+		family_of "$(closure_of "$s_n")"
+	else
+		echo linux-busybox
+	fi
+}
+
+boot() { # ACTION ARGS...: the family's boot backend
+	b_action=$1
+	shift
+	case $family in
+	freebsd) "freebsd_$b_action" "$@" ;;
+	*) "linux_$b_action" "$@" ;;
+	esac
 }
 
 # --- the ESP ----------------------------------------------------------------------
@@ -325,6 +368,75 @@ set_boot_default() { # N: loader.conf's default, its other settings kept
 	replace_file "$s_conf" "$s_text"
 }
 
+# The linux-busybox backend's actions (see boot()).
+linux_require() { require_esp; }
+linux_prepare() { # N CLOSURE CREATED CURRENT: sets entry
+	uuid=$(root_uuid "$4") || exit
+	check_esp_room "$kernel" "$initrd"
+	entry=$(boot_entry "$1" "$2" "$3" "$uuid") || exit
+}
+linux_install_files() {
+	install_boot_file "$kernel"
+	install_boot_file "$initrd"
+}
+linux_entry_file() { entry_file "$1"; }
+linux_set_default() { set_boot_default "$1"; }
+linux_remove_unused() { remove_unused_boot_files; }
+
+# --- FreeBSD: /boot/loader.conf -------------------------------------------------
+# loader.efi reads the root's /boot/loader.conf, so a generation is booted by
+# what that file says: kernel= names the generation's kernel directory in the
+# store (the loader loads kernel from it and adds it to module_path), and
+# fruix.system names the closure rc.d/fruix activates. The store is on the
+# root file system the loader reads, so no boot file is copied anywhere.
+# Each generation's text is kept as /boot/fruix/generation-N.conf (the
+# "entry", for the loader prompt: read-conf FILE), and the boot default is
+# /boot/loader.conf, replaced by one rename.
+
+freebsd_closure_files() {
+	echo boot/loader.conf activate
+}
+
+freebsd_boot_links() { # CLOSURE: sets kernel_dir, the store directory boot/kernel links to
+	kernel_dir=$(readlink "$root$1/boot/kernel") || die "$1 is not a Fruix system closure (boot/kernel is not a link)"
+	case $kernel_dir in
+	/frx/store/?*/?*) ;;
+	*) die "$1: boot/kernel does not point into /frx/store ($kernel_dir)" ;;
+	esac
+	[ -f "$root$kernel_dir/kernel" ] || die "$1: boot/kernel points at $kernel_dir, which is not in the local store"
+}
+
+freebsd_require() {
+	[ -f "$root/boot/loader.conf" ] ||
+		die "no boot loader configuration at $root/boot/loader.conf (is this an installed Fruix FreeBSD system?)"
+}
+
+# Generation N's loader configuration: the text loaderConfFor() in
+# lib/system/freebsd-boot.ts renders. Needs check_system_closure first.
+freebsd_prepare() { # N CLOSURE CREATED CURRENT: sets entry
+	entry=$(
+		cat "$root$2/boot/loader.conf" || exit
+		printf '# Generation %s; rc.d/fruix activates the system the kernel environment names.\n' "$1"
+		printf 'kernel="%s"\nfruix.system="%s"\n' "$kernel_dir" "$2"
+	) || die "cannot read $2/boot/loader.conf"
+}
+
+freebsd_install_files() {
+	[ -d "$root/boot/fruix" ] || must mkdir -p "$root/boot/fruix"
+}
+
+freebsd_entry_file() { # N
+	echo "$root/boot/fruix/generation-$1.conf"
+}
+
+freebsd_set_default() { # N: /boot/loader.conf becomes generation N's
+	d_text=$(cat "$(freebsd_entry_file "$1")") || die "no loader configuration for generation $1 ($(freebsd_entry_file "$1"))"
+	replace_file "$root/boot/loader.conf" "$d_text"
+}
+
+# Kernels are store items: nothing on /boot to remove, the store GC frees them.
+freebsd_remove_unused() { :; }
+
 # --- changing the layout ------------------------------------------------------
 
 # One fruix at a time changes generations. A lock left by a killed helper (its
@@ -346,7 +458,7 @@ take_lock() {
 clean_leftovers() {
 	rm -rf "$system_dir/.fruix-new" "$gcroots/.fruix-new" "$system_dir"/generations/.fruix-* \
 		"$system_dir"/*.fruix-new "$esp"/loader/*.fruix-new "$esp"/loader/entries/*.fruix-new \
-		"$esp"/fruix/*/*.fruix-new
+		"$esp"/fruix/*/*.fruix-new "$root"/boot/*.fruix-new "$root"/boot/fruix/*.fruix-new
 }
 
 # Replaces the file PATH by one holding TEXT and a newline, in one rename.
@@ -426,7 +538,7 @@ apply_pointers() { # CURRENT ROLLBACK
 	replace_link "$(closure_of "$1")" "$gcroots/current-system"
 	step gcroot-current
 	barrier
-	set_boot_default "$1"
+	boot set_default "$1"
 	step loader-default
 	barrier
 }
@@ -568,25 +680,24 @@ cmd_switch() {
 	require_layout
 	take_lock
 	check_system_closure "$closure"
-	require_esp
+	running=$(system_family) || exit
+	[ "$running" = "$family" ] || die "$closure is built on the $family base; this system runs the $running base"
+	boot require
 	current=$(current_generation) || exit
-	uuid=$(root_uuid "$current") || exit
-	check_esp_room "$kernel" "$initrd"
 	now_s=$(now) || exit
 	created=$(iso_time "$now_s")
 	new=$(($(highest_generation) + 1))
-	entry=$(boot_entry "$new" "$closure" "$created" "$uuid") || exit
+	boot prepare "$new" "$closure" "$created" "$current"
 
 	finish_pending
 	clean_leftovers
-	install_boot_file "$kernel"
-	install_boot_file "$initrd"
+	boot install_files
 	step boot-files
 	replace_link "$closure" "$gcroots/system-$new"
 	step gcroot-generation
 	write_generation "$new" "$closure" "$created" "$current"
 	step generation
-	replace_file "$(entry_file "$new")" "$entry"
+	replace_file "$(boot entry_file "$new")" "$entry"
 	step boot-entry
 	barrier
 	commit_pointers "$new" "$current"
@@ -597,7 +708,8 @@ cmd_rollback() {
 	[ $# -eq 0 ] || usage_error
 	require_layout
 	take_lock
-	require_esp
+	family=$(system_family) || exit
+	boot require
 	current=$(current_generation) || exit
 	target=$(pointer rollback)
 	[ -n "$target" ] || die "no rollback generation recorded (there is one after a switch)"
@@ -605,20 +717,17 @@ cmd_rollback() {
 		die "rollback generation $target is gone ($system_dir/generations/$target is missing)"
 	closure=$(closure_of "$target")
 	check_system_closure "$closure"
-	uuid=$(root_uuid "$current") || exit
-	check_esp_room "$kernel" "$initrd"
-	entry=$(boot_entry "$target" "$closure" "$(created_of "$target")" "$uuid") || exit
+	boot prepare "$target" "$closure" "$(created_of "$target")" "$current"
 
 	# Its boot files and entry are normally there; an ESP restored from a
 	# backup may lack them.
 	finish_pending
 	clean_leftovers
-	install_boot_file "$kernel"
-	install_boot_file "$initrd"
+	boot install_files
 	step boot-files
 	replace_link "$closure" "$gcroots/system-$target"
 	step gcroot-generation
-	[ -f "$(entry_file "$target")" ] || replace_file "$(entry_file "$target")" "$entry"
+	[ -f "$(boot entry_file "$target")" ] || replace_file "$(boot entry_file "$target")" "$entry"
 	step boot-entry
 	barrier
 	commit_pointers "$target" "$current"
@@ -629,7 +738,8 @@ cmd_delete_generations() {
 	[ $# -eq 1 ] || usage_error
 	require_layout
 	take_lock
-	require_esp
+	family=$(system_family) || exit
+	boot require
 	selected=$(select_generations "$1") || exit
 	current=$(pointer current)
 	rollback=$(pointer rollback)
@@ -660,7 +770,7 @@ cmd_delete_generations() {
 
 	# Entries go first, so the boot menu never offers a generation whose files
 	# are being removed; boot files go last, once no entry loads them.
-	for n in $doomed; do must rm -f "$(entry_file "$n")"; done
+	for n in $doomed; do must rm -f "$(boot entry_file "$n")"; done
 	step remove-entries
 	barrier
 	for n in $doomed; do must rm -f "$gcroots/system-$n"; done
@@ -671,7 +781,7 @@ cmd_delete_generations() {
 		must rm -rf "$system_dir/generations/.fruix-old-$n"
 	done
 	step remove-generations
-	remove_unused_boot_files
+	boot remove_unused
 	step remove-boot-files
 	barrier
 	echo "deleted_generations=${doomed# }"

@@ -28,9 +28,16 @@ export function closureLoaderConf(): string {
   ].join("\n");
 }
 
-/** /boot/loader.conf for a generation: the closure's settings plus the closure itself. */
-export function loaderConfFor(closureLoaderConfText: string, closure: string, generation: number): string {
-  return `${closureLoaderConfText}# Generation ${generation}; rc.d/fruix activates the system the kernel environment names.\n${SYSTEM_KENV}="${closure}"\n`;
+/**
+ * /boot/loader.conf for a generation: the closure's settings plus the closure
+ * itself. `kernelDir` (the store directory the closure's boot/kernel links to)
+ * is given for generations the in-guest helper writes: the loader loads
+ * `kernel` from that directory and adds it to module_path. Generation 1 boots
+ * /boot/kernel, which the disk writer filled from the same item.
+ */
+export function loaderConfFor(closureLoaderConfText: string, closure: string, generation: number, kernelDir?: string): string {
+  const kernel = kernelDir === undefined ? "" : `kernel="${kernelDir}"\n`;
+  return `${closureLoaderConfText}# Generation ${generation}; rc.d/fruix activates the system the kernel environment names.\n${kernel}${SYSTEM_KENV}="${closure}"\n`;
 }
 
 /**

@@ -18,6 +18,12 @@ import { shellQuote } from "./services.js";
 import { addTree, type Tree } from "./tree.js";
 
 /** What the closure is made from. */
+/** Files a closure carries beyond its base's (the installer's rc.d script and program), and the items they need. */
+export interface FreebsdExtras {
+  readonly files: Tree;
+  readonly items: readonly string[];
+}
+
 interface Inputs {
   readonly os: OperatingSystem;
   readonly base: FreebsdItems;
@@ -71,7 +77,7 @@ function metadataDocuments(inputs: Inputs): { metadata: string; storeLayout: str
   return { metadata, storeLayout, provenance };
 }
 
-async function closureTree(store: Store, inputs: Inputs): Promise<Tree> {
+async function closureTree(store: Store, inputs: Inputs, extras: FreebsdExtras): Promise<Tree> {
   const { os, base, plans } = inputs;
   const docs = metadataDocuments(inputs);
   const activation = await readFile(join(guestDir, "freebsd-activate.sh"), "utf8");
@@ -105,10 +111,10 @@ async function closureTree(store: Store, inputs: Inputs): Promise<Tree> {
   }
   const keys = plans.flatMap((p) => p.rootAuthorizedKeys ?? []);
   if (keys.length > 0) tree["etc/root-authorized-keys"] = keys.join("\n") + "\n";
-  return tree;
+  return { ...tree, ...extras.files };
 }
 
-export async function buildFreebsdSystem(store: Store, os: OperatingSystem, log: Logger): Promise<SystemBuild> {
+export async function buildFreebsdSystem(store: Store, os: OperatingSystem, log: Logger, extras: FreebsdExtras = { files: {}, items: [] }): Promise<SystemBuild> {
   const plans = os.services.map(planFreebsdService); // fails early, at the declaration, on what FreeBSD cannot run
   const base = await realizeFreebsd(store, os.base as FreebsdBase, log);
   const accounts = freebsdAccounts(
@@ -117,9 +123,9 @@ export async function buildFreebsdSystem(store: Store, os: OperatingSystem, log:
     await worldFile(store, base.world, "etc/group"),
   );
   const helper = await buildHelper(store);
-  const references = [base.world, base.kernel, base.loader, helper].sort();
+  const references = [...new Set([base.world, base.kernel, base.loader, helper, ...extras.items])].sort();
   const inputs: Inputs = { os, base, helper, plans, accounts, references };
-  const tree = await closureTree(store, inputs);
+  const tree = await closureTree(store, inputs, extras);
   const closurePath = await log.step("build system closure", () => addTree(store, `fruix-system-${os.hostName}`, tree, references));
   return {
     family: "freebsd",

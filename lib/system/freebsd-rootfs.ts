@@ -15,7 +15,7 @@ import { loaderConfFor } from "./freebsd-boot.js";
 import { writeFirstGeneration } from "./generation.js";
 
 /** Where the running system writes: copied from the world, never linked to the store. */
-const MUTABLE = ["etc", "var", "root", "tmp", "home", "usr/local"];
+export const MUTABLE = ["etc", "var", "root", "tmp", "home", "usr/local"];
 
 /** Directories a Fruix root has whatever the world holds. */
 const SKELETON: ReadonlyArray<[string, number]> = [
@@ -26,7 +26,7 @@ const SKELETON: ReadonlyArray<[string, number]> = [
 /** The closure's files installed before first boot (activation installs them again at every boot). */
 const CLOSURE_ETC: ReadonlyArray<[string, number]> = [
   ["etc/master.passwd", 0o600], ["etc/group", 0o644], ["etc/rc.conf", 0o644], ["etc/rc.d/fruix", 0o555],
-  ["etc/ttys", 0o644], ["etc/gettytab", 0o644],
+  ["etc/ttys", 0o644], ["etc/gettytab", 0o644], ["etc/rc.d/fruix_installer", 0o555],
 ];
 
 export interface SetItem {

@@ -69,6 +69,8 @@ const plans: Record<string, (spec: ServiceSpec) => FreebsdServicePlan> = {
     const tty = freebsdTty(s);
     return { name: `validation-shell-${tty}`, rcConf: [], tty: { device: tty, line: `${tty}\t"/usr/libexec/getty fruix.autologin"\tvt100\ton  secure` } };
   },
+  // Added by the installer system (lib/system/installer.ts), never declared: rc.d/fruix_installer runs it.
+  "fruix-installer": () => ({ name: "fruix-installer", rcConf: ['fruix_installer_enable="YES"'] }),
   klogd: (s) => refuse(s, "is not needed on the freebsd base: FreeBSD's syslogd reads the kernel's messages itself; remove it"),
   httpd: (s) => refuse(s, "is not available on the freebsd base: FreeBSD's base system has no web server"),
 };

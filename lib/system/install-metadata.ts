@@ -10,7 +10,7 @@ import type { SystemBuild } from "./build.js";
  * as the placeholder symbol `@name@`, which lib/guest/installer.sh replaces.
  */
 export interface MeasuredInGuest {
-  readonly placeholder: "disk-capacity" | "root-size";
+  readonly placeholder: "disk-capacity" | "root-size" | "root-partition-guid";
 }
 
 export interface InstallSpec {
@@ -19,8 +19,8 @@ export interface InstallSpec {
   readonly diskCapacity: number | MeasuredInGuest;
   readonly rootSize: number | MeasuredInGuest;
   readonly espSize: number;
-  /** The root file system's UUID (ext4), or for FreeBSD the root partition's GPT GUID (UFS has no UUID). */
-  readonly rootUuid: string;
+  /** The root file system's UUID (ext4), or for FreeBSD the root partition's GPT GUID (UFS has no UUID; gpart picks it in the guest). */
+  readonly rootUuid: string | MeasuredInGuest;
   /** Set by the in-guest installer: the device it installed onto. */
   readonly installTargetDevice?: string;
   readonly installed: string; // ISO 8601
@@ -51,7 +51,7 @@ export function installMetadata(build: SystemBuild, spec: InstallSpec): string {
     field("disk-capacity", measured(spec.diskCapacity)),
     field("root-size", measured(spec.rootSize)),
     field("esp-size", spec.espSize),
-    field(build.family === "freebsd" ? "root-partition-guid" : "root-uuid", spec.rootUuid),
+    field(build.family === "freebsd" ? "root-partition-guid" : "root-uuid", typeof spec.rootUuid === "string" ? spec.rootUuid : measured(spec.rootUuid)),
     field("installed", spec.installed),
     field("declaration-hash", build.declarationHash),
     [sym("store-items"), ...build.items.map((item): Sexp => [sym("store-item"), field("path", item), itemSource(build, item)])],

@@ -18,6 +18,7 @@ import { memoized } from "../memo.js";
 import type { Store } from "../store/index.js";
 import type { SystemBuild } from "./build.js";
 import { closureLink, closureLinkFile } from "./closure-files.js";
+import { freebsdBootLabel, stageFreebsdInstallerBoot } from "./freebsd-installer-media.js";
 import { bootMediumOfEsp } from "./installer-root.js";
 
 /** The ISO's volume label: the installer finds its CD by it. */
@@ -74,7 +75,10 @@ export async function buildInstallerDisk(store: Store, installer: SystemBuild, r
     withScratch(async (scratch) => {
       const ids = diskIds(`${installer.closurePath}\0installer-disk\0${rootImage}`);
       const boot = join(scratch, "esp");
-      await stageInstallerBoot(store, installer, hostName, rootImage, bootMediumOfEsp(ids.espVolumeId), boot);
+      if (installer.family === "freebsd") {
+        // loader.efi reads /boot from the partition it was loaded from: everything is on the ESP.
+        await stageFreebsdInstallerBoot(store, installer, rootImage, freebsdBootLabel("disk", ids, ISO_LABEL), boot, boot);
+      } else await stageInstallerBoot(store, installer, hostName, rootImage, bootMediumOfEsp(ids.espVolumeId), boot);
       const esp = { offset: MiB, size: await fatSizeFor(boot) };
       return store.add(`fruix-installer-${hostName}`, async (out) => {
         const disk = join(out, "disk.img");
@@ -100,11 +104,14 @@ export async function buildInstallerIso(store: Store, installer: SystemBuild, ro
     withScratch(async (scratch) => {
       const ids = diskIds(`${installer.closurePath}\0installer-iso\0${rootImage}`);
       const boot = join(scratch, "esp");
-      await stageInstallerBoot(store, installer, hostName, rootImage, `LABEL=${ISO_LABEL}`, boot);
+      const cd = join(scratch, "cd");
+      await mkdir(cd);
+      if (installer.family === "freebsd") {
+        // The El Torito image holds loader.efi only; the loader reads /boot from the ISO 9660 file system.
+        await stageFreebsdInstallerBoot(store, installer, rootImage, freebsdBootLabel("iso", ids, ISO_LABEL), boot, cd);
+      } else await stageInstallerBoot(store, installer, hostName, rootImage, `LABEL=${ISO_LABEL}`, boot);
       const size = await fatSizeFor(boot);
       return store.add(`fruix-installer-iso-${hostName}`, async (out) => {
-        const cd = join(scratch, "cd");
-        await mkdir(cd);
         const efiboot = join(cd, "efiboot.img");
         await writeFile(efiboot, "");
         await truncate(efiboot, size);

@@ -18,6 +18,7 @@ import { memoized } from "../memo.js";
 import type { Store } from "../store/index.js";
 import type { SystemBuild } from "./build.js";
 import { cpioArchive, treeEntries } from "./cpio.js";
+import { buildFreebsdInstallerRoot } from "./freebsd-installer.js";
 import { generationTime } from "./generation.js";
 import { installMetadata } from "./install-metadata.js";
 import { shellQuote } from "./services.js";
@@ -72,6 +73,7 @@ export function installerTargetIds(target: SystemBuild, device: string): DiskIds
 
 /** Returns the store path of root.cpio.gz. */
 export async function buildInstallerRoot(store: Store, target: SystemBuild, installer: SystemBuild, plan: InstallPlan, log: Logger): Promise<string> {
+  if (target.family === "freebsd") return buildFreebsdInstallerRoot(store, target, installer, plan, log);
   const created = generationTime();
   const key = { recipe: "installer-root", version: 1, target: target.closurePath, installer: installer.closurePath, plan, created };
   const item = await memoized(store, key, async () => {

@@ -10,6 +10,7 @@ import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 import { fruixVersion } from "../version.js";
 import { buildSystem, guestScript, type SystemBuild } from "./build.js";
+import { buildFreebsdInstallerSystem } from "./freebsd-installer.js";
 import { addTree } from "./tree.js";
 
 /** sfdisk, mkfs.fat and mke2fs with every library they load (Debian 12 package names). */
@@ -43,9 +44,7 @@ export function withInstaller(os: OperatingSystem): OperatingSystem {
 }
 
 export async function buildInstallerSystem(store: Store, os: OperatingSystem, target: SystemBuild, log: Logger): Promise<SystemBuild> {
-  if (os.base.family !== "linux-busybox") {
-    throw new FruixError(`fruix system installer supports the linux-busybox base only so far; ${os.hostName} uses ${os.base.family}`);
-  }
+  if (os.base.family === "freebsd") return buildFreebsdInstallerSystem(store, os, target, log);
   const base = await realizeLinuxBusybox(store, os.base, log);
   const tools = await importDebianBinaries(store, INSTALLER_TOOLS, log);
   const script = await addTree(store, `fruix-installer-${fruixVersion}`, {
