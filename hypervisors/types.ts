@@ -41,6 +41,17 @@ export interface MachineSpec {
   readonly cdrom?: string | null;
   /** Where the adapter may keep per-machine state (firmware variables, overlays, sockets). */
   readonly workDir: string;
+  /**
+   * Guest TCP ports the host must reach (22, for `fruix system copy`). The
+   * machine then gets one network card with DHCP; without, it has none.
+   */
+  readonly forwardPorts?: readonly number[];
+}
+
+/** Where the host reaches a forwarded guest port. */
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
 }
 
 export interface Machine {
@@ -53,6 +64,8 @@ export interface Machine {
   powerOff(): Promise<void>;
   /** Resolves when the machine stops by itself (the guest powered off); rejects on timeout. */
   waitForPowerOff(timeoutMs: number): Promise<void>;
+  /** Where the host reaches guest TCP `port`, one of spec.forwardPorts (adapters that can forward). */
+  endpoint?(port: number): Promise<Endpoint>;
   insertCdrom(path: string): Promise<void>;
   ejectCdrom(): Promise<void>;
   /**

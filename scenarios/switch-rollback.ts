@@ -1,12 +1,27 @@
 // Phase: roll an installed system forward to a candidate generation and back,
-// across real reboots, with the in-guest helper.
-import type { OperatingSystem } from "../lib/declaration/types.js";
-import { MiB } from "../lib/disk/size.js";
-import { defineScenario } from "../lib/validate/scenario.js";
-import { bootToActivation, openShell, sh } from "./lib/running-system.js";
-import { receiveItems, transferDisk } from "./lib/transfer.js";
+// across real reboots: the candidate travels over SSH (`fruix system copy`'s
+// code, into the guest's dropbear), the helper switches and rolls back.
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import ssh2, { type ParsedKey } from "ssh2";
 import type { Machine } from "../hypervisors/types.js";
-import type { ScenarioContext } from "../lib/validate/scenario.js";
+import { copyClosure, switchRemote } from "../lib/copy/copy.js";
+import { parseDestination } from "../lib/copy/destination.js";
+import { knownHostsLine } from "../lib/copy/known-hosts.js";
+import { withSession, type SshOptions } from "../lib/copy/ssh.js";
+import type { OperatingSystem, ServiceSpec } from "../lib/declaration/types.js";
+import { MiB } from "../lib/disk/size.js";
+import { defineScenario, type ScenarioContext } from "../lib/validate/scenario.js";
+import { bootToActivation, openShell, sh } from "./lib/running-system.js";
+
+/** Both generations: reachable over SSH with this run's key, their address from QEMU's DHCP. */
+function withSsh(authorizedKey: string) {
+  return (os: OperatingSystem): OperatingSystem => {
+    const service = (type: string, config: ServiceSpec["config"]): ServiceSpec => ({ type, config, location: os.location });
+    const others = os.services.filter((s) => s.type !== "sshd" && s.type !== "dhcp-client");
+    return { ...os, services: [...others, service("dhcp-client", { interface: "eth0" }), service("sshd", { port: 22, "authorized-keys": [authorizedKey] })] };
+  };
+}
 
 /** The candidate: visibly different (another host name and web page), same base. */
 function candidate(os: OperatingSystem): OperatingSystem {
@@ -19,6 +34,16 @@ function candidate(os: OperatingSystem): OperatingSystem {
 
 function statusOf(text: string): Record<string, string> {
   return Object.fromEntries(text.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+}
+
+/** Waits, on the console, until the guest has its DHCP address and dropbear runs; else says what it saw. */
+async function waitForSshd(vm: Machine): Promise<void> {
+  const ready = "ip -4 addr show eth0 2>/dev/null | grep -q 'inet ' && pidof dropbear >/dev/null && [ -s /run/dropbear.pid ]";
+  const { exitCode } = await vm.console.run(`(i=0; until ${ready}; do i=$((i+1)); [ $i -lt 90 ] || exit 1; sleep 1; done)`, { timeoutMs: 120_000 });
+  if (exitCode !== 0) {
+    const seen = await sh(vm, "ip -4 addr; ps -o pid,comm,args; tail -n 5 /var/log/messages 2>/dev/null; true");
+    throw new Error(`no DHCP address on eth0 or no dropbear after 90 s:\n${seen}`);
+  }
 }
 
 /** Reboots through the guest (init runs the shutdown script) and waits for the next activation. */
@@ -34,32 +59,54 @@ export default defineScenario({
   phase: "Switch and rollback",
   title: "Switch an installed system to a candidate generation and roll it back, across reboots",
   goal:
-    "Install generation 1, bring a visibly different candidate closure into the machine's store, stage it with " +
-    "`fruix system switch`, reboot into generation 2, then `fruix system rollback` and reboot into generation 1 " +
-    "again, checking the booted, current and rollback generations and the running closure at every step.",
+    "Install generation 1 with an SSH server, send a visibly different candidate closure into the machine's store " +
+    "over SSH (`fruix system copy`), stage it with `fruix system switch`, reboot into generation 2, then " +
+    "`fruix system rollback` and reboot into generation 1 again, checking the booted, current and rollback " +
+    "generations and the running closure at every step, and that a changed host key is refused.",
   hypervisors: ["qemu"],
   async run(ctx) {
-    const first = await ctx.step("build generation 1's system", () => ctx.buildSystem());
-    const next = await ctx.step("build the candidate system", () => ctx.buildSystem({ name: "candidate", transform: candidate }));
+    const key = ssh2.utils.generateKeyPairSync("ed25519", { comment: "fruix-validate" });
+    const identity = join(ctx.workDir, "id_ed25519");
+    await writeFile(identity, key.private, { mode: 0o600 });
+    const ssh = withSsh(key.public.trim());
+    ctx.note("both generations add dhcp-client and sshd (dropbear) with a key made for this run; QEMU forwards a loopback port to the guest's port 22");
+
+    const first = await ctx.step("build generation 1's system", () => ctx.buildSystem({ name: "with-sshd", transform: ssh }));
+    const next = await ctx.step("build the candidate system", () => ctx.buildSystem({ name: "candidate", transform: (os) => candidate(ssh(os)) }));
     const [a, b] = [first.build.closurePath, next.build.closurePath];
     ctx.check("the candidate is a different closure", a !== b, true);
     ctx.result("closure_path", a);
     ctx.result("candidate_closure_path", b);
 
     const disk = await ctx.step("install generation 1 onto a 512 MiB raw disk", () => ctx.install(first, 512 * MiB));
-    const missing = next.build.items.filter((item) => !first.build.items.includes(item));
-    const transfer = await ctx.step(`put the candidate's ${missing.length} new store items on a transfer disk`, () => transferDisk(ctx, missing));
-    ctx.note("closure transfer: a second disk carries the candidate's store items (fruix system copy over SSH is not implemented yet)");
-
-    const vm = await ctx.machine("installed", { disks: [{ path: disk, mode: "direct" }, { path: transfer, mode: "overlay" }] });
+    const vm = await ctx.machine("installed", { disks: [{ path: disk, mode: "direct" }], forwardPorts: [22] });
     const booted1 = await ctx.step("boot generation 1", () => bootToActivation(ctx, vm));
     ctx.check("generation 1 boots the installed closure", booted1.closure, a);
     await ctx.step("open the validation shell", () => openShell(vm));
+    await ctx.step("wait for the DHCP address and dropbear", () => waitForSshd(vm));
 
-    const copied = await ctx.step("copy the candidate into the machine's store", () => receiveItems(vm));
-    ctx.check("every new store item of the candidate arrived", copied.sort(), missing.map((i) => i.slice("/frx/store/".length)).sort());
+    if (!vm.endpoint) throw new Error(`the ${ctx.hypervisor.name} adapter cannot forward a port to the guest`);
+    const endpoint = await vm.endpoint(22);
+    const destination = parseDestination(`ssh://root@${endpoint.host}:${endpoint.port}`);
+    const knownHosts = join(ctx.workDir, "known_hosts");
+    const options: SshOptions = { identity, knownHosts, log: ctx.log };
+    const missing = next.build.items.filter((item) => !first.build.items.includes(item));
+    const copied = await ctx.step(`fruix system copy: the candidate's ${missing.length} new store items over SSH`, () =>
+      withSession(destination, { ...options, acceptNewHostKey: true }, (session) => copyClosure(session, ctx.store, b, ctx.log)),
+    );
+    ctx.check("exactly the candidate's new store items were sent", copied.sent.slice().sort(), missing.slice().sort());
+    ctx.check("they are in the guest's store", await sh(vm, `for i in ${missing.join(" ")}; do [ -e "$i" ] || echo "absent: $i"; done; echo ok`), "ok");
+    ctx.result("items_sent", copied.sent.length);
+    ctx.result("bytes_sent", copied.bytesSent);
 
-    const switched = statusOf(await ctx.step("fruix system switch", () => sh(vm, `fruix system switch ${b}`)));
+    const imposter = join(ctx.workDir, "known_hosts.changed");
+    await writeFile(imposter, knownHostsLine(endpoint.host, endpoint.port, (ssh2.utils.parseKey(ssh2.utils.generateKeyPairSync("ed25519").public) as ParsedKey).getPublicSSH()) + "\n");
+    const refusal = await withSession(destination, { ...options, knownHosts: imposter }, () => Promise.resolve("connected")).catch((e: Error) => e.message);
+    ctx.check("a host key that does not match known_hosts is refused", refusal, /the host key changed: the server offers SHA256:\S+, which does not match/);
+
+    const switched = await ctx.step("fruix system switch, over SSH", () =>
+      withSession(destination, options, (session) => switchRemote(session, b)),
+    );
     ctx.check("switch reports generation 2 current, 1 rollback, reboot required", [switched.current_generation, switched.rollback_generation, switched.reboot_required], ["2", "1", "yes"]);
     const staged = statusOf(await sh(vm, "fruix system status"));
     ctx.check("status before reboot: booted 1, current (staged) 2, rollback 1", [staged.booted_generation, staged.current_generation, staged.current_closure, staged.rollback_generation], ["1", "2", b, "1"]);
@@ -72,6 +119,11 @@ export default defineScenario({
     ctx.check("status after reboot: booted 2, current 2, rollback 1", [after2.booted_generation, after2.current_generation, after2.rollback_generation], ["2", "2", "1"]);
     ctx.check("/run/current-system is the candidate", await sh(vm, "readlink /run/current-system"), b);
     ctx.check("the candidate's host name and web page are live", [await sh(vm, "hostname"), await sh(vm, "wget -q -O - http://127.0.0.1:8080/")], [next.os.hostName, "Hello from the candidate"]);
+    await ctx.step("wait for dropbear again", () => waitForSshd(vm));
+    const again = await ctx.step("fruix system copy again, after the reboot", () =>
+      withSession(destination, options, (session) => copyClosure(session, ctx.store, b, ctx.log)),
+    );
+    ctx.check("the host key survived the reboot and nothing is sent twice", again.sent.length, 0);
     ctx.result("booted_after_switch", `${after2.booted_generation} ${booted2}`);
 
     const rolled = statusOf(await ctx.step("fruix system rollback", () => sh(vm, "fruix system rollback")));

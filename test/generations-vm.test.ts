@@ -52,6 +52,9 @@ describe("fruix validate generation-layout switch-rollback", () => {
     expect(report).toContain("\nswitch_staged_generation=2\n");
     expect(report).toContain(`\nbooted_after_switch=2 ${b}\n`);
     expect(report).toContain(`\nbooted_after_rollback=1 ${a}\n`);
+    expect(report).toMatch(/^items_sent=[1-9]\d*$/m); // over SSH, into the guest's dropbear
+    expect(report).toMatch(/^\d+\. PASS a host key that does not match known_hosts is refused$/m);
+    expect(report).toMatch(/^\d+\. PASS the host key survived the reboot and nothing is sent twice$/m);
     const transcript = await readFile(join(reportDir, "switch-rollback", "installed-serial.log"), "latin1");
     expect(transcript.match(/fruix: activated \S+/g)).toEqual([`fruix: activated ${a}`, `fruix: activated ${b}`, `fruix: activated ${a}`]);
   });

@@ -40,7 +40,7 @@ describe("ELF dynamic sections", () => {
   });
 
   it("wraps each binary to run with its own loader and libraries", () => {
-    expect(wrapperScript("sfdisk")).toContain('exec "$item/lib/ld-linux-x86-64.so.2" --library-path "$item/lib" --argv0 "${0##*/}" "$item/libexec/sfdisk" "$@"');
+    expect(wrapperScript("sfdisk")).toContain('exec "$item/loader/sfdisk" --library-path "$item/lib" --argv0 "${0##*/}" "$item/libexec/sfdisk" "$@"');
   });
 });
 

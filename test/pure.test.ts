@@ -6,6 +6,7 @@ import { formatSexp, sexpDocument, field, sym } from "../lib/sexp.js";
 import { groupFile, passwdFile, resolveAccounts, shadowFile } from "../lib/system/accounts.js";
 import { generationTime } from "../lib/system/generation.js";
 import { inittabFile, planService } from "../lib/system/services.js";
+import { hostForwards, userNetwork } from "../hypervisors/qemu/usernet.js";
 
 const at = { file: "t.scm", line: 1, column: 1 };
 
@@ -41,7 +42,7 @@ describe("accounts", () => {
         "zoe:x:1002:100::/home/zoe:/bin/sh\n",
     );
     expect(groupFile(accounts)).toBe("root:x:0:\ntty:x:5:\nwheel:x:10:\nusers:x:100:\nops:x:1000:zoe\nnogroup:x:65534:\n");
-    expect(shadowFile(accounts)).toContain("alice:!:1::::::\n");
+    expect(shadowFile(accounts)).toContain("alice:*:1::::::\n");
   });
 
   it("does not depend on declaration order", () => {
@@ -67,7 +68,7 @@ describe("services", () => {
   });
 
   it("names the declaration position of a service this base lacks", () => {
-    expect(() => planService(spec("sshd", { port: 22 }))).toThrow("t.scm:1:1: service type 'sshd-service-type' is not available on the linux-busybox base yet");
+    expect(() => planService(spec("ntpd", {}))).toThrow("t.scm:1:1: service type 'ntpd-service-type' is not available on the linux-busybox base yet");
   });
 });
 
@@ -93,5 +94,23 @@ describe("metadata writer", () => {
   it("dates generation 1 from SOURCE_DATE_EPOCH, else the epoch", () => {
     expect(generationTime({ SOURCE_DATE_EPOCH: "1700000000" })).toBe("2023-11-14T22:13:20Z");
     expect(generationTime({})).toBe("1970-01-01T00:00:00Z");
+  });
+});
+
+describe("QEMU user networking", () => {
+  it("forwards each guest port from a free loopback port, on a sealed network", () => {
+    expect(userNetwork([22])).toBe("user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:0-:22");
+  });
+
+  it("reads the host port each forward got from info usernet (QEMU 7.2's layout)", () => {
+    const info = [
+      "Hub -1 (#net087):",
+      "  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ",
+      "  TCP[HOST_FORWARD]   8       127.0.0.1 35337       10.0.2.15    22     0     0",
+      "  TCP[ESTABLISHED]   12       127.0.0.1 35337       10.0.2.15    22     0     0",
+      "  TCP[HOST_FORWARD]   9       127.0.0.1 40001       10.0.2.15  8080     0     0",
+    ].join("\n");
+    expect([...hostForwards(info)]).toEqual([[22, 35337], [8080, 40001]]);
+    expect(hostForwards("Hub -1 (#net0):\n").size).toBe(0);
   });
 });

@@ -106,6 +106,32 @@ describe("fruix system build", () => {
   });
 });
 
+  it("carries dropbear, which runs, only when sshd is declared; its run script installs the keys", async () => {
+    expect(build.packages.map((p) => p.pkg.name)).not.toContain("dropbear-bin");
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKq0 operator's key";
+    const withSshd = await buildSystem(
+      store,
+      variant(
+        "(service klogd-service-type)",
+        `(service klogd-service-type) (service sshd-service-type (sshd-configuration (port 2222) (authorized-keys (list "${key}"))))`,
+      ),
+      silentLogger,
+    );
+    const dir = store.toHostPath(withSshd.closurePath);
+    const dropbear = await readlink(join(dir, "profile/bin/dropbear"));
+    expect(dropbear).toMatch(/-fruix-dropbear\/bin\/dropbear$/);
+    expect(withSshd.packages.map((p) => p.pkg.name)).toEqual(expect.arrayContaining(["dropbear-bin", "libtomcrypt1"]));
+    // The wrapper and its bundled loader and libraries work without the host's.
+    const version = await execa(store.toHostPath(dropbear), ["-V"], { reject: false });
+    expect(version.stderr).toMatch(/^Dropbear v20\d\d\.\d+/);
+
+    const run = await readFile(join(dir, "services/sshd/run"), "utf8");
+    expect(run).toContain(`printf '%s\\n' 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKq0 operator'\\''s key' >/root/.ssh/authorized_keys`);
+    expect(run).toContain("exec dropbear -F -E -R -s -p 2222 -P /run/dropbear.pid");
+    // Key logins need an account that is not locked ("!").
+    expect(await readFile(join(dir, "etc/shadow"), "utf8")).toMatch(/^root:\*:/m);
+  });
+
 describe("fruix system rootfs", () => {
   let rootfs: string;
 

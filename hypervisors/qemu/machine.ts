@@ -8,8 +8,9 @@ import { execa, type ResultPromise } from "execa";
 import { onInterrupt } from "../../lib/cleanup.js";
 import { FruixError } from "../../lib/errors.js";
 import { SerialConsole } from "../../lib/validate/console.js";
-import type { Accel, Machine, MachineSpec } from "../types.js";
+import type { Accel, Endpoint, Machine, MachineSpec } from "../types.js";
 import { Qmp } from "./qmp.js";
+import { hostForwards, userNetwork } from "./usernet.js";
 
 export const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 export const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
@@ -103,7 +104,7 @@ export class QemuMachine implements Machine {
       "-serial", "chardev:serial0",
       ...(await this.diskArgs()),
       ...cdrom,
-      "-nic", "none",
+      "-nic", this.spec.forwardPorts?.length ? userNetwork(this.spec.forwardPorts) : "none",
     ];
   }
 
@@ -158,6 +159,14 @@ export class QemuMachine implements Machine {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  async endpoint(port: number): Promise<Endpoint> {
+    if (!this.spec.forwardPorts?.includes(port)) throw new FruixError(`${this.name}: guest port ${port} is not forwarded (ask for it in forwardPorts)`);
+    const info = await this.control().execute("human-monitor-command", { "command-line": "info usernet" });
+    const hostPort = hostForwards(String(info)).get(port);
+    if (hostPort === undefined) throw new FruixError(`${this.name}: QEMU lists no host forward for guest port ${port}`);
+    return { host: "127.0.0.1", port: hostPort };
   }
 
   async insertCdrom(path: string): Promise<void> {

@@ -34,7 +34,7 @@ export interface UserAccount {
   readonly comment: string;
   readonly homeDirectory: string; // default /home/<name>
   readonly shell: string; // default /bin/sh
-  /** crypt(3) hash for /etc/shadow; undefined means a locked account ("!"). */
+  /** crypt(3) hash for /etc/shadow; undefined means no password ("*": no password login; SSH keys still work). */
   readonly password?: string;
   readonly location: SourceLocation;
 }

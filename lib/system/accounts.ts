@@ -4,6 +4,13 @@ import type { OperatingSystem, UserAccount, UserGroup } from "../declaration/typ
 
 const FIRST_ALLOCATED_ID = 1000;
 
+/**
+ * /etc/shadow's "no password": no password login, but SSH keys still work.
+ * ("!" would lock the account, and dropbear and OpenSSH refuse locked accounts
+ * even a key.)
+ */
+export const NO_PASSWORD = "*";
+
 export interface ResolvedUser {
   readonly name: string;
   readonly uid: number;
@@ -56,9 +63,9 @@ export function resolveAccounts(os: OperatingSystem): Accounts {
     comment: u.comment,
     home: u.homeDirectory,
     shell: u.shell,
-    password: u.password ?? "!",
+    password: u.password ?? NO_PASSWORD,
   });
-  const root: ResolvedUser = { name: "root", uid: 0, gid: 0, comment: "root", home: "/root", shell: "/bin/sh", password: "!" };
+  const root: ResolvedUser = { name: "root", uid: 0, gid: 0, comment: "root", home: "/root", shell: "/bin/sh", password: NO_PASSWORD };
   const users = [
     ...(declaredUsers.some((u) => u.name === "root") ? [] : [root]),
     ...declaredUsers.map(resolve),

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DebianPackage } from "../base/apt.js";
+import { importDebianBinaries, type BinarySet } from "../base/debian-binaries.js";
 import { realizeLinuxBusybox, type LinuxBusyboxItems } from "../base/linux-busybox.js";
 import { canonicalSystem } from "../declaration/index.js";
 import type { BaseSpec, OperatingSystem } from "../declaration/types.js";
@@ -182,9 +183,28 @@ async function closureTree(
   return files;
 }
 
-export async function buildSystem(store: Store, os: OperatingSystem, log: Logger, extras: SystemExtras = NO_EXTRAS): Promise<SystemBuild> {
+/** dropbear with every library it loads: the sshd service's server (Debian 12 package names). */
+export const SSH_SERVER: BinarySet = {
+  name: "fruix-dropbear",
+  packages: ["dropbear-bin", "libc6", "libcrypt1", "libtomcrypt1", "libtommath1", "libgmp10", "zlib1g"],
+  binaries: ["usr/sbin/dropbear"],
+};
+
+/** The programs the declared services run that BusyBox lacks. */
+async function serviceExtras(store: Store, os: OperatingSystem, log: Logger): Promise<SystemExtras> {
+  if (!os.services.some((s) => s.type === "sshd")) return NO_EXTRAS;
+  const server = await importDebianBinaries(store, SSH_SERVER, log);
+  return { programs: server.programs, items: [server.item], packages: server.packages.map((pkg) => ({ pkg, items: [server.item] })) };
+}
+
+function mergeExtras(a: SystemExtras, b: SystemExtras): SystemExtras {
+  return { programs: { ...a.programs, ...b.programs }, items: [...a.items, ...b.items], packages: [...a.packages, ...b.packages] };
+}
+
+export async function buildSystem(store: Store, os: OperatingSystem, log: Logger, given: SystemExtras = NO_EXTRAS): Promise<SystemBuild> {
   if (os.base.family === "freebsd") return buildFreebsdSystem(store, os, log);
   const plans: ServicePlan[] = os.services.map(planService); // fails early on unsupported services
+  const extras = mergeExtras(given, await serviceExtras(store, os, log));
   const base = await realizeLinuxBusybox(store, os.base, log);
   const initrd = await buildInitramfs(store, base, log);
   const helper = await buildHelper(store);

@@ -4,6 +4,7 @@
 import { BUILTIN_GROUPS } from "../declaration/schema.js";
 import type { OperatingSystem, SourceLocation } from "../declaration/types.js";
 import { FruixError } from "../errors.js";
+import { NO_PASSWORD } from "./accounts.js";
 
 export interface FreebsdUser {
   readonly name: string;
@@ -31,8 +32,6 @@ export interface FreebsdAccounts {
 }
 
 const FIRST_ALLOCATED_ID = 1000;
-/** No password: FreeBSD's "*" (the linux-busybox base writes "!"). */
-const LOCKED = "*";
 
 function lines(text: string): string[][] {
   return text.split("\n").filter((l) => l !== "" && !l.startsWith("#")).map((l) => l.split(":"));
@@ -95,7 +94,7 @@ export function freebsdAccounts(os: OperatingSystem, worldMasterPasswd: string, 
   const declaredNames = new Set(declaredUsers.map((u) => u.name));
   const world = parseMasterPasswd(worldMasterPasswd);
   // The world's root has no password at all; lock it unless the declaration says otherwise.
-  const users = world.filter((u) => !declaredNames.has(u.name)).map((u) => (u.name === "root" && u.password === "" ? { ...u, password: LOCKED } : u));
+  const users = world.filter((u) => !declaredNames.has(u.name)).map((u) => (u.name === "root" && u.password === "" ? { ...u, password: NO_PASSWORD } : u));
   const uidOwner = new Map(users.map((u) => [u.uid, u.name]));
   const uidTaken = new Set([...uidOwner.keys(), ...declaredUsers.flatMap((u) => (u.uid === undefined ? [] : [u.uid]))]);
   for (const user of declaredUsers) {
@@ -104,7 +103,7 @@ export function freebsdAccounts(os: OperatingSystem, worldMasterPasswd: string, 
   }
   for (const user of declaredUsers) {
     users.push({
-      name: user.name, password: user.password ?? LOCKED, uid: user.uid ?? allocate(uidTaken), gid: gidOf(user.group),
+      name: user.name, password: user.password ?? NO_PASSWORD, uid: user.uid ?? allocate(uidTaken), gid: gidOf(user.group),
       classChangeExpire: ":0:0", gecos: user.comment, home: user.homeDirectory, shell: user.shell,
     });
   }

@@ -51,6 +51,23 @@ const plans: Record<string, (spec: ServiceSpec) => ServicePlan> = {
       run: `ip link set ${iface} up\nexec udhcpc -f -i ${iface} -s "$FRUIX_SYSTEM/share/udhcpc.script"`,
     };
   },
+  // dropbear: the system carries it only when sshd is declared (build.ts).
+  // -R makes the host keys on first start, in /etc/dropbear; they survive
+  // reboots and generation switches, as host keys must.
+  sshd: (s) => {
+    const keys = (s.config["authorized-keys"] as readonly string[]).map(shellQuote);
+    return {
+      name: "sshd",
+      process: "dropbear",
+      run: [
+        "mkdir -p /etc/dropbear /root/.ssh",
+        "chmod 700 /root/.ssh",
+        keys.length > 0 ? `printf '%s\\n' ${keys.join(" ")} >/root/.ssh/authorized_keys` : ": >/root/.ssh/authorized_keys",
+        "chmod 600 /root/.ssh/authorized_keys",
+        `exec dropbear -F -E -R -s -p ${Number(s.config.port)} -P /run/dropbear.pid`,
+      ].join("\n"),
+    };
+  },
   getty: (s) => ({
     name: `getty-${str(s, "tty")}`,
     inittab: `${str(s, "tty")}::respawn:/bin/getty -L ${Number(s.config["baud-rate"])} ${str(s, "tty")} vt100`,

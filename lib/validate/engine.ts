@@ -161,6 +161,7 @@ class Run implements ScenarioContext {
       disks: request.disks,
       cdrom: request.cdrom,
       memoryMiB: request.memoryMiB,
+      forwardPorts: request.forwardPorts,
       workDir: join(this.workDir, `machine-${name}`),
     });
     this.machines.push(machine);

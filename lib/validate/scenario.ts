@@ -28,6 +28,8 @@ export interface MachineRequest {
   /** An ISO's path, null for an empty CD drive, absent for no drive. */
   readonly cdrom?: string | null;
   readonly memoryMiB?: number;
+  /** Guest TCP ports to reach from the host; see Machine.endpoint. */
+  readonly forwardPorts?: readonly number[];
 }
 
 /** The system under test: its evaluated declaration and its build. */
