@@ -411,9 +411,26 @@ freebsd_require() {
 		die "no boot loader configuration at $root/boot/loader.conf (is this an installed Fruix FreeBSD system?)"
 }
 
+# The world item a closure's world link names (in-guest path).
+freebsd_world() { # CLOSURE
+	readlink "$root$1/world" || die "$1 is not a Fruix FreeBSD system closure (world is not a link)"
+}
+
+# The world at / is the one the disk was written with: hard links to that
+# world item's files, which nothing relinks at boot or here. A closure built on
+# another world would boot its kernel and activation over the old userland, so
+# it is refused; the current generation's closure names the world at /.
+freebsd_same_world() { # CLOSURE CURRENT
+	w_new=$(freebsd_world "$1") || exit
+	w_old=$(freebsd_world "$(closure_of "$2")") || exit
+	[ "$w_new" = "$w_old" ] ||
+		die "$1 has another FreeBSD world ($w_new) than this system ($w_old); changing the world in place is not supported: reinstall"
+}
+
 # Generation N's loader configuration: the text loaderConfFor() in
 # lib/system/freebsd-boot.ts renders. Needs check_system_closure first.
 freebsd_prepare() { # N CLOSURE CREATED CURRENT: sets entry
+	freebsd_same_world "$2" "$4"
 	entry=$(
 		cat "$root$2/boot/loader.conf" || exit
 		printf '# Generation %s; rc.d/fruix activates the system the kernel environment names.\n' "$1"
