@@ -1,6 +1,7 @@
 #!/bin/sh
 # fruix: the in-guest deployment helper (DESIGN §6, docs/generations.md).
-# Portable POSIX sh: it runs under BusyBox sh, dash and FreeBSD sh, and uses only
+# Portable POSIX sh, written for BusyBox sh, dash and FreeBSD's sh (tested under
+# BusyBox sh and dash only: it has not yet run under FreeBSD's sh), using only
 # tools all three bases have (`date +%s`, readlink and sync are not POSIX, but
 # BusyBox, GNU and FreeBSD all provide them). FRUIX_ROOT=DIR acts on the system
 # tree at DIR instead of / (offline images, tests).
