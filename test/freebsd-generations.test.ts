@@ -1,7 +1,8 @@
 // The in-guest helper's generations on a FreeBSD-shaped offline tree
 // (FRUIX_ROOT): `fruix system rootfs` of a closure built from synthetic sets,
-// with a second closure (other sets, so another kernel item) copied into its
-// store. The FreeBSD boot switch is /boot/loader.conf (docs/generations.md);
+// with a second closure (the same base set, another kernel set, so the same
+// world item and another kernel item) and a third (other sets, so another
+// world) copied into its store. The FreeBSD boot switch is /boot/loader.conf (docs/generations.md);
 // nothing here boots FreeBSD. Each command is also interrupted after each of
 // its steps, as in guest-generations-faults.test.ts.
 import { existsSync } from "node:fs";
@@ -30,19 +31,21 @@ const ROLLBACK_STEPS = STEPS.switch.filter((s) => s !== "generation");
 
 let store: Store;
 let a: SystemBuild; // generation 1, from 14.1 sets
-let b: SystemBuild; // from 14.2 sets: another world and kernel
+let b: SystemBuild; // the same 14.1 base set, a 14.1-RELEASE-p1 kernel: the same world, another kernel
+let c: SystemBuild; // from 14.2 sets: another world (and kernel)
 let work: string;
-let base: string; // a installed, b in the store
+let base: string; // a installed, b and c in the store
 let brokenKernel: string; // a FreeBSD closure whose kernel item is missing
 let linuxClosure: string;
 
 const closureText = (build: SystemBuild, path: string) => readFile(join(store.toHostPath(build.closurePath), path), "utf8");
 const kernelDir = async (build: SystemBuild) => readlink(join(store.toHostPath(build.closurePath), "boot/kernel"));
+const worldOf = async (build: SystemBuild) => readlink(join(store.toHostPath(build.closurePath), "world"));
 /** What the helper must write for generation N of `build` (as freebsd-boot.ts renders it). */
 const expectedConf = async (build: SystemBuild, n: number) => loaderConfFor(await closureText(build, "boot/loader.conf"), build.closurePath, n, await kernelDir(build));
 
-async function declared(version: string): Promise<SystemBuild> {
-  const sets = await makeSyntheticSets(await tempDir(), version);
+async function declared(version: string, kernelVersion = version): Promise<SystemBuild> {
+  const sets = await makeSyntheticSets(await tempDir(), version, kernelVersion);
   const source = (await readFile(join(packageRoot, "examples/freebsd.scm"), "utf8")).replace("(base (freebsd-base))", `(base (freebsd-base (dist-directory "${sets.dir}")))`);
   return buildSystem(store, selectSystem(parseDeclaration(source, "freebsd.scm")), silentLogger);
 }
@@ -50,10 +53,11 @@ async function declared(version: string): Promise<SystemBuild> {
 beforeAll(async () => {
   store = await freshStore();
   a = await declared("14.1-RELEASE");
-  b = await declared("14.2-RELEASE");
+  b = await declared("14.1-RELEASE", "14.1-RELEASE-p1");
+  c = await declared("14.2-RELEASE");
   work = await scratchDir("fruix-freebsd-generations-");
   base = await materializeRootfs(store, a, join(work, "base"), DATES.g1);
-  for (const item of b.items) {
+  for (const item of [...b.items, ...c.items]) {
     const target = join(base, item);
     if (!existsSync(target)) await execa("cp", ["-a", store.toHostPath(item), target]);
   }
@@ -86,6 +90,7 @@ describe.each(shells)("FreeBSD generations under %s", (_name, shell) => {
   };
 
   it("switch stages generation 2 in /boot/loader.conf: the closure's settings, its kernel directory in the store, and the closure", async () => {
+    expect(await worldOf(b)).toBe(await worldOf(a)); // the same world item: switching between them is allowed
     const tree = await fresh(base);
     const before = await loaderConf(tree);
     expect(before).toContain(`fruix.system="${a.closurePath}"`);
@@ -94,7 +99,8 @@ describe.each(shells)("FreeBSD generations under %s", (_name, shell) => {
     expect(result.stdout.split("\n")).toEqual(["current_generation=2", "rollback_generation=1", `closure=${b.closurePath}`, "reboot_required=yes"]);
     const conf = await loaderConf(tree);
     expect(conf).toBe(await expectedConf(b, 2));
-    expect(conf).toMatch(/^kernel="\/frx\/store\/[0-9a-f]{64}-freebsd-kernel-14\.2-RELEASE\/tree\/boot\/kernel"$/m);
+    expect(conf).toMatch(/^kernel="\/frx\/store\/[0-9a-f]{64}-freebsd-kernel-14\.1-RELEASE-p1\/tree\/boot\/kernel"$/m);
+    expect(await kernelDir(b)).not.toBe(await kernelDir(a));
     expect(conf.split("\n")).toContain('vfs.root.mountfrom="ufs:/dev/gpt/fruix-root"');
     expect(existsSync(join(tree, await kernelDir(b), "kernel"))).toBe(true);
     expect(await readFile(join(tree, "boot/fruix/generation-2.conf"), "utf8")).toBe(conf);
@@ -138,6 +144,22 @@ describe.each(shells)("FreeBSD generations under %s", (_name, shell) => {
     { what: "a closure whose kernel item is not in the store", args: () => ["switch", brokenKernel], message: () => `fruix: ${brokenKernel}: boot/kernel points at /frx/store/${"1".repeat(64)}-freebsd-kernel-14.3-RELEASE/tree/boot/kernel, which is not in the local store` },
     { what: "a linux-busybox closure", args: () => ["switch", linuxClosure], message: () => `fruix: ${linuxClosure} is built on the linux-busybox base; this system runs the freebsd base` },
     {
+      what: "a closure on another FreeBSD world",
+      args: () => ["switch", c.closurePath],
+      message: async () => `fruix: ${c.closurePath} has another FreeBSD world (${await worldOf(c)}) than this system (${await worldOf(a)}); changing the world in place is not supported: reinstall`,
+    },
+    {
+      what: "a rollback to a generation on another FreeBSD world",
+      args: () => ["rollback"],
+      prepare: async (tree: string) => {
+        // Generation 2 (b, the same world) is current; generation 1 is made to name c, on 14.2's world.
+        expect((await run(tree, ["switch", b.closurePath])).exitCode).toBe(0);
+        await rm(join(tree, SYSTEM, "generations/1/closure"));
+        await symlink(c.closurePath, join(tree, SYSTEM, "generations/1/closure"));
+      },
+      message: async () => `fruix: ${c.closurePath} has another FreeBSD world (${await worldOf(c)}) than this system (${await worldOf(b)}); changing the world in place is not supported: reinstall`,
+    },
+    {
       what: "a tree without /boot/loader.conf",
       args: () => ["switch", b.closurePath],
       prepare: (tree: string) => rm(join(tree, "boot/loader.conf")),
@@ -151,7 +173,7 @@ describe.each(shells)("FreeBSD generations under %s", (_name, shell) => {
       const before = await snapshot(tree);
       const result = await run(tree, refusal.args());
       expect(result.exitCode).toBe(1);
-      expect(result.stderr).toBe(refusal.message().replace("TREE", tree));
+      expect(result.stderr).toBe((await refusal.message()).replace("TREE", tree));
       expect(await snapshot(tree)).toEqual(before);
     });
   }

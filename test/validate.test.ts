@@ -88,6 +88,32 @@ describe("fruix validate image-boot direct-install", () => {
   });
 });
 
+describe("a FreeBSD declaration", () => {
+  const refusal =
+    "fruix: validate cannot run FreeBSD systems yet: no FreeBSD guest has been booted on this project's test host (docs/freebsd.md); build, image and install them with fruix system ...";
+  const freebsd = join(packageRoot, "examples", "freebsd.scm");
+
+  // FRUIX_FREEBSD_DIST names an empty directory: a scenario that got as far as
+  // building would fail on the missing sets (exit 1, a FAIL report) instead.
+  for (const [how, extra] of [
+    ["a plain run", []],
+    ["a one-project matrix run (--retries)", ["--retries", "0"]],
+  ] as const) {
+    it(`is refused by ${how} with one line before anything is built or booted, and no report directory`, async () => {
+      const dir = await tempDir();
+      const reportDir = join(dir, "report");
+      const result = await fruix(["validate", "image-boot", "direct-install", "--declaration", freebsd, "--report-dir", reportDir, ...extra], {
+        FRUIX_STORE: store,
+        FRUIX_FREEBSD_DIST: dir,
+      });
+      expect(result.stderr).toBe(refusal);
+      expect(result.exitCode).toBe(2);
+      expect(result.stdout).toBe("");
+      await expect(stat(reportDir)).rejects.toThrow(/ENOENT/);
+    });
+  }
+});
+
 describe("a system that cannot find its root", () => {
   let declaration: string;
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # fruix: the in-guest deployment helper (DESIGN §6, docs/generations.md).
-# Portable POSIX sh: it runs under BusyBox sh, dash and FreeBSD sh, and uses only
+# Portable POSIX sh, written for BusyBox sh, dash and FreeBSD's sh (tested under
+# BusyBox sh and dash only: it has not yet run under FreeBSD's sh), using only
 # tools all three bases have (`date +%s`, readlink and sync are not POSIX, but
 # BusyBox, GNU and FreeBSD all provide them). FRUIX_ROOT=DIR acts on the system
 # tree at DIR instead of / (offline images, tests).
@@ -411,9 +412,26 @@ freebsd_require() {
 		die "no boot loader configuration at $root/boot/loader.conf (is this an installed Fruix FreeBSD system?)"
 }
 
+# The world item a closure's world link names (in-guest path).
+freebsd_world() { # CLOSURE
+	readlink "$root$1/world" || die "$1 is not a Fruix FreeBSD system closure (world is not a link)"
+}
+
+# The world at / is the one the disk was written with: hard links to that
+# world item's files, which nothing relinks at boot or here. A closure built on
+# another world would boot its kernel and activation over the old userland, so
+# it is refused; the current generation's closure names the world at /.
+freebsd_same_world() { # CLOSURE CURRENT
+	w_new=$(freebsd_world "$1") || exit
+	w_old=$(freebsd_world "$(closure_of "$2")") || exit
+	[ "$w_new" = "$w_old" ] ||
+		die "$1 has another FreeBSD world ($w_new) than this system ($w_old); changing the world in place is not supported: reinstall"
+}
+
 # Generation N's loader configuration: the text loaderConfFor() in
 # lib/system/freebsd-boot.ts renders. Needs check_system_closure first.
 freebsd_prepare() { # N CLOSURE CREATED CURRENT: sets entry
+	freebsd_same_world "$2" "$4"
 	entry=$(
 		cat "$root$2/boot/loader.conf" || exit
 		printf '# Generation %s; rc.d/fruix activates the system the kernel environment names.\n' "$1"

@@ -18,7 +18,7 @@ import { buildInstallerDisk, buildInstallerIso } from "../system/installer-media
 import { buildInstallerRoot } from "../system/installer-root.js";
 import { fruixVersion } from "../version.js";
 import { BootFailure } from "./console.js";
-import { withValidationShell } from "./instrument.js";
+import { requireValidatable, withValidationShell } from "./instrument.js";
 import type { CheckRecord, Failure, Reporter, RunReport, ScenarioReport, StepRecord } from "./report.js";
 import type { MachineRequest, Scenario, ScenarioContext, SystemUnderTest } from "./scenario.js";
 
@@ -115,7 +115,9 @@ class Run implements ScenarioContext {
       this.built.set(
         key,
         (async () => {
-          const declared = withValidationShell(selectSystem(await loadDeclaration(this.options.declaration), this.options.system));
+          const selected = selectSystem(await loadDeclaration(this.options.declaration), this.options.system);
+          requireValidatable(selected);
+          const declared = withValidationShell(selected);
           const os = variant ? variant.transform(declared) : declared;
           this.note(
             variant
@@ -257,8 +259,25 @@ async function writeFiles(dir: string, files: ReadonlyArray<readonly [string, st
   }
 }
 
+/**
+ * Refuses, before any scenario builds or boots anything (and before a report
+ * directory exists), a declared system the engine cannot run (requireValidatable).
+ * A declaration that does not load is left to the scenarios, which report it
+ * as their failure, as they always have.
+ */
+export async function requireValidatableDeclaration(declaration: string, system: string | undefined): Promise<void> {
+  let os: OperatingSystem;
+  try {
+    os = selectSystem(await loadDeclaration(declaration), system);
+  } catch {
+    return;
+  }
+  requireValidatable(os);
+}
+
 /** Runs the scenarios one after another and writes every reporter's files. */
 export async function runScenarios(scenarios: readonly Scenario[], options: EngineOptions): Promise<RunReport> {
+  await requireValidatableDeclaration(options.declaration, options.system);
   const started = new Date();
   await mkdir(options.reportDir, { recursive: true });
   const reports: ScenarioReport[] = [];

@@ -78,7 +78,12 @@ async function makeSet(root: string, out: string, special: ReadonlyArray<{ path:
   await execa("sh", ["-c", `xz -T1 -c '${tarFile}' > '${out}' && rm '${tarFile}'`]);
 }
 
-export async function makeSyntheticSets(dir: string, version = "14.1-RELEASE"): Promise<SyntheticSets> {
+/**
+ * Sets of `version`; `kernelVersion` (default: `version`) changes only the
+ * kernel set, so base.txz (and the world item made from it) stays identical to
+ * other sets of the same `version`.
+ */
+export async function makeSyntheticSets(dir: string, version = "14.1-RELEASE", kernelVersion = version): Promise<SyntheticSets> {
   const loaderEfi = fakePe(`synthetic loader.efi ${version}`);
   const base = join(dir, "base-tree");
   await stage(
@@ -121,7 +126,7 @@ export async function makeSyntheticSets(dir: string, version = "14.1-RELEASE"): 
   await stage(
     kernel,
     {
-      "boot/kernel/kernel": { data: Buffer.concat([Buffer.from("\x7fELF synthetic kernel\0"), Buffer.from(`@(#)FreeBSD ${version} #0: synthetic\n`)]), mode: 0o555 },
+      "boot/kernel/kernel": { data: Buffer.concat([Buffer.from("\x7fELF synthetic kernel\0"), Buffer.from(`@(#)FreeBSD ${kernelVersion} #0: synthetic\n`)]), mode: 0o555 },
       "boot/kernel/virtio_blk.ko": { data: "synthetic module\n", mode: 0o555 },
       "boot/kernel/linker.hints": "synthetic hints\n",
     },
