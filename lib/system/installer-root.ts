@@ -4,7 +4,7 @@
 // build host can decide about the install: the target's root tree without its
 // store items, its ESP files, the disk identifiers, install.scm. The guest
 // measures the disk and fills in the rest (lib/guest/installer.sh).
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { execa } from "execa";
@@ -118,12 +118,11 @@ export async function buildInstallerRoot(store: Store, target: SystemBuild, inst
   return `${item}/root.cpio.gz`;
 }
 
-/** Empties a staged root's /frx/store (items are read-only). */
+/** Empties a staged root's /frx/store, keeping the directory (items are read-only). */
 export async function emptyStore(rootfs: string): Promise<void> {
   const dir = join(rootfs, "frx", "store");
   await execa("chmod", ["-R", "u+w", dir]);
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir);
+  for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
 }
 
 /** What the payload holds besides the target's root tree. */

@@ -195,9 +195,10 @@ export async function runAttempt(
   attempt?: { readonly number: number; readonly max: number },
 ): Promise<ScenarioReport> {
   const started = new Date();
+  // First: an adapter that cannot be configured fails before there is anything to clean up.
+  const hypervisor = options.hypervisor();
   const workRoot = await mkdtemp(join(tmpdir(), `fruix-validate-${options.runId}-`));
   const forget = options.keep ? () => undefined : removeOnInterrupt(workRoot);
-  const hypervisor = options.hypervisor();
   const workDir = join(workRoot, scenario.id);
   const run = new Run(hypervisor, workDir, options);
   let failure: Failure | undefined;
