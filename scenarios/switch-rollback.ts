@@ -3,10 +3,10 @@
 // code, into the guest's dropbear), the helper switches and rolls back.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import ssh2, { type ParsedKey } from "ssh2";
 import type { Machine } from "../hypervisors/types.js";
 import { copyClosure, switchRemote } from "../lib/copy/copy.js";
 import { parseDestination } from "../lib/copy/destination.js";
+import { ed25519KeyPair } from "../lib/copy/keygen.js";
 import { knownHostsLine } from "../lib/copy/known-hosts.js";
 import { withSession, type SshOptions } from "../lib/copy/ssh.js";
 import type { OperatingSystem, ServiceSpec } from "../lib/declaration/types.js";
@@ -65,7 +65,7 @@ export default defineScenario({
     "generations and the running closure at every step, and that a changed host key is refused.",
   hypervisors: ["qemu"],
   async run(ctx) {
-    const key = ssh2.utils.generateKeyPairSync("ed25519", { comment: "fruix-validate" });
+    const key = ed25519KeyPair("fruix-validate");
     const identity = join(ctx.workDir, "id_ed25519");
     await writeFile(identity, key.private, { mode: 0o600 });
     const ssh = withSsh(key.public.trim());
@@ -100,7 +100,7 @@ export default defineScenario({
     ctx.result("bytes_sent", copied.bytesSent);
 
     const imposter = join(ctx.workDir, "known_hosts.changed");
-    await writeFile(imposter, knownHostsLine(endpoint.host, endpoint.port, (ssh2.utils.parseKey(ssh2.utils.generateKeyPairSync("ed25519").public) as ParsedKey).getPublicSSH()) + "\n");
+    await writeFile(imposter, knownHostsLine(endpoint.host, endpoint.port, ed25519KeyPair().parsed.getPublicSSH()) + "\n");
     const refusal = await withSession(destination, { ...options, knownHosts: imposter }, () => Promise.resolve("connected")).catch((e: Error) => e.message);
     ctx.check("a host key that does not match known_hosts is refused", refusal, /the host key changed: the server offers SHA256:\S+, which does not match/);
 

@@ -231,9 +231,10 @@ describe("fruix system install onto a block device", () => {
   it("refuses a mounted device and writes nothing to it", async (context) => {
     if (!available) return context.skip();
     const device = await loopDevice(64 * MiB);
-    await execa("mke2fs", ["-q", "-t", "ext4", device]);
+    // Read-only, without lazy initialisation: the kernel itself must not write to the device while the test hashes it.
+    await execa("mke2fs", ["-q", "-t", "ext4", "-E", "lazy_itable_init=0,lazy_journal_init=0", device]);
     const mountPoint = await tempDir();
-    await execa("mount", [device, mountPoint]);
+    await execa("mount", ["-o", "ro", device, mountPoint]);
     mounts.push(mountPoint);
     const before = (await execa("sha256sum", [device])).stdout;
     const refused = await fruix(["system", "install", exampleFile, "--target", device, "--force", "--quiet"], { FRUIX_STORE: store.storeDir });

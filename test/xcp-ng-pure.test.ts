@@ -6,7 +6,6 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
-import ssh2 from "ssh2";
 import { describeConfig, readConfig } from "../hypervisors/xcp-ng/config.js";
 import { hostNote, identifyHost } from "../hypervisors/xcp-ng/index.js";
 import { vbdRecord, vdiRecord } from "../hypervisors/xcp-ng/machine.js";
@@ -14,6 +13,7 @@ import { hostKeyFingerprint, xlConsoleCommand } from "../hypervisors/xcp-ng/ssh-
 import { qemuArgs } from "../hypervisors/xcp-ng/testhost/domain.js";
 import { parseXlConsole } from "../hypervisors/xcp-ng/testhost/ssh.js";
 import { hostUrl } from "../hypervisors/xcp-ng/xapi.js";
+import { ed25519KeyPair } from "../lib/copy/keygen.js";
 import {
   decodeCall,
   decodeResponse,
@@ -173,9 +173,8 @@ describe("the serial console command", () => {
   });
 
   it("fingerprints host keys the way ssh-keygen -l does", async () => {
-    const pair = ssh2.utils.generateKeyPairSync("ed25519");
-    const parsed = ssh2.utils.parseKey(pair.public);
-    if (parsed instanceof Error) throw parsed;
+    const pair = ed25519KeyPair();
+    const parsed = pair.parsed;
     const file = join(await tempDir(), "key.pub");
     writeFileSync(file, pair.public + "\n");
     const { stdout } = await execa("ssh-keygen", ["-l", "-E", "sha256", "-f", file], { reject: false });

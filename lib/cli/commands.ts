@@ -13,7 +13,7 @@ import type { OperatingSystem } from "../declaration/types.js";
 import { buildInstallerSystem, checkInstallTargetDevice } from "../system/installer.js";
 import { buildInstallerDisk, buildInstallerIso } from "../system/installer-media.js";
 import { buildInstallerRoot } from "../system/installer-root.js";
-import { copyClosure, switchRemote } from "../copy/copy.js";
+import { copyClosure, requireInStore, switchRemote } from "../copy/copy.js";
 import { parseDestination, type SshDestination } from "../copy/destination.js";
 import type { SshOptions } from "../copy/ssh.js";
 import { withSession } from "../copy/ssh.js";
@@ -159,6 +159,7 @@ export const commands: Record<string, Command> = {
     const log = loggerFor(context);
     const { destination, ssh } = sshTarget(context, "system copy", log);
     const store = await Store.open({ store: context.options.store });
+    await requireInStore(store, closure!);
     const copied = await withSession(destination, ssh, (session) => copyClosure(session, store, closure!, log));
     return {
       closure_path: closure!,

@@ -60,8 +60,13 @@ function itemBaseName(path: string): string {
   return path.slice("/frx/store/".length);
 }
 
-export async function copyClosure(session: SshSession, store: Store, closure: string, log: Logger): Promise<CopyResult> {
+/** Refuses, before any connection, a closure the local store does not hold. */
+export async function requireInStore(store: Store, closure: string): Promise<void> {
   if (!(await store.has(closure))) throw new FruixError(`${closure} is not in the store ${store.storeDir} (build it first)`);
+}
+
+export async function copyClosure(session: SshSession, store: Store, closure: string, log: Logger): Promise<CopyResult> {
+  await requireInStore(store, closure);
   const closureItems = await store.closure([closure]);
   const refs = new Map<string, string[]>();
   for (const item of closureItems) refs.set(item, await store.references(item));

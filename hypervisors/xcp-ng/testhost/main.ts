@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import ssh2 from "ssh2";
 import { probeKvm } from "../../qemu/index.js";
 import { ENV } from "../config.js";
+import { ed25519KeyPair } from "../../../lib/copy/keygen.js";
 import { hostKeyFingerprint } from "../ssh-console.js";
 import { createHostServer } from "./http.js";
 import { createSshServer } from "./ssh.js";
@@ -120,10 +121,8 @@ async function main(): Promise<void> {
     const http = await bindPair((address) => createHostServer(model!, hosts.find((h) => h.address === address)!, () => xapiPort.value, log));
     xapiPort.value = http.port;
 
-    const hostKey = ssh2.utils.generateKeyPairSync("ed25519");
-    const clientKey = ssh2.utils.generateKeyPairSync("ed25519");
-    const parsedHost = ssh2.utils.parseKey(hostKey.public);
-    if (parsedHost instanceof Error) throw parsedHost;
+    const hostKey = ed25519KeyPair();
+    const clientKey = ed25519KeyPair();
     const ssh = await bindPair(() => createSshServer(model!, { hostPrivate: hostKey.private, clientPublic: clientKey.public }, { user: "root", password }, log));
 
     const keyFile = join(dir, "client_ed25519");
@@ -140,7 +139,7 @@ async function main(): Promise<void> {
       [ENV.sshUser]: "root",
       [ENV.sshPort]: String(ssh.port),
       [ENV.sshKeyFile]: keyFile,
-      [ENV.sshHostKey]: hostKeyFingerprint(parsedHost.getPublicSSH()),
+      [ENV.sshHostKey]: hostKeyFingerprint(hostKey.parsed.getPublicSSH()),
     };
     const text = `# ${BANNER}\n# written by npm run xcpng-testhost (pid ${process.pid}); removed when it stops\n${Object.entries(settings)
       .map(([k, v]) => `${k}=${v}`)
