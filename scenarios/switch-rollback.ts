@@ -82,6 +82,7 @@ export default defineScenario({
     const vm = await ctx.machine("installed", { disks: [{ path: disk, mode: "direct" }], forwardPorts: [22] });
     const booted1 = await ctx.step("boot generation 1", () => bootToActivation(ctx, vm));
     ctx.check("generation 1 boots the installed closure", booted1.closure, a);
+    ctx.result("booted_initial", `1 ${booted1.closure}`);
     await ctx.step("open the validation shell", () => openShell(vm));
     await ctx.step("wait for the DHCP address and dropbear", () => waitForSshd(vm));
 
@@ -128,6 +129,7 @@ export default defineScenario({
 
     const rolled = statusOf(await ctx.step("fruix system rollback", () => sh(vm, "fruix system rollback")));
     ctx.check("rollback makes generation 1 current again", rolled.current_generation, "1");
+    ctx.result("rollback_staged_generation", rolled.current_generation!);
     const booted1again = await ctx.step("reboot into generation 1", () => rebootGuest(ctx, vm));
     ctx.check("generation 1 activates the original closure again", booted1again, a);
     const after1 = statusOf(await sh(vm, "fruix system status"));

@@ -5,7 +5,7 @@
 // guest (dropbear) is the switch-rollback scenario's.
 import { spawn } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
-import { chmod, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, readlink, symlink, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Transform } from "node:stream";
@@ -23,7 +23,8 @@ import { silentLogger } from "../lib/log.js";
 import { hashItemTree } from "../lib/store/hash.js";
 import { parseStorePath } from "../lib/store/paths.js";
 import type { Store } from "../lib/store/index.js";
-import { cleanupTempDirs, freshStore, fruix, tempDir } from "./helpers/fixtures.js";
+import { cleanupTempDirs, exampleFile, freshStore, fruix, tempDir } from "./helpers/fixtures.js";
+import { addBootItem, addClosure, helper, installTree } from "./helpers/guest-tree.js";
 
 afterAll(cleanupTempDirs);
 
@@ -158,10 +159,12 @@ interface GuestDouble {
 
 /**
  * A stand-in for a Fruix guest's SSH server: ssh2's server, key auth for one
- * client key, commands run by /bin/sh with FRUIX_ROOT=root. `damage` flips
+ * client key, commands run by /bin/sh with FRUIX_ROOT=root (the helper too). `damage` flips
  * byte 4000 of the input of commands that mention it: inside libsample.so's data.
  */
 async function guestDouble(root: string, clientKey: ParsedKey, options: { damage?: string; port?: number; hostKey?: string } = {}): Promise<GuestDouble> {
+  // The installed helper is this repository's, run by the host's sh on the tree at FRUIX_ROOT.
+  const inGuest = (command: string) => command.replaceAll("/usr/local/bin/fruix ", `/bin/sh ${helper} `);
   const hostKeyPem = options.hostKey ?? ed25519KeyPair().private;
   const hostKey = utils.parseKey(hostKeyPem) as ParsedKey;
   const server = new Server({ hostKeys: [hostKeyPem] }, (client) => {
@@ -176,7 +179,7 @@ async function guestDouble(root: string, clientKey: ParsedKey, options: { damage
         client.on("session", (accept) => {
           accept().on("exec", (acceptExec, _reject, info) => {
             const channel = acceptExec();
-            const child = spawn("/bin/sh", ["-c", info.command], { env: { ...process.env, FRUIX_ROOT: root } });
+            const child = spawn("/bin/sh", ["-c", inGuest(info.command)], { env: { ...process.env, FRUIX_ROOT: root } });
             let seen = 0;
             const damaged = options.damage !== undefined && info.command.includes(options.damage);
             const damage = new Transform({
@@ -307,6 +310,41 @@ describe("fruix system copy over SSH", () => {
       /cannot connect to ssh:\/\/root@127\.0\.0\.1:\d+: connection refused/,
     );
   });
+});
+
+describe("fruix system reconfigure", () => {
+  it("builds the declaration, copies its closure and switches the machine to it as generation 2", async () => {
+    const store = await freshStore();
+    const dir = await tempDir("fruix-reconfigure-");
+    const root = join(dir, "guest");
+    const identity = join(dir, "id_ed25519");
+    const client = ed25519KeyPair();
+    await writeFile(identity, client.private, { mode: 0o600 });
+    // Generation 1: an installed tree running a stand-in closure.
+    const first = await addClosure(root, "a", await addBootItem(root, "linux-old", "vmlinuz"), await addBootItem(root, "initramfs-old", "initrd.img"));
+    await installTree(root, first, "2026-01-01T00:00:00Z");
+    const guest = await guestDouble(root, client.parsed);
+    try {
+      const r = await fruix(
+        ["system", "reconfigure", exampleFile, "--to", `ssh://127.0.0.1:${guest.port}`, "--identity", identity, "--known-hosts", join(dir, "known_hosts"), "--accept-new-host-key", "--quiet"],
+        { FRUIX_STORE: store.storeDir },
+      );
+      expect(r.exitCode, r.stderr).toBe(0);
+      const out = Object.fromEntries(r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+      const closure = out.closure_path!;
+      expect(closure).toMatch(/^\/frx\/store\/[0-9a-f]{64}-fruix-system-/);
+      expect([out.current_generation, out.rollback_generation, Number(out.items_sent) > 0]).toEqual(["2", "1", true]);
+      const system = join(root, "var/lib/fruix/system");
+      expect(await readlink(join(system, "current"))).toBe("generations/2");
+      expect(await readlink(join(system, "generations/2/closure"))).toBe(closure);
+      expect(await readlink(join(system, "rollback"))).toBe("generations/1");
+      // Every item of the closure arrived, and the boot default is generation 2's entry.
+      for (const item of await store.closure([closure])) expect(await remoteStore(root)).toContain(item.slice("/frx/store/".length));
+      expect(await readFile(join(root, "boot/efi/loader/loader.conf"), "utf8")).toMatch(/^default fruix-generation-2\.conf$/m);
+    } finally {
+      await guest.close();
+    }
+  }, 180_000);
 });
 
 describe("the fruix system copy command", () => {

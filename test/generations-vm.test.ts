@@ -41,6 +41,10 @@ describe("fruix validate generation-layout switch-rollback", () => {
     ]) {
       expect(report).toContain(`\n${line}\n`);
     }
+    // ... and in the report's order.
+    const order = ["closure_path", "current_generation", "current_link", "generation_closure", "gcroot_current", "gcroot_generation", "run_current_system_target", "generation_layout", "generation_layout_validation"];
+    const at = order.map((key) => report.indexOf(`\n${key}=`));
+    expect(at).toEqual(at.slice().sort((x, y) => x - y));
     expect(report).toMatch(/^10\. PASS install boot validation remains intact/m);
   });
 
@@ -49,7 +53,9 @@ describe("fruix validate generation-layout switch-rollback", () => {
     const a = /^closure_path=(\S+)$/m.exec(report)?.[1];
     const b = /^candidate_closure_path=(\S+)$/m.exec(report)?.[1];
     expect(b).toMatch(/-fruix-system-fruix-minimal-next$/);
+    expect(report).toContain(`\nbooted_initial=1 ${a}\n`);
     expect(report).toContain("\nswitch_staged_generation=2\n");
+    expect(report).toContain("\nrollback_staged_generation=1\n");
     expect(report).toContain(`\nbooted_after_switch=2 ${b}\n`);
     expect(report).toContain(`\nbooted_after_rollback=1 ${a}\n`);
     expect(report).toMatch(/^items_sent=[1-9]\d*$/m); // over SSH, into the guest's dropbear
