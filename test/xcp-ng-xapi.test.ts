@@ -3,8 +3,11 @@
 // handlers' rules (Content-Length, no chunked bodies, 302 to the SR's host),
 // VDI_IN_USE retried, and the `xl console` endpoint. VMs here start paused
 // (QEMU -S), so they cost no CPU.
+import { X509Certificate } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -14,6 +17,7 @@ import { destroyVdi, vbdRecord, vdiRecord } from "../hypervisors/xcp-ng/machine.
 import { SshConsoleHost } from "../hypervisors/xcp-ng/ssh-console.js";
 import { launchTestHost, type RunningTestHost } from "../hypervisors/xcp-ng/testhost/launch.js";
 import { rpc, XapiError, XapiSession } from "../hypervisors/xcp-ng/xapi.js";
+import { encodeResponse, success } from "../hypervisors/xcp-ng/xmlrpc.js";
 import { FruixError } from "../lib/errors.js";
 import { cleanupTempDirs, tempDir } from "./helpers/fixtures.js";
 
@@ -94,6 +98,7 @@ describe("sessions", () => {
   it("a call with a session that is not one fails with SESSION_INVALID", async () => {
     const failure = await xapiFailure(rpc(xapi.url, "VM.get_all", ["OpaqueRef:not-a-session"]));
     expect([failure.code, ...failure.params]).toEqual(["SESSION_INVALID", "OpaqueRef:not-a-session"]);
+    expect(failure.message).toBe("VM.get_all: SESSION_INVALID (session reference withheld)");
   });
 
   it("login takes 2 to 4 parameters; other counts are MESSAGE_PARAMETER_COUNT_MISMATCH", async () => {
@@ -323,6 +328,55 @@ describe("a running VM (paused: QEMU -S)", () => {
     expect(await xapi.call("VM.get_power_state", vm)).toBe("Halted");
     await xapi.callAsync("VM.destroy", vm);
   }, 60_000);
+});
+
+// The test double serves plain HTTP only, so the TLS pin is checked against a
+// local HTTPS server with a throwaway self-signed certificate.
+describe("FRUIX_XAPI_TLS_SHA256 against an HTTPS server (not the double: it serves HTTP only)", () => {
+  let server: https.Server;
+  let url: URL;
+  let fingerprint: string;
+  let requests = 0;
+
+  beforeAll(async () => {
+    const key = join(dir, "tls-key.pem");
+    const cert = join(dir, "tls-cert.pem");
+    await execa("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=xapi.test"]);
+    const pem = await readFile(cert, "utf8");
+    fingerprint = new X509Certificate(pem).fingerprint256;
+    server = https.createServer({ key: await readFile(key), cert: pem }, (req, res) => {
+      requests++;
+      req.resume();
+      req.on("end", () => res.end(encodeResponse(success("OpaqueRef:tls-session"))));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    url = new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  });
+
+  afterAll(async () => {
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+  });
+
+  it("talks to the server whose certificate is pinned", async () => {
+    const before = requests;
+    expect(await rpc(url, "session.login_with_password", ["root", "pw"], { tlsSha256: fingerprint })).toBe("OpaqueRef:tls-session");
+    expect(requests).toBe(before + 1);
+  });
+
+  it("refuses another certificate before sending a byte of the request (the password)", async () => {
+    const before = requests;
+    const wrong = fingerprint.replace(/^../, fingerprint.startsWith("00") ? "11" : "00");
+    await expect(rpc(url, "session.login_with_password", ["root", "pw"], { tlsSha256: wrong })).rejects.toThrow(
+      `XAPI ${url.origin}: TLS certificate ${fingerprint} is not FRUIX_XAPI_TLS_SHA256`,
+    );
+    await expect(XapiSession.login(url, "root", "pw", { tlsSha256: wrong })).rejects.toThrow(/is not FRUIX_XAPI_TLS_SHA256/);
+    expect(requests).toBe(before);
+  });
+
+  it("without a pin accepts the self-signed certificate (and the report says it is not checked)", async () => {
+    expect(await rpc(url, "session.login_with_password", ["root", "pw"])).toBe("OpaqueRef:tls-session");
+  });
 });
 
 describe("stopping the test host", () => {

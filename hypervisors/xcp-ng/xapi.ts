@@ -4,6 +4,8 @@
 // export), following XAPI's 302 to the host that sees the SR.
 // Session references are secrets: no URL that carries one is ever logged.
 import { createReadStream, createWriteStream } from "node:fs";
+import { isIP, type Socket } from "node:net";
+import tls from "node:tls";
 import { stat } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
@@ -26,13 +28,53 @@ const API_VERSION = "1.0";
 const MAX_REDIRECTS = 5;
 
 export interface XapiOptions {
-  /** Accept self-signed certificates (XCP-ng's default); the console's SSH host key check is the identity check. */
-  readonly insecureTls?: boolean;
+  /**
+   * The server certificate's SHA-256 fingerprint ("AB:CD:...", config.ts's
+   * FRUIX_XAPI_TLS_SHA256). Without it HTTPS accepts any certificate
+   * (XCP-ng's are self-signed by default), and nothing checks XAPI's
+   * identity: the login, which sends the password, happens before any SSH
+   * host key is seen.
+   */
+  readonly tlsSha256?: string;
+  /** Multiplies the Async.* and import timeouts (the engine's --timeout-scale). */
+  readonly timeoutScale?: number;
   readonly log?: (line: string) => void;
 }
 
 function transport(url: URL): typeof http | typeof https {
   return url.protocol === "https:" ? https : http;
+}
+
+/** Whether a certificate's fingerprint is the pinned one (both in Node's "AB:CD:..." form). */
+export function tlsFingerprintMatches(seen: string | undefined, pinned: string): boolean {
+  return typeof seen === "string" && seen.toUpperCase() === pinned.toUpperCase();
+}
+
+/**
+ * Request options for one URL. Over HTTPS with a pinned fingerprint the
+ * connection is made here and handed to the request only once the
+ * certificate matched, so no byte of the request (password, session) goes to
+ * another server. Without a pin: any certificate.
+ */
+function connectOptions(url: URL, options: XapiOptions): https.RequestOptions {
+  if (url.protocol !== "https:") return {};
+  const pinned = options.tlsSha256;
+  if (!pinned) return { rejectUnauthorized: false };
+  // An agent of one connection whose socket reaches the request only after the check.
+  const agent = new https.Agent({ keepAlive: false });
+  (agent as unknown as { createConnection: unknown }).createConnection = (_opts: unknown, done: (error: Error | null, socket?: Socket) => void) => {
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    const socket = tls.connect({ host, port: Number(url.port || 443), servername: isIP(host) ? undefined : host, rejectUnauthorized: false });
+    socket.once("secureConnect", () => {
+      const seen = socket.getPeerCertificate().fingerprint256;
+      if (tlsFingerprintMatches(seen, pinned)) return done(null, socket);
+      socket.destroy();
+      done(new FruixError(`XAPI ${url.origin}: TLS certificate ${seen ?? "(none)"} is not FRUIX_XAPI_TLS_SHA256`));
+    });
+    socket.once("error", (error) => done(error));
+    return undefined;
+  };
+  return { agent };
 }
 
 /** One HTTP request; resolves with status, headers and the body as text (for XML-RPC and errors). */
@@ -44,7 +86,7 @@ function request(
   return new Promise((resolve, reject) => {
     const req = transport(url).request(
       url,
-      { method: init.method, headers: init.headers, rejectUnauthorized: !options.insecureTls },
+      { method: init.method, headers: init.headers, ...connectOptions(url, options) },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -52,7 +94,7 @@ function request(
         res.on("error", reject);
       },
     );
-    req.on("error", (error) => reject(new FruixError(`XAPI ${url.origin}: ${error.message}`)));
+    req.on("error", (error) => reject(error instanceof FruixError ? error : new FruixError(`XAPI ${url.origin}: ${error.message}`)));
     req.end(init.body);
   });
 }
@@ -102,9 +144,14 @@ export class XapiSession {
     }
   }
 
-  /** A call with the session as first argument. */
-  call(method: string, ...params: XmlRpcValue[]): Promise<XmlRpcValue> {
-    return rpc(this.url, method, [this.session, ...params], this.options);
+  /** A call with the session as first argument; no error message shows the session. */
+  async call(method: string, ...params: XmlRpcValue[]): Promise<XmlRpcValue> {
+    try {
+      return await rpc(this.url, method, [this.session, ...params], this.options);
+    } catch (error) {
+      if (error instanceof XapiError) throw new XapiError(error.code, error.params, error.method, [this.session]);
+      throw error;
+    }
   }
 
   async callString(method: string, ...params: XmlRpcValue[]): Promise<string> {
@@ -125,7 +172,7 @@ export class XapiSession {
         if (status === "failure" || status === "cancelled") {
           const info = (await this.call("task.get_error_info", task)) as XmlRpcValue[];
           const [code, ...rest] = info.map(String);
-          throw new XapiError(code ?? (status === "cancelled" ? "TASK_CANCELLED" : "INTERNAL_ERROR"), rest, method);
+          throw new XapiError(code ?? (status === "cancelled" ? "TASK_CANCELLED" : "INTERNAL_ERROR"), rest, method, [this.session]);
         }
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -153,7 +200,7 @@ export class XapiSession {
         const req = transport(url).request(url, {
           method: "PUT",
           headers: { "Content-Length": size, "Content-Type": "application/octet-stream" },
-          rejectUnauthorized: !this.options.insecureTls,
+          ...connectOptions(url, this.options),
         });
         const source = createReadStream(file);
         req.on("response", (res) => {
@@ -186,7 +233,7 @@ export class XapiSession {
     let url = this.handlerUrl(this.url, "/export_raw_vdi", vdi);
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-        const req = transport(url).request(url, { method: "GET", rejectUnauthorized: !this.options.insecureTls }, resolve);
+        const req = transport(url).request(url, { method: "GET", ...connectOptions(url, this.options) }, resolve);
         req.on("error", (error) => reject(new FruixError(`export_raw_vdi from ${url.host}: ${error.message}`)));
         req.end();
       });
