@@ -216,13 +216,17 @@ describe("raw VDI upload and download", () => {
     expect(res.headers.location).toMatch(/^http:\/\/127\.0\.0\.2:\d+\/import_raw_vdi\?/);
   });
 
-  async function put(headers: Record<string, string | number>, body: Buffer, chunked = false): Promise<number> {
+  async function put(headers: Record<string, string | number>, body: Buffer, chunked = false, extra: Record<string, string> = {}): Promise<number> {
+    return (await putFull(headers, body, chunked, extra)).status;
+  }
+
+  async function putFull(headers: Record<string, string | number>, body: Buffer, chunked = false, extra: Record<string, string> = {}): Promise<{ status: number; task?: string }> {
     const url = new URL("/import_raw_vdi", config.url); // the member sees the SR
-    url.search = new URLSearchParams({ session_id: await session(), vdi, format: "raw" }).toString();
+    url.search = new URLSearchParams({ session_id: await session(), vdi, format: "raw", ...extra }).toString();
     return new Promise((resolve, reject) => {
       const req = http.request(url, { method: "PUT", headers }, (res) => {
         res.resume();
-        resolve(res.statusCode!);
+        res.on("close", () => resolve({ status: res.statusCode!, task: res.headers["task-id"] as string | undefined }));
       });
       req.on("error", reject);
       if (chunked) {
@@ -249,8 +253,22 @@ describe("raw VDI upload and download", () => {
     expect(status).toBe("HTTP/1.1 411 Length Required");
   });
 
-  it("refuses a body larger than the VDI with 400, an unknown format with 404, a bad session with 401", async () => {
-    expect(await put({ "Content-Length": bytes.length + 1 }, Buffer.alloc(bytes.length + 1))).toBe(400);
+  it("answers 200 before reading the body and reports a failure through the task (a body larger than the VDI)", async () => {
+    const answer = await putFull({ "Content-Length": bytes.length + 1 }, Buffer.alloc(bytes.length + 1));
+    expect(answer.status).toBe(200);
+    expect(answer.task).toMatch(/^OpaqueRef:/);
+    expect(await xapi.call("task.get_status", answer.task!)).toBe("failure");
+    expect(((await xapi.call("task.get_error_info", answer.task!)) as string[])[0]).toBe("INTERNAL_ERROR");
+    await xapi.call("task.destroy", answer.task!);
+    // With the caller's task_id, the outcome goes to that task.
+    const mine = (await xapi.call("task.create", "test", "test")) as string;
+    expect(await put({ "Content-Length": 16 }, Buffer.alloc(16, 3), false, { task_id: mine })).toBe(200);
+    expect(await xapi.call("task.get_status", mine)).toBe("success");
+    await xapi.call("task.destroy", mine);
+    expect(await put({ "Content-Length": 16 }, Buffer.alloc(16, 3), false, { task_id: "OpaqueRef:no-task" })).toBe(500);
+  });
+
+  it("refuses an unknown format with 404, a bad session with 401", async () => {
     const url = new URL("/import_raw_vdi", config.url);
     url.search = new URLSearchParams({ session_id: await session(), vdi, format: "vhd" }).toString();
     const vhd = await new Promise<number>((resolve) => http.request(url, { method: "PUT", headers: { "Content-Length": 0 } }, (r) => (r.resume(), resolve(r.statusCode!))).end());
@@ -260,10 +278,34 @@ describe("raw VDI upload and download", () => {
     expect(bad).toBe(401);
   });
 
-  it("the adapter turns a refused upload into one clear error", async () => {
+  it("the adapter reads a failed upload from its task, one clear error, and destroys the task", async () => {
     const big = join(dir, "too-big.raw");
     await writeFile(big, Buffer.alloc(bytes.length * 2));
-    await expect(xapi.importRawVdi(vdi, big)).rejects.toThrow(/^import_raw_vdi of .*too-big\.raw to 127\.0\.0\.2:\d+ answered HTTP 400$/);
+    // (requests above without a task_id left the handler's own tasks, as XAPI would)
+    const tasksBefore = await xapi.call("task.get_all");
+    const error = await xapiFailure(xapi.importRawVdi(vdi, big));
+    expect(error.code).toBe("INTERNAL_ERROR");
+    expect(error.message).toMatch(/^import_raw_vdi of .*too-big\.raw: INTERNAL_ERROR "body of \d+ bytes is larger than the VDI/);
+    expect(await xapi.call("task.get_all")).toEqual(tasksBefore);
+  });
+
+  it("the adapter turns a refused request (an HTTP error) into one clear error", async () => {
+    const file = join(dir, "small.raw");
+    await writeFile(file, Buffer.alloc(16));
+    const tasksBefore = await xapi.call("task.get_all");
+    await expect(xapi.importRawVdi("OpaqueRef:no-such-vdi", file)).rejects.toThrow(/^import_raw_vdi of .*small\.raw to 127\.0\.0\.\d:\d+ answered HTTP 404$/);
+    expect(await xapi.call("task.get_all")).toEqual(tasksBefore);
+  });
+
+  it("gives up on a task that never ends: one error naming the call and the task, the task cancelled", async () => {
+    const impatient = await XapiSession.login(config.url, config.user, config.password, { taskTimeoutMs: { async: 300 } });
+    const task = (await impatient.call("task.create", "never ends", "")) as string;
+    const started = Date.now();
+    await expect(impatient.waitForTask(task, "Async.VM.start", 300)).rejects.toThrow(`XAPI ${impatient.url.origin}: Async.VM.start did not finish within 0 s (task ${task}, status pending); cancelled it`);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await impatient.call("task.get_status", task)).toBe("cancelled");
+    await impatient.call("task.destroy", task);
+    await impatient.logout();
   });
 });
 

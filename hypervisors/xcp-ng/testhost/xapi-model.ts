@@ -92,7 +92,7 @@ function slotOf(userdevice: string): number | undefined {
 }
 
 interface Task {
-  status: "pending" | "success" | "failure";
+  status: "pending" | "success" | "failure" | "cancelled";
   result: string;
   error: string[];
 }
@@ -232,22 +232,44 @@ export class XapiModel {
     if (m.session !== false) this.checkSession(params[0]!);
     const args = m.session === false ? params : params.slice(1);
     if (!isAsync) return await m.run(...args);
-    const task: Task = { status: "pending", result: "", error: [] };
-    const ref = this.add("task", { name_label: `Async.${name}`, status: "pending" });
-    this.tasks.set(ref, task);
+    const ref = this.createTask(`Async.${name}`, "");
     void (async () => {
       try {
-        const value = await m.run(...args);
-        task.result = value === "" ? "" : encodeValue(value);
-        task.status = "success";
+        this.finishTask(ref, { value: await m.run(...args) });
       } catch (error) {
-        task.error = error instanceof ApiFailure ? [error.code, ...error.params] : ["INTERNAL_ERROR", String((error as Error).message)];
-        task.status = "failure";
+        this.finishTask(ref, { error });
       }
-      const row = this.table("task").get(ref);
-      if (row) row.status = task.status;
     })();
     return ref;
+  }
+
+  // ---- tasks ----------------------------------------------------------------------------
+
+  createTask(label: string, description: string): string {
+    const ref = this.add("task", { name_label: label, name_description: description, status: "pending" });
+    this.tasks.set(ref, { status: "pending", result: "", error: [] });
+    return ref;
+  }
+
+  /** A live task (for the HTTP handlers' task_id). */
+  hasTask(ref: string): boolean {
+    return this.tasks.has(ref);
+  }
+
+  /** Ends a pending task with a value (success) or an error (failure: its code and parameters). */
+  finishTask(ref: string, outcome: { value: XmlRpcValue } | { error: unknown }): void {
+    const task = this.tasks.get(ref);
+    if (!task || task.status !== "pending") return;
+    if ("value" in outcome) {
+      task.result = outcome.value === "" ? "" : encodeValue(outcome.value);
+      task.status = "success";
+    } else {
+      const error = outcome.error;
+      task.error = error instanceof ApiFailure ? [error.code, ...error.params] : ["INTERNAL_ERROR", String((error as Error).message)];
+      task.status = "failure";
+    }
+    const row = this.table("task").get(ref);
+    if (row) row.status = task.status;
   }
 
   /** Field getters and the class-wide calls every XAPI class has. */
@@ -316,6 +338,24 @@ export class XapiModel {
           return read(this.tasks.get(ref as string)!);
         },
       });
+    def("task.create", {
+      // (session, label, description): a task the client owns, e.g. for an HTTP handler's task_id.
+      arity: 3,
+      run: (label, description) => this.createTask(str(label), str(description)),
+    });
+    def("task.cancel", {
+      arity: 2,
+      run: (ref) => {
+        this.row("task", ref);
+        const task = this.tasks.get(ref as string)!;
+        if (task.status === "pending") {
+          task.status = "cancelled";
+          task.error = ["TASK_CANCELLED", ref as string];
+          this.table("task").get(ref as string)!.status = "cancelled";
+        }
+        return "";
+      },
+    });
     taskField("get_status", (t) => t.status);
     taskField("get_result", (t) => t.result);
     taskField("get_error_info", (t) => t.error);
