@@ -62,7 +62,7 @@ describe("XML-RPC as XAPI speaks it", () => {
   });
 
   it("turns a Failure into a XapiError with code and parameters", async () => {
-    const answer = await decodeResponse(encodeResponse(failure("VM_BAD_POWER_STATE", ["OpaqueRef:vm", "Halted", "Running"])));
+    const answer = await decodeResponse(encodeResponse(failure("VM_BAD_POWER_STATE", ["OpaqueRef:vm", "halted, suspended", "running"])));
     let error: unknown;
     try {
       unwrapXapi(answer, "VM.destroy");
@@ -71,8 +71,8 @@ describe("XML-RPC as XAPI speaks it", () => {
     }
     expect(error).toBeInstanceOf(XapiError);
     expect((error as XapiError).code).toBe("VM_BAD_POWER_STATE");
-    expect((error as XapiError).params).toEqual(["OpaqueRef:vm", "Halted", "Running"]);
-    expect((error as XapiError).message).toBe('VM.destroy: VM_BAD_POWER_STATE "OpaqueRef:vm" "Halted" "Running"');
+    expect((error as XapiError).params).toEqual(["OpaqueRef:vm", "halted, suspended", "running"]);
+    expect((error as XapiError).message).toBe('VM.destroy: VM_BAD_POWER_STATE "OpaqueRef:vm" "halted, suspended" "running"');
     expect(unwrapXapi(await decodeResponse(encodeResponse(success(""))))).toBe("");
   });
 

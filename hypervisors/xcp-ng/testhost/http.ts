@@ -107,8 +107,9 @@ async function rawVdi(model: XapiModel, host: HostInfo, port: () => number, url:
     req.resume();
     send(res, status, `${text} (${LABEL})`);
   };
-  // XAPI's import code cannot take a chunked (or any encoded) body: 403, as import_raw_vdi.ml answers.
-  if (req.headers["transfer-encoding"]) return refuse(403, `import code cannot handle encoding: ${req.headers["transfer-encoding"]}`);
+  // XAPI's import code cannot take a chunked (or any encoded) body: current
+  // import_raw_vdi.ml answers 404 and fails the task (older releases: 403).
+  if (req.headers["transfer-encoding"]) return refuse(404, `Cannot handle encoding: ${req.headers["transfer-encoding"]}`);
   const length = req.headers["content-length"];
   if (length === undefined) return refuse(411, "Content-Length required");
 

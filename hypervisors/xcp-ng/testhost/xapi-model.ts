@@ -91,6 +91,8 @@ function slotOf(userdevice: string): number | undefined {
   return m ? m[1]!.charCodeAt(0) - 97 : undefined;
 }
 
+type PowerState = "Halted" | "Paused" | "Running" | "Suspended";
+
 interface Task {
   status: "pending" | "success" | "failure" | "cancelled";
   result: string;
@@ -364,8 +366,18 @@ export class XapiModel {
     this.defineStorageMethods(def);
   }
 
+  /**
+   * VM_BAD_POWER_STATE(vm, expected, actual) unless the VM is in one of
+   * `allowed`: as xapi_vm_lifecycle.ml reports it, the states in lower case
+   * (Record_util.power_to_string), the expected ones joined by ", ".
+   */
+  private powerStateOrFail(vm: string, row: Row, allowed: readonly PowerState[]): void {
+    const state = String(row.power_state) as PowerState;
+    if (!allowed.includes(state)) throw new ApiFailure("VM_BAD_POWER_STATE", [vm, allowed.map((p) => p.toLowerCase()).join(", "), state.toLowerCase()]);
+  }
+
   private haltedOrFail(vm: string, row: Row): void {
-    if (row.power_state !== "Halted") throw new ApiFailure("VM_BAD_POWER_STATE", [vm, "Halted", String(row.power_state)]);
+    this.powerStateOrFail(vm, row, ["Halted"]);
   }
 
   private defineVmMethods(def: (name: string, m: Method) => void): void {
@@ -401,7 +413,8 @@ export class XapiModel {
         this.haltedOrFail(vm as string, row);
         const [a, b, c, d] = [int64(smin), int64(smax), int64(dmin), int64(dmax)];
         if (!(a <= c && c <= d && d <= b)) {
-          throw new ApiFailure("MEMORY_CONSTRAINT_VIOLATION", ["Memory limits must satisfy: static_min <= dynamic_min <= dynamic_max <= static_max"]);
+          // vm_memory_constraints.ml: the ordering rule's own error, without parameters.
+          throw new ApiFailure("MEMORY_CONSTRAINT_VIOLATION_ORDER");
         }
         Object.assign(row, { memory_static_min: String(a), memory_static_max: String(b), memory_dynamic_min: String(c), memory_dynamic_max: String(d) });
         return "";
@@ -434,8 +447,9 @@ export class XapiModel {
       run: async (vm, paused, force) => {
         const row = this.row("VM", vm);
         bool(force);
-        if (row.is_a_template === true) throw new ApiFailure("VM_IS_TEMPLATE", [vm as string]);
+        // xapi_vm_lifecycle.ml checks the power state first, then the template rule.
         this.haltedOrFail(vm as string, row);
+        if (row.is_a_template === true) throw new ApiFailure("VM_IS_TEMPLATE", [vm as string, "start"]);
         await this.startDomain(vm as string, bool(paused));
         return "";
       },
@@ -445,7 +459,7 @@ export class XapiModel {
       async: true,
       run: async (vm) => {
         const row = this.row("VM", vm);
-        if (row.power_state !== "Paused") throw new ApiFailure("VM_BAD_POWER_STATE", [vm as string, "Paused", String(row.power_state)]);
+        this.powerStateOrFail(vm as string, row, ["Paused"]);
         await this.domains.get(vm as string)!.unpause();
         row.power_state = "Running";
         return "";
@@ -456,7 +470,7 @@ export class XapiModel {
       async: true,
       run: async (vm) => {
         const row = this.row("VM", vm);
-        if (row.power_state === "Halted") throw new ApiFailure("VM_BAD_POWER_STATE", [vm as string, "Running", "Halted"]);
+        this.powerStateOrFail(vm as string, row, ["Paused", "Suspended", "Running"]);
         await this.stopDomain(vm as string);
         return "";
       },
@@ -466,7 +480,7 @@ export class XapiModel {
       async: true,
       run: async (vm) => {
         const row = this.row("VM", vm);
-        if (row.power_state !== "Running") throw new ApiFailure("VM_BAD_POWER_STATE", [vm as string, "Running", String(row.power_state)]);
+        this.powerStateOrFail(vm as string, row, ["Paused", "Running"]);
         await this.stopDomain(vm as string);
         await this.startDomain(vm as string, false);
         return "";
@@ -477,7 +491,7 @@ export class XapiModel {
       async: true,
       run: (vm) => {
         const row = this.row("VM", vm);
-        this.haltedOrFail(vm as string, row);
+        this.powerStateOrFail(vm as string, row, ["Halted", "Suspended"]);
         for (const [ref, vbd] of this.table("VBD")) if (vbd.VM === vm) this.table("VBD").delete(ref);
         this.table("VM").delete(vm as string);
         return "";
