@@ -4,7 +4,7 @@
 // VDI_IN_USE retried, and the `xl console` endpoint. VMs here start paused
 // (QEMU -S), so they cost no CPU.
 import { X509Certificate } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readConfig, type XcpngConfig } from "../hypervisors/xcp-ng/config.js";
-import { destroyVdi, vbdRecord, vdiRecord } from "../hypervisors/xcp-ng/machine.js";
+import { destroyVdi, vbdRecord, vdiRecord, XcpngMachine } from "../hypervisors/xcp-ng/machine.js";
 import { SshConsoleHost } from "../hypervisors/xcp-ng/ssh-console.js";
 import { launchTestHost, type RunningTestHost } from "../hypervisors/xcp-ng/testhost/launch.js";
 import { rpc, XapiError, XapiSession } from "../hypervisors/xcp-ng/xapi.js";
@@ -377,6 +377,91 @@ describe("a running VM (paused: QEMU -S)", () => {
     expect(gone.code).toBe("HANDLE_INVALID");
     expect(await xapi.call("VM.get_power_state", vm)).toBe("Halted");
     await xapi.callAsync("VM.destroy", vm);
+  }, 60_000);
+});
+
+// The adapter itself (XcpngMachine), not hand-built calls: a real domain
+// (OVMF under QEMU, no bootable disk), so kept short; destroy() is checked to
+// leave no VM, VDI, QEMU process or work directory.
+describe("through the adapter (XcpngMachine)", () => {
+  let machine: XcpngMachine;
+  let workDir: string;
+  let qemuPid: number;
+  const lines: string[] = [];
+  const internals = () => machine as unknown as { vm: string; cdVbd: string; channel: { close(): void } | undefined; attachedDomid: number; vdis: { ref: string }[] };
+
+  beforeAll(async () => {
+    workDir = join(dir, "machine-work");
+    await mkdir(workDir);
+    const disk = join(dir, "machine-disk.raw");
+    await writeFile(disk, Buffer.alloc(1 << 20));
+    machine = new XcpngMachine({ name: "adapter", memoryMiB: 128, disks: [{ path: disk, mode: "overlay" }], cdrom: null, workDir }, { config, timeoutScale: 1, log: (l) => lines.push(l) });
+    await machine.start();
+    const label = /VM (fruix-[0-9a-f]+-adapter) cloned/.exec(lines.join("\n"))![1]!;
+    qemuPid = Number(new RegExp(`VM "${label}" \\(QEMU pid (\\d+)`).exec(host.log())![1]);
+    process.kill(qemuPid, 0);
+  }, 90_000);
+
+  afterAll(async () => {
+    await machine?.destroy().catch(() => undefined);
+  });
+
+  it("inserts an ISO into the read-only CD drive and ejects it", async () => {
+    const iso = join(dir, "adapter.iso");
+    await writeFile(iso, Buffer.alloc(4096, 0x43));
+    const { cdVbd } = internals();
+    expect(await xapi.call("VBD.get_mode", cdVbd)).toBe("RO");
+    expect(await xapi.call("VBD.get_type", cdVbd)).toBe("CD");
+    expect(await xapi.call("VBD.get_empty", cdVbd)).toBe(true);
+    await machine.insertCdrom(iso);
+    expect(await xapi.call("VBD.get_empty", cdVbd)).toBe(false);
+    const vdi = (await xapi.call("VBD.get_VDI", cdVbd)) as string;
+    expect(await xapi.call("SR.get_name_label", await xapi.call("VDI.get_SR", vdi))).toBe("ISO library");
+    // A second insert ejects the first ISO itself (VBD.insert alone would be VBD_NOT_EMPTY).
+    await machine.insertCdrom(iso);
+    expect(await xapi.call("VBD.get_VDI", cdVbd)).not.toBe(vdi);
+    await machine.ejectCdrom();
+    expect(await xapi.call("VBD.get_empty", cdVbd)).toBe(true);
+    await expect(machine.ejectCdrom()).rejects.toThrow(/VBD_IS_EMPTY/);
+  }, 60_000);
+
+  it("attaches the console again when the xl console channel closes while the domain runs", async () => {
+    const before = internals().channel!;
+    const domid = internals().attachedDomid;
+    expect(domid).toBeGreaterThan(0);
+    const attaches = () => host.log().split(`xl console -t serial ${domid} attached`).length - 1;
+    const count = attaches();
+    before.close();
+    const deadline = Date.now() + 20_000;
+    while (!(internals().channel && internals().channel !== before)) {
+      if (Date.now() > deadline) throw new Error("the console was not attached again");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(internals().attachedDomid).toBe(domid);
+    expect(await xapi.call("VM.get_power_state", internals().vm)).toBe("Running");
+    expect(attaches()).toBe(count + 1);
+  }, 30_000);
+
+  it("powerOff halts the VM; on a halted VM it is a no-op (XAPI would answer VM_BAD_POWER_STATE), and waitForPowerOff returns", async () => {
+    await machine.powerOff();
+    const vm = internals().vm;
+    expect(await xapi.call("VM.get_power_state", vm)).toBe("Halted");
+    const again = await xapiFailure(xapi.callAsync("VM.hard_shutdown", vm));
+    expect([again.code, ...again.params]).toEqual(["VM_BAD_POWER_STATE", vm, "paused, suspended, running", "halted"]);
+    await machine.powerOff();
+    await machine.waitForPowerOff(2000);
+    expect(() => process.kill(qemuPid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));
+  }, 60_000);
+
+  it("destroy removes the VM, its VDIs and its work directory; destroyVdi of a VDI already gone counts as destroyed", async () => {
+    const { vm, vdis } = internals();
+    expect(vdis.length).toBe(3); // the disk and two ISOs
+    await machine.destroy();
+    expect((await xapiFailure(xapi.call("VM.get_uuid", vm))).code).toBe("HANDLE_INVALID");
+    for (const vdi of vdis) expect((await xapiFailure(xapi.call("VDI.get_uuid", vdi.ref))).code).toBe("HANDLE_INVALID");
+    expect(await destroyVdi(xapi, vdis[0]!.ref)).toBe(0);
+    await expect(stat(workDir)).rejects.toThrow(/ENOENT/);
+    await machine.destroy(); // idempotent
   }, 60_000);
 });
 
