@@ -86,11 +86,18 @@ describe.skipIf(noYaml !== undefined)(`the nightly workflow${noYaml ? ` (skipped
     expect(lists.flat().sort()).toEqual([...whole].sort());
   });
 
-  it("gives the xcp-ng job its secrets, and sets it up only when they are all there", async () => {
+  it("gives the xcp-ng validate step alone its secrets, and sets the job up only when they are all there", async () => {
     const job = workflow.jobs["xcp-ng"]!;
-    for (const name of ["FRUIX_XAPI_URL", "FRUIX_XAPI_USER", "FRUIX_XAPI_PASSWORD"]) expect(job.env![name]).toBe(`\${{ secrets.${name} }}`);
+    const validateStep = job.steps.find((s) => s.run?.includes(" validate "))! as Step & { env?: Record<string, string> };
+    for (const name of ["FRUIX_XAPI_URL", "FRUIX_XAPI_USER", "FRUIX_XAPI_PASSWORD"]) expect(validateStep.env![name]).toBe(`\${{ secrets.${name} }}`);
+    for (const name of ["FRUIX_XCPNG_SSH_HOST_KEY", "FRUIX_XAPI_TLS_SHA256", "FRUIX_XCPNG_SR", "FRUIX_XCPNG_ISO_SR"]) expect(validateStep.env![name]).toMatch(/^\$\{\{ vars\./);
+    // No secret where npm's install scripts (npm run setup, npm install) would see it.
+    expect(JSON.stringify(job.env ?? {})).not.toMatch(/\$\{\{ secrets\.\w+ \}\}/);
+    expect(JSON.stringify(workflow.env)).not.toContain("secrets.");
+    for (const step of job.steps.filter((s) => s !== validateStep)) expect(JSON.stringify(step)).not.toContain("secrets.");
     const setup = job.steps.find((s) => s.run === "npm run setup")!;
-    expect(setup.if).toBe("env.FRUIX_XAPI_URL != '' && env.FRUIX_XAPI_USER != '' && env.FRUIX_XAPI_PASSWORD != ''");
+    expect(setup.if).toBe("env.XCPNG_SECRETS_SET == 'true'");
+    expect(job.env!.XCPNG_SECRETS_SET).toBe("${{ secrets.FRUIX_XAPI_URL != '' && secrets.FRUIX_XAPI_USER != '' && secrets.FRUIX_XAPI_PASSWORD != '' }}");
     // The matrix's own requirement agrees with the secrets, so an unset one makes the cells SKIPPED.
     const matrix = JSON.parse(await readFile(join(packageRoot, "matrix", "nightly.json"), "utf8"));
     const project = matrix.projects.find((p: { name: string }) => p.name === "xcp-ng");

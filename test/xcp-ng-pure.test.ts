@@ -6,13 +6,13 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeConfig, readConfig } from "../hypervisors/xcp-ng/config.js";
+import { describeConfig, normalizeTlsFingerprint, readConfig } from "../hypervisors/xcp-ng/config.js";
 import { hostNote, identifyHost } from "../hypervisors/xcp-ng/index.js";
 import { vbdRecord, vdiRecord } from "../hypervisors/xcp-ng/machine.js";
 import { hostKeyFingerprint, xlConsoleCommand } from "../hypervisors/xcp-ng/ssh-console.js";
 import { qemuArgs } from "../hypervisors/xcp-ng/testhost/domain.js";
 import { parseXlConsole } from "../hypervisors/xcp-ng/testhost/ssh.js";
-import { hostUrl } from "../hypervisors/xcp-ng/xapi.js";
+import { hostUrl, tlsFingerprintMatches } from "../hypervisors/xcp-ng/xapi.js";
 import { ed25519KeyPair } from "../lib/copy/keygen.js";
 import {
   decodeCall,
@@ -22,6 +22,7 @@ import {
   encodeResponse,
   encodeValue,
   failure,
+  SESSION_WITHHELD,
   success,
   unwrapXapi,
   XapiError,
@@ -61,7 +62,7 @@ describe("XML-RPC as XAPI speaks it", () => {
   });
 
   it("turns a Failure into a XapiError with code and parameters", async () => {
-    const answer = await decodeResponse(encodeResponse(failure("VM_BAD_POWER_STATE", ["OpaqueRef:vm", "Halted", "Running"])));
+    const answer = await decodeResponse(encodeResponse(failure("VM_BAD_POWER_STATE", ["OpaqueRef:vm", "halted, suspended", "running"])));
     let error: unknown;
     try {
       unwrapXapi(answer, "VM.destroy");
@@ -70,9 +71,28 @@ describe("XML-RPC as XAPI speaks it", () => {
     }
     expect(error).toBeInstanceOf(XapiError);
     expect((error as XapiError).code).toBe("VM_BAD_POWER_STATE");
-    expect((error as XapiError).params).toEqual(["OpaqueRef:vm", "Halted", "Running"]);
-    expect((error as XapiError).message).toBe('VM.destroy: VM_BAD_POWER_STATE "OpaqueRef:vm" "Halted" "Running"');
+    expect((error as XapiError).params).toEqual(["OpaqueRef:vm", "halted, suspended", "running"]);
+    expect((error as XapiError).message).toBe('VM.destroy: VM_BAD_POWER_STATE "OpaqueRef:vm" "halted, suspended" "running"');
     expect(unwrapXapi(await decodeResponse(encodeResponse(success(""))))).toBe("");
+  });
+
+  it("never shows a session reference in an error message", async () => {
+    const invalid = new XapiError("SESSION_INVALID", ["OpaqueRef:secret-session"], "VM.get_all");
+    expect(invalid.message).toBe(`VM.get_all: SESSION_INVALID ${SESSION_WITHHELD}`);
+    expect(invalid.params).toEqual(["OpaqueRef:secret-session"]);
+    // Decoded from the wire, the same.
+    const decoded = (() => {
+      try {
+        unwrapXapi({ Status: "Failure", ErrorDescription: ["SESSION_INVALID", "OpaqueRef:secret-session"] }, "VM.get_all");
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(decoded?.message).not.toContain("secret-session");
+    // Any other error that echoes the caller's session.
+    const echoed = new XapiError("MESSAGE_PARAMETER_COUNT_MISMATCH", ["OpaqueRef:mine", "2"], "x.y", ["OpaqueRef:mine"]);
+    expect(echoed.message).toBe(`x.y: MESSAGE_PARAMETER_COUNT_MISMATCH ${SESSION_WITHHELD} "2"`);
+    expect(new XapiError("HANDLE_INVALID", ["VM", "OpaqueRef:vm"]).message).toBe('HANDLE_INVALID "VM" "OpaqueRef:vm"');
   });
 
   it("rejects what is not XML-RPC, or not a XAPI status struct", async () => {
@@ -92,14 +112,50 @@ describe("XML-RPC as XAPI speaks it", () => {
 });
 
 describe("settings from the environment", () => {
-  const base = { FRUIX_XAPI_URL: "https://pool.example:443/", FRUIX_XAPI_USER: "root", FRUIX_XAPI_PASSWORD: "s3cret-pw" };
+  const hostKey = `SHA256:${"b".repeat(43)}`;
+  const base = { FRUIX_XAPI_URL: "https://pool.example:443/", FRUIX_XAPI_USER: "root", FRUIX_XAPI_PASSWORD: "s3cret-pw", FRUIX_XCPNG_SSH_HOST_KEY: hostKey };
 
   it("reads a full configuration with defaults", () => {
     const config = readConfig(base);
     expect(config.url.origin).toBe("https://pool.example");
     expect(config.sr).toBe("Local storage");
     expect(config.isoSr).toBe("ISO library");
-    expect(config.ssh).toEqual({ user: "root", port: 22, privateKey: undefined, hostKeySha256: undefined });
+    expect(config.ssh).toEqual({ user: "root", port: 22, privateKey: undefined, hostKeySha256: hostKey });
+    expect(config.tlsSha256).toBeUndefined();
+  });
+
+  it("refuses SSH password authentication (the XAPI password) unless the host key is pinned", async () => {
+    const { FRUIX_XCPNG_SSH_HOST_KEY: _k, ...unpinned } = base;
+    expect(() => readConfig(unpinned)).toThrow(/sends? the XAPI password over SSH to an unverified host: set FRUIX_XCPNG_SSH_HOST_KEY/);
+    // An empty value (an unset CI secret) is no pin either.
+    expect(() => readConfig({ ...unpinned, FRUIX_XCPNG_SSH_HOST_KEY: "" })).toThrow(/set FRUIX_XCPNG_SSH_HOST_KEY/);
+    // Key authentication without a pin is allowed (the console warns loudly).
+    const keyFile = join(await tempDir(), "key");
+    writeFileSync(keyFile, "not really a key\n");
+    const keyed = readConfig({ ...unpinned, FRUIX_XCPNG_SSH_KEY_FILE: keyFile });
+    expect(keyed.ssh.hostKeySha256).toBeUndefined();
+    expect(describeConfig(keyed)).toContain("key authentication, host key NOT checked");
+  });
+
+  it("reads a pinned TLS fingerprint in openssl's or Node's form, and refuses a malformed one", () => {
+    const hex = "ab".repeat(32);
+    const node = Array(32).fill("AB").join(":");
+    expect(readConfig({ ...base, FRUIX_XAPI_TLS_SHA256: hex }).tlsSha256).toBe(node);
+    expect(readConfig({ ...base, FRUIX_XAPI_TLS_SHA256: `sha256 Fingerprint=${node.toLowerCase()}` }).tlsSha256).toBe(node);
+    expect(readConfig({ ...base, FRUIX_XAPI_TLS_SHA256: "" }).tlsSha256).toBeUndefined();
+    expect(() => readConfig({ ...base, FRUIX_XAPI_TLS_SHA256: "ab".repeat(31) })).toThrow("FRUIX_XAPI_TLS_SHA256 must be a SHA-256 certificate fingerprint");
+    expect(() => readConfig({ ...base, FRUIX_XAPI_URL: "http://pool.example/", FRUIX_XAPI_TLS_SHA256: hex })).toThrow("FRUIX_XAPI_TLS_SHA256 is set but FRUIX_XAPI_URL is not https://");
+    expect(normalizeTlsFingerprint("zz".repeat(32))).toBeUndefined();
+    expect(describeConfig(readConfig({ ...base, FRUIX_XAPI_TLS_SHA256: hex }))).toContain("(TLS certificate pinned)");
+    expect(describeConfig(readConfig(base))).toContain("(TLS certificate NOT checked)");
+  });
+
+  it("compares certificate fingerprints exactly (case aside)", () => {
+    const pin = Array(32).fill("AB").join(":");
+    expect(tlsFingerprintMatches(pin.toLowerCase(), pin)).toBe(true);
+    expect(tlsFingerprintMatches(pin.replace(/B$/, "C"), pin)).toBe(false);
+    expect(tlsFingerprintMatches(undefined, pin)).toBe(false);
+    expect(tlsFingerprintMatches("", pin)).toBe(false);
   });
 
   it("reads the password from a file, without its trailing newline", async () => {
@@ -126,7 +182,7 @@ describe("settings from the environment", () => {
 
   it("describes the configuration without the password", () => {
     const text = describeConfig(readConfig(base));
-    expect(text).toBe('XAPI https://pool.example as root; SR "Local storage", ISO SR "ISO library"; console over SSH as root (port 22, password authentication)');
+    expect(text).toBe('XAPI https://pool.example (TLS certificate NOT checked) as root; SR "Local storage", ISO SR "ISO library"; console over SSH as root (port 22, password authentication, host key pinned)');
     expect(text).not.toContain("s3cret-pw");
   });
 });

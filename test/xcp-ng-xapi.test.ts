@@ -3,17 +3,21 @@
 // handlers' rules (Content-Length, no chunked bodies, 302 to the SR's host),
 // VDI_IN_USE retried, and the `xl console` endpoint. VMs here start paused
 // (QEMU -S), so they cost no CPU.
-import { readFile, writeFile } from "node:fs/promises";
+import { X509Certificate } from "node:crypto";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readConfig, type XcpngConfig } from "../hypervisors/xcp-ng/config.js";
-import { destroyVdi, vbdRecord, vdiRecord } from "../hypervisors/xcp-ng/machine.js";
+import { destroyVdi, vbdRecord, vdiRecord, XcpngMachine } from "../hypervisors/xcp-ng/machine.js";
 import { SshConsoleHost } from "../hypervisors/xcp-ng/ssh-console.js";
 import { launchTestHost, type RunningTestHost } from "../hypervisors/xcp-ng/testhost/launch.js";
 import { rpc, XapiError, XapiSession } from "../hypervisors/xcp-ng/xapi.js";
+import { encodeResponse, success } from "../hypervisors/xcp-ng/xmlrpc.js";
 import { FruixError } from "../lib/errors.js";
 import { cleanupTempDirs, tempDir } from "./helpers/fixtures.js";
 
@@ -94,6 +98,7 @@ describe("sessions", () => {
   it("a call with a session that is not one fails with SESSION_INVALID", async () => {
     const failure = await xapiFailure(rpc(xapi.url, "VM.get_all", ["OpaqueRef:not-a-session"]));
     expect([failure.code, ...failure.params]).toEqual(["SESSION_INVALID", "OpaqueRef:not-a-session"]);
+    expect(failure.message).toBe("VM.get_all: SESSION_INVALID (session reference withheld)");
   });
 
   it("login takes 2 to 4 parameters; other counts are MESSAGE_PARAMETER_COUNT_MISMATCH", async () => {
@@ -124,7 +129,7 @@ describe("calls", () => {
   it("Async.* failures come back through the task as XapiErrors (VM_IS_TEMPLATE for an unprovisioned clone)", async () => {
     const clone = (await xapi.callAsync("VM.clone", await template(), "test-template-clone")) as string;
     const failure = await xapiFailure(xapi.callAsync("VM.start", clone, true, false));
-    expect([failure.code, ...failure.params]).toEqual(["VM_IS_TEMPLATE", clone]);
+    expect([failure.code, ...failure.params]).toEqual(["VM_IS_TEMPLATE", clone, "start"]);
     expect(await xapi.call("task.get_all")).toEqual([]); // every task destroyed
     await xapi.callAsync("VM.destroy", clone);
   });
@@ -167,7 +172,7 @@ describe("calls", () => {
   it("memory limits must be ordered; VCPUs_at_startup cannot pass VCPUs_max", async () => {
     const vm = await newVm("test-limits");
     const mem = await xapiFailure(xapi.call("VM.set_memory_limits", vm, "512", "256", "512", "512"));
-    expect(mem.code).toBe("MEMORY_CONSTRAINT_VIOLATION");
+    expect([mem.code, ...mem.params]).toEqual(["MEMORY_CONSTRAINT_VIOLATION_ORDER"]);
     const cpus = await xapiFailure(xapi.call("VM.set_VCPUs_at_startup", vm, "2"));
     expect(cpus.code).toBe("VALUE_NOT_SUPPORTED");
     await xapi.callAsync("VM.destroy", vm);
@@ -211,13 +216,17 @@ describe("raw VDI upload and download", () => {
     expect(res.headers.location).toMatch(/^http:\/\/127\.0\.0\.2:\d+\/import_raw_vdi\?/);
   });
 
-  async function put(headers: Record<string, string | number>, body: Buffer, chunked = false): Promise<number> {
+  async function put(headers: Record<string, string | number>, body: Buffer, chunked = false, extra: Record<string, string> = {}): Promise<number> {
+    return (await putFull(headers, body, chunked, extra)).status;
+  }
+
+  async function putFull(headers: Record<string, string | number>, body: Buffer, chunked = false, extra: Record<string, string> = {}): Promise<{ status: number; task?: string }> {
     const url = new URL("/import_raw_vdi", config.url); // the member sees the SR
-    url.search = new URLSearchParams({ session_id: await session(), vdi, format: "raw" }).toString();
+    url.search = new URLSearchParams({ session_id: await session(), vdi, format: "raw", ...extra }).toString();
     return new Promise((resolve, reject) => {
       const req = http.request(url, { method: "PUT", headers }, (res) => {
         res.resume();
-        resolve(res.statusCode!);
+        res.on("close", () => resolve({ status: res.statusCode!, task: res.headers["task-id"] as string | undefined }));
       });
       req.on("error", reject);
       if (chunked) {
@@ -227,8 +236,14 @@ describe("raw VDI upload and download", () => {
     });
   }
 
-  it("refuses a chunked body with 403, as XAPI's import code does", async () => {
-    expect(await put({}, Buffer.alloc(100), true)).toBe(403);
+  it("refuses a chunked body with 404 and fails the task, as current XAPI's import code does", async () => {
+    const answer = await putFull({}, Buffer.alloc(100), true);
+    expect(answer.status).toBe(404);
+    const mine = (await xapi.call("task.create", "test", "test")) as string;
+    expect(await put({}, Buffer.alloc(100), true, { task_id: mine })).toBe(404);
+    expect(await xapi.call("task.get_status", mine)).toBe("failure");
+    expect(await xapi.call("task.get_error_info", mine)).toEqual(["INTERNAL_ERROR", "Cannot handle encoding: chunked"]);
+    await xapi.call("task.destroy", mine);
   });
 
   it("refuses a body without Content-Length with 411", async () => {
@@ -244,8 +259,22 @@ describe("raw VDI upload and download", () => {
     expect(status).toBe("HTTP/1.1 411 Length Required");
   });
 
-  it("refuses a body larger than the VDI with 400, an unknown format with 404, a bad session with 401", async () => {
-    expect(await put({ "Content-Length": bytes.length + 1 }, Buffer.alloc(bytes.length + 1))).toBe(400);
+  it("answers 200 before reading the body and reports a failure through the task (a body larger than the VDI)", async () => {
+    const answer = await putFull({ "Content-Length": bytes.length + 1 }, Buffer.alloc(bytes.length + 1));
+    expect(answer.status).toBe(200);
+    expect(answer.task).toMatch(/^OpaqueRef:/);
+    expect(await xapi.call("task.get_status", answer.task!)).toBe("failure");
+    expect(((await xapi.call("task.get_error_info", answer.task!)) as string[])[0]).toBe("INTERNAL_ERROR");
+    await xapi.call("task.destroy", answer.task!);
+    // With the caller's task_id, the outcome goes to that task.
+    const mine = (await xapi.call("task.create", "test", "test")) as string;
+    expect(await put({ "Content-Length": 16 }, Buffer.alloc(16, 3), false, { task_id: mine })).toBe(200);
+    expect(await xapi.call("task.get_status", mine)).toBe("success");
+    await xapi.call("task.destroy", mine);
+    expect(await put({ "Content-Length": 16 }, Buffer.alloc(16, 3), false, { task_id: "OpaqueRef:no-task" })).toBe(500);
+  });
+
+  it("refuses an unknown format with 404, a bad session with 401", async () => {
     const url = new URL("/import_raw_vdi", config.url);
     url.search = new URLSearchParams({ session_id: await session(), vdi, format: "vhd" }).toString();
     const vhd = await new Promise<number>((resolve) => http.request(url, { method: "PUT", headers: { "Content-Length": 0 } }, (r) => (r.resume(), resolve(r.statusCode!))).end());
@@ -255,10 +284,34 @@ describe("raw VDI upload and download", () => {
     expect(bad).toBe(401);
   });
 
-  it("the adapter turns a refused upload into one clear error", async () => {
+  it("the adapter reads a failed upload from its task, one clear error, and destroys the task", async () => {
     const big = join(dir, "too-big.raw");
     await writeFile(big, Buffer.alloc(bytes.length * 2));
-    await expect(xapi.importRawVdi(vdi, big)).rejects.toThrow(/^import_raw_vdi of .*too-big\.raw to 127\.0\.0\.2:\d+ answered HTTP 400$/);
+    // (requests above without a task_id left the handler's own tasks, as XAPI would)
+    const tasksBefore = await xapi.call("task.get_all");
+    const error = await xapiFailure(xapi.importRawVdi(vdi, big));
+    expect(error.code).toBe("INTERNAL_ERROR");
+    expect(error.message).toMatch(/^import_raw_vdi of .*too-big\.raw: INTERNAL_ERROR "body of \d+ bytes is larger than the VDI/);
+    expect(await xapi.call("task.get_all")).toEqual(tasksBefore);
+  });
+
+  it("the adapter turns a refused request (an HTTP error) into one clear error", async () => {
+    const file = join(dir, "small.raw");
+    await writeFile(file, Buffer.alloc(16));
+    const tasksBefore = await xapi.call("task.get_all");
+    await expect(xapi.importRawVdi("OpaqueRef:no-such-vdi", file)).rejects.toThrow(/^import_raw_vdi of .*small\.raw to 127\.0\.0\.\d:\d+ answered HTTP 404$/);
+    expect(await xapi.call("task.get_all")).toEqual(tasksBefore);
+  });
+
+  it("gives up on a task that never ends: one error naming the call and the task, the task cancelled", async () => {
+    const impatient = await XapiSession.login(config.url, config.user, config.password, { taskTimeoutMs: { async: 300 } });
+    const task = (await impatient.call("task.create", "never ends", "")) as string;
+    const started = Date.now();
+    await expect(impatient.waitForTask(task, "Async.VM.start", 300)).rejects.toThrow(`XAPI ${impatient.url.origin}: Async.VM.start did not finish within 0 s (task ${task}, status pending); cancelled it`);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await impatient.call("task.get_status", task)).toBe("cancelled");
+    await impatient.call("task.destroy", task);
+    await impatient.logout();
   });
 });
 
@@ -283,7 +336,9 @@ describe("a running VM (paused: QEMU -S)", () => {
 
   it("cannot be destroyed while running: VM_BAD_POWER_STATE(vm, expected, actual)", async () => {
     const failure = await xapiFailure(xapi.callAsync("VM.destroy", vm));
-    expect([failure.code, ...failure.params]).toEqual(["VM_BAD_POWER_STATE", vm, "Halted", "Paused"]);
+    expect([failure.code, ...failure.params]).toEqual(["VM_BAD_POWER_STATE", vm, "halted, suspended", "paused"]);
+    const unpaused = await xapiFailure(xapi.callAsync("VM.start", vm, true, false));
+    expect([unpaused.code, ...unpaused.params]).toEqual(["VM_BAD_POWER_STATE", vm, "halted", "paused"]);
   });
 
   it("serves xl console for its domid; an unknown domid ends at once with xl's complaint", async () => {
@@ -325,6 +380,140 @@ describe("a running VM (paused: QEMU -S)", () => {
   }, 60_000);
 });
 
+// The adapter itself (XcpngMachine), not hand-built calls: a real domain
+// (OVMF under QEMU, no bootable disk), so kept short; destroy() is checked to
+// leave no VM, VDI, QEMU process or work directory.
+describe("through the adapter (XcpngMachine)", () => {
+  let machine: XcpngMachine;
+  let workDir: string;
+  let qemuPid: number;
+  const lines: string[] = [];
+  const internals = () => machine as unknown as { vm: string; cdVbd: string; channel: { close(): void } | undefined; attachedDomid: number; vdis: { ref: string }[] };
+
+  beforeAll(async () => {
+    workDir = join(dir, "machine-work");
+    await mkdir(workDir);
+    const disk = join(dir, "machine-disk.raw");
+    await writeFile(disk, Buffer.alloc(1 << 20));
+    machine = new XcpngMachine({ name: "adapter", memoryMiB: 128, disks: [{ path: disk, mode: "overlay" }], cdrom: null, workDir }, { config, timeoutScale: 1, log: (l) => lines.push(l) });
+    await machine.start();
+    const label = /VM (fruix-[0-9a-f]+-adapter) cloned/.exec(lines.join("\n"))![1]!;
+    qemuPid = Number(new RegExp(`VM "${label}" \\(QEMU pid (\\d+)`).exec(host.log())![1]);
+    process.kill(qemuPid, 0);
+  }, 90_000);
+
+  afterAll(async () => {
+    await machine?.destroy().catch(() => undefined);
+  });
+
+  it("inserts an ISO into the read-only CD drive and ejects it", async () => {
+    const iso = join(dir, "adapter.iso");
+    await writeFile(iso, Buffer.alloc(4096, 0x43));
+    const { cdVbd } = internals();
+    expect(await xapi.call("VBD.get_mode", cdVbd)).toBe("RO");
+    expect(await xapi.call("VBD.get_type", cdVbd)).toBe("CD");
+    expect(await xapi.call("VBD.get_empty", cdVbd)).toBe(true);
+    await machine.insertCdrom(iso);
+    expect(await xapi.call("VBD.get_empty", cdVbd)).toBe(false);
+    const vdi = (await xapi.call("VBD.get_VDI", cdVbd)) as string;
+    expect(await xapi.call("SR.get_name_label", await xapi.call("VDI.get_SR", vdi))).toBe("ISO library");
+    // A second insert ejects the first ISO itself (VBD.insert alone would be VBD_NOT_EMPTY).
+    await machine.insertCdrom(iso);
+    expect(await xapi.call("VBD.get_VDI", cdVbd)).not.toBe(vdi);
+    await machine.ejectCdrom();
+    expect(await xapi.call("VBD.get_empty", cdVbd)).toBe(true);
+    await expect(machine.ejectCdrom()).rejects.toThrow(/VBD_IS_EMPTY/);
+  }, 60_000);
+
+  it("attaches the console again when the xl console channel closes while the domain runs", async () => {
+    const before = internals().channel!;
+    const domid = internals().attachedDomid;
+    expect(domid).toBeGreaterThan(0);
+    const attaches = () => host.log().split(`xl console -t serial ${domid} attached`).length - 1;
+    const count = attaches();
+    before.close();
+    const deadline = Date.now() + 20_000;
+    while (!(internals().channel && internals().channel !== before)) {
+      if (Date.now() > deadline) throw new Error("the console was not attached again");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(internals().attachedDomid).toBe(domid);
+    expect(await xapi.call("VM.get_power_state", internals().vm)).toBe("Running");
+    expect(attaches()).toBe(count + 1);
+  }, 30_000);
+
+  it("powerOff halts the VM; on a halted VM it is a no-op (XAPI would answer VM_BAD_POWER_STATE), and waitForPowerOff returns", async () => {
+    await machine.powerOff();
+    const vm = internals().vm;
+    expect(await xapi.call("VM.get_power_state", vm)).toBe("Halted");
+    const again = await xapiFailure(xapi.callAsync("VM.hard_shutdown", vm));
+    expect([again.code, ...again.params]).toEqual(["VM_BAD_POWER_STATE", vm, "paused, suspended, running", "halted"]);
+    await machine.powerOff();
+    await machine.waitForPowerOff(2000);
+    expect(() => process.kill(qemuPid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));
+  }, 60_000);
+
+  it("destroy removes the VM, its VDIs and its work directory; destroyVdi of a VDI already gone counts as destroyed", async () => {
+    const { vm, vdis } = internals();
+    expect(vdis.length).toBe(3); // the disk and two ISOs
+    await machine.destroy();
+    expect((await xapiFailure(xapi.call("VM.get_uuid", vm))).code).toBe("HANDLE_INVALID");
+    for (const vdi of vdis) expect((await xapiFailure(xapi.call("VDI.get_uuid", vdi.ref))).code).toBe("HANDLE_INVALID");
+    expect(await destroyVdi(xapi, vdis[0]!.ref)).toBe(0);
+    await expect(stat(workDir)).rejects.toThrow(/ENOENT/);
+    await machine.destroy(); // idempotent
+  }, 60_000);
+});
+
+// The test double serves plain HTTP only, so the TLS pin is checked against a
+// local HTTPS server with a throwaway self-signed certificate.
+describe("FRUIX_XAPI_TLS_SHA256 against an HTTPS server (not the double: it serves HTTP only)", () => {
+  let server: https.Server;
+  let url: URL;
+  let fingerprint: string;
+  let requests = 0;
+
+  beforeAll(async () => {
+    const key = join(dir, "tls-key.pem");
+    const cert = join(dir, "tls-cert.pem");
+    await execa("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=xapi.test"]);
+    const pem = await readFile(cert, "utf8");
+    fingerprint = new X509Certificate(pem).fingerprint256;
+    server = https.createServer({ key: await readFile(key), cert: pem }, (req, res) => {
+      requests++;
+      req.resume();
+      req.on("end", () => res.end(encodeResponse(success("OpaqueRef:tls-session"))));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    url = new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  });
+
+  afterAll(async () => {
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+  });
+
+  it("talks to the server whose certificate is pinned", async () => {
+    const before = requests;
+    expect(await rpc(url, "session.login_with_password", ["root", "pw"], { tlsSha256: fingerprint })).toBe("OpaqueRef:tls-session");
+    expect(requests).toBe(before + 1);
+  });
+
+  it("refuses another certificate before sending a byte of the request (the password)", async () => {
+    const before = requests;
+    const wrong = fingerprint.replace(/^../, fingerprint.startsWith("00") ? "11" : "00");
+    await expect(rpc(url, "session.login_with_password", ["root", "pw"], { tlsSha256: wrong })).rejects.toThrow(
+      `XAPI ${url.origin}: TLS certificate ${fingerprint} is not FRUIX_XAPI_TLS_SHA256`,
+    );
+    await expect(XapiSession.login(url, "root", "pw", { tlsSha256: wrong })).rejects.toThrow(/is not FRUIX_XAPI_TLS_SHA256/);
+    expect(requests).toBe(before);
+  });
+
+  it("without a pin accepts the self-signed certificate (and the report says it is not checked)", async () => {
+    expect(await rpc(url, "session.login_with_password", ["root", "pw"])).toBe("OpaqueRef:tls-session");
+  });
+});
+
 describe("stopping the test host", () => {
   it("SIGTERM kills every VM and removes its files and the env file", async () => {
     const other = await launchTestHost(join(dir, "second.env"));
@@ -337,13 +526,15 @@ describe("stopping the test host", () => {
     await session.callAsync("VM.provision", vm);
     await session.callAsync("VM.start", vm, true, false);
     const workDir = /files in (\S+)/.exec(other.log())![1]!;
-    const pid = other.process.pid;
+    const pid = other.process.pid!;
+    process.kill(pid, 0); // the test host runs (throws ESRCH otherwise)
     expect((await execa("pgrep", ["-f", `qemu-system-x86_64.*${workDir}`], { reject: false })).stdout).not.toBe("");
     expect(await other.stop()).toBe(0);
     expect((await execa("pgrep", ["-f", `qemu-system-x86_64.*${workDir}`], { reject: false })).stdout).toBe("");
     expect((await execa("ls", [workDir], { reject: false })).exitCode).not.toBe(0);
     expect((await execa("ls", [join(dir, "second.env")], { reject: false })).exitCode).not.toBe(0);
     expect(other.log()).toContain("XCP-ng TEST DOUBLE");
-    expect(pid).toBeGreaterThan(0);
+    // ... and has exited: no process with its pid is left.
+    expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));
   }, 120_000);
 });

@@ -60,7 +60,7 @@ export class XcpngHypervisor implements Hypervisor {
 
   private async probe(): Promise<Capabilities> {
     const { config } = this;
-    const xapi = await XapiSession.login(config.url, config.user, config.password, { insecureTls: true, log: this.options.log });
+    const xapi = await XapiSession.login(config.url, config.user, config.password, { tlsSha256: config.tlsSha256, timeoutScale: this.options.timeoutScale, log: this.options.log });
     try {
       const pool = asString(asArray(await xapi.call("pool.get_all"), "pool.get_all")[0] ?? "", "pool");
       const master = await xapi.callString("pool.get_master", pool);

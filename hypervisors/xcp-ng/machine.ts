@@ -133,7 +133,7 @@ export class XcpngMachine implements Machine {
   async start(): Promise<void> {
     if (this.xapi) throw new FruixError(`${this.name}: already started`);
     const { config } = this.options;
-    this.xapi = await XapiSession.login(config.url, config.user, config.password, { insecureTls: true, log: this.options.log });
+    this.xapi = await XapiSession.login(config.url, config.user, config.password, { tlsSha256: config.tlsSha256, timeoutScale: this.options.timeoutScale, log: this.options.log });
     this.forgetInterrupt = onInterrupt(() => this.reapNow());
     const xapi = this.xapi;
 
@@ -383,7 +383,7 @@ export class XcpngMachine implements Machine {
     const { config } = this.options;
     const script = join(dirname(fileURLToPath(import.meta.url)), "reap.js");
     spawnSync(process.execPath, [script], {
-      input: JSON.stringify({ url: config.url.href, user: config.user, password: config.password, vm: this.vm, vdis: this.vdis.map((v) => v.ref) }),
+      input: JSON.stringify({ url: config.url.href, user: config.user, password: config.password, tlsSha256: config.tlsSha256, vm: this.vm, vdis: this.vdis.map((v) => v.ref) }),
       stdio: ["pipe", "ignore", "inherit"],
       timeout: 120_000,
     });

@@ -1,13 +1,13 @@
 // Run by the xcp-ng adapter on Ctrl-C (see XcpngMachine.reapNow): reads
-// {url, user, password, vm, vdis} on stdin, then shuts the VM down and
+// {url, user, password, vm, vdis, tlsSha256} on stdin, then shuts the VM down and
 // destroys it and its VDIs. Best effort, quiet unless something is left.
 import { XapiSession } from "./xapi.js";
 
 async function main(): Promise<void> {
   let input = "";
   for await (const chunk of process.stdin) input += chunk;
-  const job = JSON.parse(input) as { url: string; user: string; password: string; vm: string; vdis: string[] };
-  const xapi = await XapiSession.login(new URL(job.url), job.user, job.password, { insecureTls: true });
+  const job = JSON.parse(input) as { url: string; user: string; password: string; vm: string; vdis: string[]; tlsSha256?: string };
+  const xapi = await XapiSession.login(new URL(job.url), job.user, job.password, { tlsSha256: job.tlsSha256 });
   const left: string[] = [];
   try {
     await xapi.call("VM.hard_shutdown", job.vm).catch(() => undefined);

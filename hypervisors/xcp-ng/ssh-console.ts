@@ -32,6 +32,10 @@ export class SshConsoleHost {
 
   private connect(): Promise<ssh2.Client> {
     const { ssh, password } = this.config;
+    // readConfig refuses this too; checked again where the password would leave.
+    if (!ssh.privateKey && !ssh.hostKeySha256) {
+      return Promise.reject(new FruixError(`SSH to ${this.host}: password authentication needs a pinned host key (FRUIX_XCPNG_SSH_HOST_KEY); refusing to send the XAPI password to an unverified host`));
+    }
     return new Promise((resolve, reject) => {
       const client = new ssh2.Client();
       this.client = client;
@@ -52,7 +56,11 @@ export class SshConsoleHost {
           hostVerifier: (key: Buffer) => {
             const seen = hostKeyFingerprint(key);
             if (!ssh.hostKeySha256) {
-              if (!warned) this.log(`WARNING: xcp-ng: SSH host key of ${this.host} not checked (${seen}); set FRUIX_XCPNG_SSH_HOST_KEY`);
+              if (!warned) {
+                this.log(
+                  `WARNING: xcp-ng: SSH HOST KEY OF ${this.host} NOT CHECKED (${seen}): anyone between here and the host can read the console; set FRUIX_XCPNG_SSH_HOST_KEY`,
+                );
+              }
               warned = true;
               return true;
             }

@@ -1,10 +1,14 @@
 // A XAPI session over XML-RPC: login (following HOST_IS_SLAVE to the pool
 // master), calls with the session as first argument, Async.* calls polled
-// through task.*, and the raw VDI HTTP handlers (import with a Content-Length,
-// export), following XAPI's 302 to the host that sees the SR.
+// through task.* (with a timeout), and the raw VDI HTTP handlers (import with
+// a Content-Length and a task of ours whose outcome is the import's, export),
+// following XAPI's 302 to the host that sees the SR.
 // Session references are secrets: no URL that carries one is ever logged.
 import { createReadStream, createWriteStream } from "node:fs";
+import { isIP, type Socket } from "node:net";
+import tls from "node:tls";
 import { stat } from "node:fs/promises";
+import { basename } from "node:path";
 import http from "node:http";
 import https from "node:https";
 import { pipeline } from "node:stream/promises";
@@ -25,14 +29,68 @@ const ORIGINATOR = "fruix";
 const API_VERSION = "1.0";
 const MAX_REDIRECTS = 5;
 
+/**
+ * How long a XAPI task may run before the adapter gives up on it (cancels it
+ * and fails naming the call and the task), before --timeout-scale. Generous:
+ * they only turn a hung pool into an error instead of a hung run.
+ */
+export const TASK_TIMEOUT_MS = {
+  /** Async.* calls: VM.clone, VM.start, VDI.destroy, ... */
+  async: 10 * 60_000,
+  /** PUT /import_raw_vdi, from the end of the upload (the body is sent first). */
+  import: 30 * 60_000,
+} as const;
+
 export interface XapiOptions {
-  /** Accept self-signed certificates (XCP-ng's default); the console's SSH host key check is the identity check. */
-  readonly insecureTls?: boolean;
+  /**
+   * The server certificate's SHA-256 fingerprint ("AB:CD:...", config.ts's
+   * FRUIX_XAPI_TLS_SHA256). Without it HTTPS accepts any certificate
+   * (XCP-ng's are self-signed by default), and nothing checks XAPI's
+   * identity: the login, which sends the password, happens before any SSH
+   * host key is seen.
+   */
+  readonly tlsSha256?: string;
+  /** Multiplies the Async.* and import timeouts (the engine's --timeout-scale). */
+  readonly timeoutScale?: number;
+  /** Overrides TASK_TIMEOUT_MS (tests). */
+  readonly taskTimeoutMs?: { readonly async?: number; readonly import?: number };
   readonly log?: (line: string) => void;
 }
 
 function transport(url: URL): typeof http | typeof https {
   return url.protocol === "https:" ? https : http;
+}
+
+/** Whether a certificate's fingerprint is the pinned one (both in Node's "AB:CD:..." form). */
+export function tlsFingerprintMatches(seen: string | undefined, pinned: string): boolean {
+  return typeof seen === "string" && seen.toUpperCase() === pinned.toUpperCase();
+}
+
+/**
+ * Request options for one URL. Over HTTPS with a pinned fingerprint the
+ * connection is made here and handed to the request only once the
+ * certificate matched, so no byte of the request (password, session) goes to
+ * another server. Without a pin: any certificate.
+ */
+function connectOptions(url: URL, options: XapiOptions): https.RequestOptions {
+  if (url.protocol !== "https:") return {};
+  const pinned = options.tlsSha256;
+  if (!pinned) return { rejectUnauthorized: false };
+  // An agent of one connection whose socket reaches the request only after the check.
+  const agent = new https.Agent({ keepAlive: false });
+  (agent as unknown as { createConnection: unknown }).createConnection = (_opts: unknown, done: (error: Error | null, socket?: Socket) => void) => {
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    const socket = tls.connect({ host, port: Number(url.port || 443), servername: isIP(host) ? undefined : host, rejectUnauthorized: false });
+    socket.once("secureConnect", () => {
+      const seen = socket.getPeerCertificate().fingerprint256;
+      if (tlsFingerprintMatches(seen, pinned)) return done(null, socket);
+      socket.destroy();
+      done(new FruixError(`XAPI ${url.origin}: TLS certificate ${seen ?? "(none)"} is not FRUIX_XAPI_TLS_SHA256`));
+    });
+    socket.once("error", (error) => done(error));
+    return undefined;
+  };
+  return { agent };
 }
 
 /** One HTTP request; resolves with status, headers and the body as text (for XML-RPC and errors). */
@@ -44,7 +102,7 @@ function request(
   return new Promise((resolve, reject) => {
     const req = transport(url).request(
       url,
-      { method: init.method, headers: init.headers, rejectUnauthorized: !options.insecureTls },
+      { method: init.method, headers: init.headers, ...connectOptions(url, options) },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -52,7 +110,7 @@ function request(
         res.on("error", reject);
       },
     );
-    req.on("error", (error) => reject(new FruixError(`XAPI ${url.origin}: ${error.message}`)));
+    req.on("error", (error) => reject(error instanceof FruixError ? error : new FruixError(`XAPI ${url.origin}: ${error.message}`)));
     req.end(init.body);
   });
 }
@@ -102,83 +160,119 @@ export class XapiSession {
     }
   }
 
-  /** A call with the session as first argument. */
-  call(method: string, ...params: XmlRpcValue[]): Promise<XmlRpcValue> {
-    return rpc(this.url, method, [this.session, ...params], this.options);
+  /** A call with the session as first argument; no error message shows the session. */
+  async call(method: string, ...params: XmlRpcValue[]): Promise<XmlRpcValue> {
+    try {
+      return await rpc(this.url, method, [this.session, ...params], this.options);
+    } catch (error) {
+      if (error instanceof XapiError) throw new XapiError(error.code, error.params, error.method, [this.session]);
+      throw error;
+    }
   }
 
   async callString(method: string, ...params: XmlRpcValue[]): Promise<string> {
     return asString(await this.call(method, ...params), method);
   }
 
+  private taskTimeout(kind: keyof typeof TASK_TIMEOUT_MS): number {
+    return (this.options.taskTimeoutMs?.[kind] ?? TASK_TIMEOUT_MS[kind]) * (this.options.timeoutScale ?? 1);
+  }
+
   /**
-   * `Async.<method>`: returns at once with a task, polled until it ends; the
-   * task's result (decoded) or its error info (as a XapiError) comes back,
-   * and the task is destroyed either way.
+   * Polls a task until it ends: its result (decoded), or its error info as a
+   * XapiError. After `timeoutMs` the task is cancelled and one error names
+   * the call and the task. The caller destroys the task.
+   */
+  async waitForTask(task: string, what: string, timeoutMs: number): Promise<XmlRpcValue> {
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+      const status = await this.callString("task.get_status", task);
+      if (status === "success") return decodeTaskResult(await this.callString("task.get_result", task));
+      if (status === "failure" || status === "cancelled") {
+        const info = (await this.call("task.get_error_info", task)) as XmlRpcValue[];
+        const [code, ...rest] = info.map(String);
+        throw new XapiError(code ?? (status === "cancelled" ? "TASK_CANCELLED" : "INTERNAL_ERROR"), rest, what, [this.session]);
+      }
+      if (Date.now() >= deadline) {
+        await this.call("task.cancel", task).catch(() => undefined);
+        throw new FruixError(`XAPI ${this.url.origin}: ${what} did not finish within ${Math.round(timeoutMs / 1000)} s (task ${task}, status ${status}); cancelled it`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+    }
+  }
+
+  /**
+   * `Async.<method>`: returns at once with a task, polled until it ends (at
+   * most TASK_TIMEOUT_MS.async); the task's result (decoded) or its error
+   * info (as a XapiError) comes back, and the task is destroyed either way.
    */
   async callAsync(method: string, ...params: XmlRpcValue[]): Promise<XmlRpcValue> {
     const task = await this.callString(`Async.${method}`, ...params);
     try {
-      for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
-        const status = await this.callString("task.get_status", task);
-        if (status === "success") return decodeTaskResult(await this.callString("task.get_result", task));
-        if (status === "failure" || status === "cancelled") {
-          const info = (await this.call("task.get_error_info", task)) as XmlRpcValue[];
-          const [code, ...rest] = info.map(String);
-          throw new XapiError(code ?? (status === "cancelled" ? "TASK_CANCELLED" : "INTERNAL_ERROR"), rest, method);
-        }
-        await new Promise((r) => setTimeout(r, delay));
-      }
+      return await this.waitForTask(task, `Async.${method}`, this.taskTimeout("async"));
     } finally {
       await this.call("task.destroy", task).catch(() => undefined);
     }
   }
 
   /** The URL of a raw VDI handler, with the session (never log it). */
-  private handlerUrl(base: URL, path: string, vdi: string): URL {
+  private handlerUrl(base: URL, path: string, vdi: string, task?: string): URL {
     const url = new URL(path, base);
-    url.search = new URLSearchParams({ session_id: this.session, vdi, format: "raw" }).toString();
+    url.search = new URLSearchParams({ session_id: this.session, vdi, format: "raw", ...(task ? { task_id: task } : {}) }).toString();
     return url;
   }
 
   /**
-   * PUT /import_raw_vdi with a Content-Length (XAPI refuses chunked bodies);
-   * a 302 names the host that sees the VDI's SR, and the upload goes there.
+   * PUT /import_raw_vdi with a Content-Length (XAPI refuses chunked bodies)
+   * and a task of ours (`task_id=`): XAPI answers 200 before it reads the
+   * body, so the outcome is the task's, polled after the upload; the task is
+   * destroyed after. A 302 names the host that sees the VDI's SR, and the
+   * upload goes there (with the same task).
    */
   async importRawVdi(vdi: string, file: string): Promise<void> {
     const size = (await stat(file)).size;
-    let url = this.handlerUrl(this.url, "/import_raw_vdi", vdi);
-    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-        const req = transport(url).request(url, {
-          method: "PUT",
-          headers: { "Content-Length": size, "Content-Type": "application/octet-stream" },
-          rejectUnauthorized: !this.options.insecureTls,
+    const task = await this.callString("task.create", "fruix import_raw_vdi", `upload of ${basename(file)} (${size} bytes)`);
+    try {
+      let url = this.handlerUrl(this.url, "/import_raw_vdi", vdi, task);
+      for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+        const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+          const req = transport(url).request(url, {
+            method: "PUT",
+            headers: { "Content-Length": size, "Content-Type": "application/octet-stream" },
+            ...connectOptions(url, this.options),
+          });
+          const source = createReadStream(file);
+          req.on("response", (res) => {
+            // A redirect may come before the body is sent: stop sending it here.
+            if (res.statusCode === 302) {
+              source.unpipe(req);
+              source.destroy();
+              req.destroy();
+            }
+            resolve(res);
+          });
+          req.on("error", (error) => reject(new FruixError(`import_raw_vdi to ${url.host}: ${error.message}`)));
+          source.on("error", reject).pipe(req);
         });
-        const source = createReadStream(file);
-        req.on("response", (res) => {
-          // A redirect may come before the body is sent: stop sending it here.
-          if (res.statusCode === 302) {
-            source.unpipe(req);
-            source.destroy();
-            req.destroy();
-          }
-          resolve(res);
-        });
-        req.on("error", (error) => reject(new FruixError(`import_raw_vdi to ${url.host}: ${error.message}`)));
-        source.on("error", reject).pipe(req);
-      });
-      res.resume();
-      if (!res.closed) await new Promise((r) => res.once("close", r));
-      if (res.statusCode === 302 && res.headers.location) {
-        url = new URL(res.headers.location, url);
-        this.options.log?.(`xcp-ng: import_raw_vdi redirected to ${url.host} (the host that sees the SR)`);
-        continue;
+        res.resume();
+        if (!res.closed) await new Promise((r) => res.once("close", r));
+        if (res.statusCode === 302 && res.headers.location) {
+          url = new URL(res.headers.location, url);
+          this.options.log?.(`xcp-ng: import_raw_vdi redirected to ${url.host} (the host that sees the SR)`);
+          continue;
+        }
+        if (res.statusCode !== 200) {
+          // The task may say why (XAPI fails it too when it refuses the request).
+          const why = await this.call("task.get_error_info", task).then((info) => (info as XmlRpcValue[]).map(String).join(" "), () => "");
+          throw new FruixError(`import_raw_vdi of ${file} to ${url.host} answered HTTP ${res.statusCode}${why ? ` (task: ${why})` : ""}`);
+        }
+        await this.waitForTask(task, `import_raw_vdi of ${file}`, this.taskTimeout("import"));
+        return;
       }
-      if (res.statusCode !== 200) throw new FruixError(`import_raw_vdi of ${file} to ${url.host} answered HTTP ${res.statusCode}`);
-      return;
+      throw new FruixError(`import_raw_vdi: more than ${MAX_REDIRECTS} redirects`);
+    } finally {
+      await this.call("task.destroy", task).catch(() => undefined);
     }
-    throw new FruixError(`import_raw_vdi: more than ${MAX_REDIRECTS} redirects`);
   }
 
   /** GET /export_raw_vdi into `file` (the whole raw VDI), following a 302 like the import. */
@@ -186,7 +280,7 @@ export class XapiSession {
     let url = this.handlerUrl(this.url, "/export_raw_vdi", vdi);
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-        const req = transport(url).request(url, { method: "GET", rejectUnauthorized: !this.options.insecureTls }, resolve);
+        const req = transport(url).request(url, { method: "GET", ...connectOptions(url, this.options) }, resolve);
         req.on("error", (error) => reject(new FruixError(`export_raw_vdi from ${url.host}: ${error.message}`)));
         req.end();
       });

@@ -7,15 +7,26 @@ import { parseStringPromise } from "xml2js";
 
 export type XmlRpcValue = string | number | boolean | Date | readonly XmlRpcValue[] | { readonly [key: string]: XmlRpcValue };
 
-/** A XAPI failure: `code` is ErrorDescription[0], `params` the rest. */
+/** What an error message shows instead of a session reference. */
+export const SESSION_WITHHELD = "(session reference withheld)";
+
+/**
+ * A XAPI failure: `code` is ErrorDescription[0], `params` the rest. Session
+ * references are secrets (whoever holds one is logged in), so the message,
+ * which reaches logs and reports, never shows one: SESSION_INVALID's
+ * parameter, and any parameter equal to one of `sessions`, is withheld.
+ * `params` keeps them for the code that handles the error.
+ */
 export class XapiError extends Error {
   override readonly name = "XapiError";
   constructor(
     readonly code: string,
     readonly params: readonly string[],
     readonly method?: string,
+    sessions: readonly string[] = [],
   ) {
-    super(`${method ? `${method}: ` : ""}${code}${params.length ? ` ${params.map((p) => JSON.stringify(p)).join(" ")}` : ""}`);
+    const shown = params.map((p) => (code === "SESSION_INVALID" || sessions.includes(p) ? SESSION_WITHHELD : JSON.stringify(p)));
+    super(`${method ? `${method}: ` : ""}${code}${shown.length ? ` ${shown.join(" ")}` : ""}`);
   }
 }
 

@@ -1,7 +1,9 @@
 // TEST DOUBLE: the HTTP side of one host of Fruix's XCP-ng test host: XML-RPC
 // on POST, and the raw VDI handlers. import_raw_vdi follows xen-api's
-// import_raw_vdi.ml: any Transfer-Encoding is refused with 403; a VDI whose SR
-// this host cannot see is answered with a 302 to the host that can.
+// import_raw_vdi.ml: a VDI whose SR this host cannot see is answered with a
+// 302 to the host that can; otherwise 200 comes before the body is read and
+// the outcome is reported through the task (the caller's task_id, or one of
+// its own named in a task-id header); a Transfer-Encoding is refused.
 import { createReadStream, createWriteStream } from "node:fs";
 import http from "node:http";
 import { pipeline } from "node:stream/promises";
@@ -83,6 +85,7 @@ async function rawVdi(model: XapiModel, host: HostInfo, port: () => number, url:
   }
   const seer = model.hostOfSr(vdi.sr);
   if (seer && seer.ref !== host.ref) {
+    // Forwarding leaves the caller's task alone: the host that sees the SR completes it.
     req.resume();
     const location = `http://${seer.address}:${port()}${url.pathname}${url.search}`;
     return send(res, 302, "", { Location: location });
@@ -92,24 +95,36 @@ async function rawVdi(model: XapiModel, host: HostInfo, port: () => number, url:
     await pipeline(createReadStream(vdi.file), res);
     return;
   }
-  // XAPI's import code cannot take a chunked (or any encoded) body: 403, as import_raw_vdi.ml answers.
-  if (req.headers["transfer-encoding"]) {
+  // The caller's task (task_id=), or one of the handler's own, as XAPI makes when none is given.
+  const given = q.get("task_id");
+  if (given !== null && !model.hasTask(given)) {
     req.resume();
-    return send(res, 403, `import code cannot handle encoding: ${req.headers["transfer-encoding"]} (${LABEL})`);
+    return send(res, 500, `HANDLE_INVALID task ${given.replace(/</g, "")} (${LABEL})`);
   }
+  const task = given ?? model.createTask("VDI.import", "import_raw_vdi");
+  const refuse = (status: number, text: string) => {
+    model.finishTask(task, { error: new ApiFailure("INTERNAL_ERROR", [text]) });
+    req.resume();
+    send(res, status, `${text} (${LABEL})`);
+  };
+  // XAPI's import code cannot take a chunked (or any encoded) body: current
+  // import_raw_vdi.ml answers 404 and fails the task (older releases: 403).
+  if (req.headers["transfer-encoding"]) return refuse(404, `Cannot handle encoding: ${req.headers["transfer-encoding"]}`);
   const length = req.headers["content-length"];
-  if (length === undefined) {
+  if (length === undefined) return refuse(411, "Content-Length required");
+
+  // As XAPI: 200 (with the task's id) before the body is read; the outcome is the task's.
+  res.writeHead(200, { "task-id": task, "Content-Type": "application/octet-stream", Connection: "close" });
+  res.flushHeaders();
+  try {
+    if (Number(length) > vdi.size) throw new ApiFailure("INTERNAL_ERROR", [`body of ${length} bytes is larger than the VDI (${vdi.size} bytes) (${LABEL})`]);
+    if (model.vdiAttached(vdi.ref)) throw new ApiFailure("VDI_IN_USE", [vdi.ref, "import"]);
+    await pipeline(req, createWriteStream(vdi.file, { flags: "r+" }));
+    model.finishTask(task, { value: vdi.ref });
+  } catch (error) {
+    model.finishTask(task, { error });
     req.resume();
-    return send(res, 411, `Content-Length required (${LABEL})`);
+    await new Promise((r) => (req.readableEnded ? r(undefined) : req.once("end", r).once("close", r)));
   }
-  if (Number(length) > vdi.size) {
-    req.resume();
-    return send(res, 400, `body of ${length} bytes is larger than the VDI (${vdi.size} bytes) (${LABEL})`);
-  }
-  if (model.vdiAttached(vdi.ref)) {
-    req.resume();
-    return send(res, 500, `VDI_IN_USE (${LABEL})`);
-  }
-  await pipeline(req, createWriteStream(vdi.file, { flags: "r+" }));
-  send(res, 200);
+  res.end();
 }

@@ -91,8 +91,10 @@ function slotOf(userdevice: string): number | undefined {
   return m ? m[1]!.charCodeAt(0) - 97 : undefined;
 }
 
+type PowerState = "Halted" | "Paused" | "Running" | "Suspended";
+
 interface Task {
-  status: "pending" | "success" | "failure";
+  status: "pending" | "success" | "failure" | "cancelled";
   result: string;
   error: string[];
 }
@@ -232,22 +234,44 @@ export class XapiModel {
     if (m.session !== false) this.checkSession(params[0]!);
     const args = m.session === false ? params : params.slice(1);
     if (!isAsync) return await m.run(...args);
-    const task: Task = { status: "pending", result: "", error: [] };
-    const ref = this.add("task", { name_label: `Async.${name}`, status: "pending" });
-    this.tasks.set(ref, task);
+    const ref = this.createTask(`Async.${name}`, "");
     void (async () => {
       try {
-        const value = await m.run(...args);
-        task.result = value === "" ? "" : encodeValue(value);
-        task.status = "success";
+        this.finishTask(ref, { value: await m.run(...args) });
       } catch (error) {
-        task.error = error instanceof ApiFailure ? [error.code, ...error.params] : ["INTERNAL_ERROR", String((error as Error).message)];
-        task.status = "failure";
+        this.finishTask(ref, { error });
       }
-      const row = this.table("task").get(ref);
-      if (row) row.status = task.status;
     })();
     return ref;
+  }
+
+  // ---- tasks ----------------------------------------------------------------------------
+
+  createTask(label: string, description: string): string {
+    const ref = this.add("task", { name_label: label, name_description: description, status: "pending" });
+    this.tasks.set(ref, { status: "pending", result: "", error: [] });
+    return ref;
+  }
+
+  /** A live task (for the HTTP handlers' task_id). */
+  hasTask(ref: string): boolean {
+    return this.tasks.has(ref);
+  }
+
+  /** Ends a pending task with a value (success) or an error (failure: its code and parameters). */
+  finishTask(ref: string, outcome: { value: XmlRpcValue } | { error: unknown }): void {
+    const task = this.tasks.get(ref);
+    if (!task || task.status !== "pending") return;
+    if ("value" in outcome) {
+      task.result = outcome.value === "" ? "" : encodeValue(outcome.value);
+      task.status = "success";
+    } else {
+      const error = outcome.error;
+      task.error = error instanceof ApiFailure ? [error.code, ...error.params] : ["INTERNAL_ERROR", String((error as Error).message)];
+      task.status = "failure";
+    }
+    const row = this.table("task").get(ref);
+    if (row) row.status = task.status;
   }
 
   /** Field getters and the class-wide calls every XAPI class has. */
@@ -316,6 +340,24 @@ export class XapiModel {
           return read(this.tasks.get(ref as string)!);
         },
       });
+    def("task.create", {
+      // (session, label, description): a task the client owns, e.g. for an HTTP handler's task_id.
+      arity: 3,
+      run: (label, description) => this.createTask(str(label), str(description)),
+    });
+    def("task.cancel", {
+      arity: 2,
+      run: (ref) => {
+        this.row("task", ref);
+        const task = this.tasks.get(ref as string)!;
+        if (task.status === "pending") {
+          task.status = "cancelled";
+          task.error = ["TASK_CANCELLED", ref as string];
+          this.table("task").get(ref as string)!.status = "cancelled";
+        }
+        return "";
+      },
+    });
     taskField("get_status", (t) => t.status);
     taskField("get_result", (t) => t.result);
     taskField("get_error_info", (t) => t.error);
@@ -324,8 +366,18 @@ export class XapiModel {
     this.defineStorageMethods(def);
   }
 
+  /**
+   * VM_BAD_POWER_STATE(vm, expected, actual) unless the VM is in one of
+   * `allowed`: as xapi_vm_lifecycle.ml reports it, the states in lower case
+   * (Record_util.power_to_string), the expected ones joined by ", ".
+   */
+  private powerStateOrFail(vm: string, row: Row, allowed: readonly PowerState[]): void {
+    const state = String(row.power_state) as PowerState;
+    if (!allowed.includes(state)) throw new ApiFailure("VM_BAD_POWER_STATE", [vm, allowed.map((p) => p.toLowerCase()).join(", "), state.toLowerCase()]);
+  }
+
   private haltedOrFail(vm: string, row: Row): void {
-    if (row.power_state !== "Halted") throw new ApiFailure("VM_BAD_POWER_STATE", [vm, "Halted", String(row.power_state)]);
+    this.powerStateOrFail(vm, row, ["Halted"]);
   }
 
   private defineVmMethods(def: (name: string, m: Method) => void): void {
@@ -361,7 +413,8 @@ export class XapiModel {
         this.haltedOrFail(vm as string, row);
         const [a, b, c, d] = [int64(smin), int64(smax), int64(dmin), int64(dmax)];
         if (!(a <= c && c <= d && d <= b)) {
-          throw new ApiFailure("MEMORY_CONSTRAINT_VIOLATION", ["Memory limits must satisfy: static_min <= dynamic_min <= dynamic_max <= static_max"]);
+          // vm_memory_constraints.ml: the ordering rule's own error, without parameters.
+          throw new ApiFailure("MEMORY_CONSTRAINT_VIOLATION_ORDER");
         }
         Object.assign(row, { memory_static_min: String(a), memory_static_max: String(b), memory_dynamic_min: String(c), memory_dynamic_max: String(d) });
         return "";
@@ -394,8 +447,9 @@ export class XapiModel {
       run: async (vm, paused, force) => {
         const row = this.row("VM", vm);
         bool(force);
-        if (row.is_a_template === true) throw new ApiFailure("VM_IS_TEMPLATE", [vm as string]);
+        // xapi_vm_lifecycle.ml checks the power state first, then the template rule.
         this.haltedOrFail(vm as string, row);
+        if (row.is_a_template === true) throw new ApiFailure("VM_IS_TEMPLATE", [vm as string, "start"]);
         await this.startDomain(vm as string, bool(paused));
         return "";
       },
@@ -405,7 +459,7 @@ export class XapiModel {
       async: true,
       run: async (vm) => {
         const row = this.row("VM", vm);
-        if (row.power_state !== "Paused") throw new ApiFailure("VM_BAD_POWER_STATE", [vm as string, "Paused", String(row.power_state)]);
+        this.powerStateOrFail(vm as string, row, ["Paused"]);
         await this.domains.get(vm as string)!.unpause();
         row.power_state = "Running";
         return "";
@@ -416,7 +470,7 @@ export class XapiModel {
       async: true,
       run: async (vm) => {
         const row = this.row("VM", vm);
-        if (row.power_state === "Halted") throw new ApiFailure("VM_BAD_POWER_STATE", [vm as string, "Running", "Halted"]);
+        this.powerStateOrFail(vm as string, row, ["Paused", "Suspended", "Running"]);
         await this.stopDomain(vm as string);
         return "";
       },
@@ -426,7 +480,7 @@ export class XapiModel {
       async: true,
       run: async (vm) => {
         const row = this.row("VM", vm);
-        if (row.power_state !== "Running") throw new ApiFailure("VM_BAD_POWER_STATE", [vm as string, "Running", String(row.power_state)]);
+        this.powerStateOrFail(vm as string, row, ["Paused", "Running"]);
         await this.stopDomain(vm as string);
         await this.startDomain(vm as string, false);
         return "";
@@ -437,7 +491,7 @@ export class XapiModel {
       async: true,
       run: (vm) => {
         const row = this.row("VM", vm);
-        this.haltedOrFail(vm as string, row);
+        this.powerStateOrFail(vm as string, row, ["Halted", "Suspended"]);
         for (const [ref, vbd] of this.table("VBD")) if (vbd.VM === vm) this.table("VBD").delete(ref);
         this.table("VM").delete(vm as string);
         return "";
