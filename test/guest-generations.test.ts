@@ -45,7 +45,7 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
   const text = (tree: string, path: string) => readFile(join(tree, path), "utf8");
   const link = (tree: string, path: string) => readlink(join(tree, path));
   /** Paths an interrupted or unfinished run would leave. */
-  const leftovers = async (tree: string) => Object.keys(await snapshot(tree)).filter((p) => /\.fruix-|\/\.lock|\/pending$/.test(p));
+  const leftovers = async (tree: string) => Object.keys(await snapshot(tree)).filter((p) => /\.fruix-|\/\.lock|\/pending$|\/deleting$/.test(p));
   const numbers = (stdout: string) => (stdout ? stdout.split("\n").map((line) => Number(line.split("\t")[0])) : []);
 
   describe("switch", () => {
@@ -403,6 +403,34 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
       expect((await readdir(join(tree, ESP, "fruix"))).sort()).toEqual([...new Set(expected)].sort());
       expect(await text(tree, `${ESP}/loader/loader.conf`)).toBe(loaderConf(5));
       expect(await leftovers(tree)).toEqual([]);
+    });
+
+    it("after an interrupted delete, readers no longer list its generations, and the next switch completes it first", async () => {
+      const { a, b, c } = world.closures;
+      const tree = await fresh(world.history);
+      const cut = await run(tree, ["delete-generations", "1..2"], { now: DATES.now, fault: "record-intent" });
+      expect(cut.signal).toBe("SIGKILL");
+      expect(await text(tree, `${SYSTEM}/deleting`)).toBe("1 2\n");
+      // Nothing removed yet, but 1 and 2 are gone for readers.
+      expect((await readdir(join(tree, SYSTEM, "generations"))).sort()).toEqual(["1", "2", "3", "4", "5"]);
+      expect(numbers((await run(tree, ["list-generations"])).stdout)).toEqual([3, 4, 5]);
+      const named = await run(tree, ["list-generations", "2"]);
+      expect(named.stderr).toBe("fruix: no generation 2 (see 'fruix system list-generations')");
+      expect(named.exitCode).toBe(1);
+
+      const result = await run(tree, ["switch", c.path], { now: DATES.now });
+      expect(result.stderr).toBe("fruix: completing an interrupted delete-generations (generations 1 2)");
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toContain("current_generation=6\n");
+      expect((await readdir(join(tree, SYSTEM, "generations"))).sort()).toEqual(["3", "4", "5", "6"]);
+      expect((await readdir(join(tree, ESP, "loader/entries"))).sort()).toEqual([3, 4, 5, 6].map((n) => `fruix-generation-${n}.conf`));
+      expect((await readdir(join(tree, GCROOTS))).sort()).toEqual(["current-system", "rollback-system", "system-3", "system-4", "system-5", "system-6"]);
+      // a's kernel and b's initrd were loaded by 1 and 2 only.
+      const onEsp = (await readdir(join(tree, ESP, "fruix"))).sort();
+      expect(onEsp).not.toContain(espPathFor(a.kernel).split("/")[2]);
+      expect(onEsp).not.toContain(espPathFor(b.initrd).split("/")[2]);
+      expect(await leftovers(tree)).toEqual([]);
+      expect(Object.keys(await snapshot(tree))).not.toContain(`${SYSTEM}/deleting`);
     });
 
     it("deletes by age", async () => {

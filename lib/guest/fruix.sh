@@ -14,6 +14,7 @@ gcroots=$root/frx/var/fruix/gcroots
 esp=$root/boot/efi
 lock=$system_dir/.lock
 pending=$system_dir/pending
+deleting=$system_dir/deleting
 
 die() {
 	echo "fruix: $*" >&2
@@ -157,9 +158,24 @@ created_of() {
 	sed -n 's/^.*(created "\([^"]*\)").*$/\1/p' "$system_dir/generations/$1/metadata.scm" 2>/dev/null
 }
 
+# The generations an uncompleted delete-generations removes (see
+# delete_generations), space-separated: no longer listed or selectable.
+doomed_generations() {
+	[ -f "$deleting" ] || return 0
+	read -r d_list <"$deleting" || die "cannot read $deleting"
+	echo "$d_list"
+}
+
+has_generation() { # N: it exists and is not being deleted
+	[ -d "$system_dir/generations/$1" ] || return 1
+	case " $(doomed_generations) " in *" $1 "*) return 1 ;; esac
+}
+
 generations() {
+	g_doomed=" $(doomed_generations) "
 	for g_dir in "$system_dir"/generations/*; do
 		g_n=${g_dir##*/}
+		case $g_doomed in *" $g_n "*) continue ;; esac
 		is_number "$g_n" && [ -d "$g_dir" ] && echo "$g_n"
 	done | sort -n
 }
@@ -574,6 +590,52 @@ finish_pending() {
 	must rm -f "$pending"
 }
 
+# Deleting generations takes several steps, so the numbers are first recorded
+# in one file, `deleting`: from then on readers no longer list or select them,
+# and the next command that changes generations completes an interrupted
+# delete from it (finish_delete) once its checks pass, before it changes
+# anything else. The file is removed last.
+delete_generations() { # "N M ..."
+	replace_file "$deleting" "$1"
+	barrier
+	step record-intent
+	remove_doomed
+}
+
+# Idempotent, so it can be redone after an interruption. Entries go first, so
+# the boot menu never offers a generation whose files are being removed; boot
+# files go last, once no entry loads them.
+remove_doomed() {
+	r_list=$(doomed_generations) || exit
+	for r_n in $r_list; do
+		is_number "$r_n" || die "$deleting is malformed ('$r_list'); repair it by hand or remove it"
+	done
+	for r_n in $r_list; do must rm -f "$(boot entry_file "$r_n")"; done
+	step remove-entries
+	barrier
+	for r_n in $r_list; do must rm -f "$gcroots/system-$r_n"; done
+	step remove-gcroots
+	for r_n in $r_list; do
+		# Renamed first, so no half-removed generation directory is ever seen.
+		[ -d "$system_dir/generations/$r_n" ] || continue
+		must rm -rf "$system_dir/generations/.fruix-old-$r_n"
+		must mv "$system_dir/generations/$r_n" "$system_dir/generations/.fruix-old-$r_n"
+		must rm -rf "$system_dir/generations/.fruix-old-$r_n"
+	done
+	step remove-generations
+	boot remove_unused
+	step remove-boot-files
+	barrier
+	must rm -f "$deleting"
+}
+
+# Completes a delete that an interruption left half done (see delete_generations).
+finish_delete() {
+	[ -f "$deleting" ] || return 0
+	echo "fruix: completing an interrupted delete-generations (generations $(doomed_generations))" >&2
+	remove_doomed
+}
+
 report() { # CURRENT ROLLBACK
 	echo "current_generation=$1"
 	echo "rollback_generation=$2"
@@ -604,7 +666,7 @@ select_numbers() { # N,M,...: each must name a generation
 	for n in "$@"; do is_number "$n" || bad_pattern; done
 	for n in "$@"; do
 		n=$(dec "$n")
-		[ -d "$system_dir/generations/$n" ] || die "no generation $n (see 'fruix system list-generations')"
+		has_generation "$n" || die "no generation $n (see 'fruix system list-generations')"
 		echo "$n"
 	done
 }
@@ -704,10 +766,13 @@ cmd_switch() {
 	current=$(current_generation) || exit
 	now_s=$(now) || exit
 	created=$(iso_time "$now_s")
+	# Not counting what an interrupted delete still has: finish_delete removes
+	# it before generation N+1 is written.
 	new=$(($(highest_generation) + 1))
 	boot prepare "$new" "$closure" "$created" "$current"
 
 	finish_pending
+	finish_delete
 	clean_leftovers
 	boot install_files
 	step boot-files
@@ -740,6 +805,7 @@ cmd_rollback() {
 	# Its boot files and entry are normally there; an ESP restored from a
 	# backup may lack them.
 	finish_pending
+	finish_delete
 	clean_leftovers
 	boot install_files
 	step boot-files
@@ -779,6 +845,7 @@ cmd_delete_generations() {
 	[ -z "$selected" ] || [ -n "$doomed" ] || die "nothing deleted: every generation '$1' selects is kept"
 
 	finish_pending
+	finish_delete
 	clean_leftovers
 	if [ -z "$selected" ]; then
 		echo "fruix: no generation matches '$1'; nothing to delete" >&2
@@ -786,22 +853,7 @@ cmd_delete_generations() {
 		return 0
 	fi
 
-	# Entries go first, so the boot menu never offers a generation whose files
-	# are being removed; boot files go last, once no entry loads them.
-	for n in $doomed; do must rm -f "$(boot entry_file "$n")"; done
-	step remove-entries
-	barrier
-	for n in $doomed; do must rm -f "$gcroots/system-$n"; done
-	step remove-gcroots
-	for n in $doomed; do
-		# Renamed first, so no half-removed generation is ever listed.
-		must mv "$system_dir/generations/$n" "$system_dir/generations/.fruix-old-$n"
-		must rm -rf "$system_dir/generations/.fruix-old-$n"
-	done
-	step remove-generations
-	boot remove_unused
-	step remove-boot-files
-	barrier
+	delete_generations "${doomed# }"
 	echo "deleted_generations=${doomed# }"
 	echo "kept_generations=${kept# }"
 }
