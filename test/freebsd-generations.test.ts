@@ -83,7 +83,7 @@ describe.each(shells)("FreeBSD generations under %s", (_name, shell) => {
   }
   const run = (tree: string, args: string[], options: { fault?: string } = {}) => runHelper(shell, tree, ["system", ...args], { now: DATES.g2, ...options });
   const loaderConf = (tree: string) => readFile(join(tree, "boot/loader.conf"), "utf8");
-  const leftovers = async (tree: string) => Object.keys(await snapshot(tree)).filter((p) => /\.fruix-|\/\.lock|\/pending$|\/deleting$/.test(p));
+  const leftovers = async (tree: string) => Object.keys(await snapshot(tree)).filter((p) => /\.fruix-|\.lock$|\/pending$|\/deleting$/.test(p));
   const status = async (tree: string) => {
     const out = (await run(tree, ["status"])).stdout;
     return [/^current_generation=(.*)$/m.exec(out)?.[1], /^rollback_generation=(.*)$/m.exec(out)?.[1]];

@@ -45,7 +45,7 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
   const text = (tree: string, path: string) => readFile(join(tree, path), "utf8");
   const link = (tree: string, path: string) => readlink(join(tree, path));
   /** Paths an interrupted or unfinished run would leave. */
-  const leftovers = async (tree: string) => Object.keys(await snapshot(tree)).filter((p) => /\.fruix-|\/\.lock|\/pending$|\/deleting$/.test(p));
+  const leftovers = async (tree: string) => Object.keys(await snapshot(tree)).filter((p) => /\.fruix-|\.lock$|\/pending$|\/deleting$/.test(p));
   const numbers = (stdout: string) => (stdout ? stdout.split("\n").map((line) => Number(line.split("\t")[0])) : []);
 
   describe("switch", () => {
@@ -106,7 +106,7 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     it("leaves status with the booted generation and the staged one", async () => {
       const { a, b } = world.closures;
       const tree = await fresh(world.switched);
-      await mkdir(join(tree, "run"));
+      await mkdir(join(tree, "run"), { recursive: true });
       await symlink(a.path, join(tree, "run/booted-system"));
       const status = await run(tree, ["status"]);
       expect(status.exitCode).toBe(0);
@@ -130,7 +130,7 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     it("makes the rollback generation current and the boot default; a second rollback returns", async () => {
       const { a, b } = world.closures;
       const tree = await fresh(world.switched);
-      await mkdir(join(tree, "run"));
+      await mkdir(join(tree, "run"), { recursive: true });
       await symlink(a.path, join(tree, "run/booted-system"));
       const switched = await snapshot(tree);
 
@@ -295,6 +295,50 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
       // a's kernel and initrd are on the ESP already: nothing to copy, nothing to measure.
       const again = await run(tree, ["switch", world.closures.a.path], { now: DATES.now, path });
       expect(again.exitCode).toBe(0);
+    });
+  });
+
+  describe("the lock", () => {
+    const LOCK = "run/fruix-generations.lock";
+
+    it("lives under /run: a live lock refuses with one line, and a reboot (a fresh /run) clears it", async () => {
+      const tree = await fresh(world.switched);
+      // A switch killed mid-way leaves its lock, only under run/.
+      const cut = await run(tree, ["switch", world.closures.c.path], { now: DATES.now, fault: "boot-files" });
+      expect(cut.signal).toBe("SIGKILL");
+      expect(Object.keys(await snapshot(tree)).filter((p) => p.endsWith(".lock"))).toEqual([LOCK]);
+      // Its pid now belongs to a live process (this test's), as a pid can after a reboot.
+      await writeFile(join(tree, LOCK, "pid"), `${process.pid}\n`);
+      const before = await snapshot(tree);
+      const refused = await run(tree, ["rollback"], { now: DATES.now });
+      expect(refused.stderr).toBe(`fruix: another fruix (pid ${process.pid}) is changing generations; retry when it is done`);
+      expect(refused.exitCode).toBe(1);
+      expect(await snapshot(tree)).toEqual(before);
+      // The boot mounts an empty /run.
+      await rm(join(tree, "run"), { recursive: true });
+      await mkdir(join(tree, "run"));
+      const after = await run(tree, ["rollback"], { now: DATES.now });
+      expect(after.stderr).toBe("");
+      expect(after.exitCode).toBe(0);
+      expect(await leftovers(tree)).toEqual([]);
+    });
+
+    it("ignores, and removes, a lock that helpers before /run kept under /var, even naming a live process", async () => {
+      const tree = await fresh(world.switched);
+      await mkdir(join(tree, SYSTEM, ".lock"));
+      await writeFile(join(tree, SYSTEM, ".lock/pid"), `${process.pid}\n`);
+      const result = await run(tree, ["rollback"], { now: DATES.now });
+      expect(result.stderr).toBe("");
+      expect(result.exitCode).toBe(0);
+      expect(await leftovers(tree)).toEqual([]);
+    });
+
+    it("creates /run in a tree that lacks it, and leaves no lock behind", async () => {
+      const tree = await fresh(world.switched);
+      await rm(join(tree, "run"), { recursive: true });
+      const result = await run(tree, ["rollback"], { now: DATES.now });
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(await readdir(join(tree, "run"))).toEqual([]);
     });
   });
 

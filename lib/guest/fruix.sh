@@ -12,7 +12,7 @@ root=${root%/}
 system_dir=$root/var/lib/fruix/system
 gcroots=$root/frx/var/fruix/gcroots
 esp=$root/boot/efi
-lock=$system_dir/.lock
+lock=$root/run/fruix-generations.lock
 pending=$system_dir/pending
 deleting=$system_dir/deleting
 
@@ -473,9 +473,13 @@ freebsd_remove_unused() { :; }
 
 # --- changing the layout ------------------------------------------------------
 
-# One fruix at a time changes generations. A lock left by a killed helper (its
-# pid is gone) is taken over.
+# One fruix at a time changes generations. The lock is under /run, a memory
+# file system mounted afresh at every boot (boot-init.sh, freebsd-activate.sh),
+# so a lock from before a power cut or reboot is gone, and the pid it names is
+# never mistaken for a process of this boot. A lock left by a killed helper
+# (its pid is gone) is taken over.
 take_lock() {
+	[ -d "$root/run" ] || must mkdir -p "$root/run"
 	if ! mkdir "$lock" 2>/dev/null; then
 		holder=$(cat "$lock/pid" 2>/dev/null)
 		if [ -n "$holder" ] && kill -0 "$holder" 2>/dev/null; then
@@ -492,7 +496,8 @@ take_lock() {
 clean_leftovers() {
 	rm -rf "$system_dir/.fruix-new" "$gcroots/.fruix-new" "$system_dir"/generations/.fruix-* \
 		"$system_dir"/*.fruix-new "$esp"/loader/*.fruix-new "$esp"/loader/entries/*.fruix-new \
-		"$esp"/fruix/*/*.fruix-new "$root"/boot/*.fruix-new "$root"/boot/fruix/*.fruix-new
+		"$esp"/fruix/*/*.fruix-new "$root"/boot/*.fruix-new "$root"/boot/fruix/*.fruix-new \
+		"$system_dir/.lock" # where helpers kept the lock before it moved to /run
 }
 
 # Replaces the file PATH by one holding TEXT and a newline, in one rename.
