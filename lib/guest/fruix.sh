@@ -33,9 +33,17 @@ N days, weeks, 30-day months ago)
 USAGE
 }
 
-usage_error() {
-	usage >&2
+commands="fruix system status|list-generations|switch|rollback|delete-generations; fruix --help"
+
+usage_error() { # MESSAGE: one line on stderr, exit 2 (the full usage is --help's)
+	echo "fruix: $1" >&2
 	exit 2
+}
+
+arguments() { # MIN MAX USAGE COUNT: refuses COUNT arguments outside MIN..MAX
+	if [ "$4" -lt "$1" ] || [ "$4" -gt "$2" ]; then
+		usage_error "wrong arguments to ${3%% *} (usage: fruix system $3)"
+	fi
 }
 
 must() { # COMMAND...: runs it, or stops the helper saying what failed
@@ -732,7 +740,7 @@ show() { # LABEL GENERATION
 }
 
 cmd_status() {
-	[ $# -eq 0 ] || usage_error
+	arguments 0 0 status $#
 	require_layout
 	show booted "$(booted_generation)"
 	show current "$(pointer current)"
@@ -740,7 +748,7 @@ cmd_status() {
 }
 
 cmd_list_generations() {
-	[ $# -le 1 ] || usage_error
+	arguments 0 1 "list-generations [PATTERN]" $#
 	require_layout
 	if [ $# -eq 1 ]; then
 		selected=$(select_generations "$1") || exit
@@ -760,7 +768,7 @@ cmd_list_generations() {
 }
 
 cmd_switch() {
-	[ $# -eq 1 ] || usage_error
+	arguments 1 1 "switch /frx/store/...-fruix-system-..." $#
 	closure=${1%/}
 	require_layout
 	take_lock
@@ -793,7 +801,7 @@ cmd_switch() {
 }
 
 cmd_rollback() {
-	[ $# -eq 0 ] || usage_error
+	arguments 0 0 rollback $#
 	require_layout
 	take_lock
 	family=$(system_family) || exit
@@ -824,7 +832,7 @@ cmd_rollback() {
 }
 
 cmd_delete_generations() {
-	[ $# -eq 1 ] || usage_error
+	arguments 1 1 "delete-generations PATTERN" $#
 	require_layout
 	take_lock
 	family=$(system_family) || exit
@@ -835,19 +843,25 @@ cmd_delete_generations() {
 	booted=$(booted_generation)
 	doomed=
 	kept=
+	keeping= # the lines saying why, printed if something is deleted
+	roles=   # "3 is booted, 5 is current", for the refusal if nothing is
 	for n in $selected; do
 		why=
-		[ "$n" = "$current" ] && why="$why, current: the boot default"
-		[ "$n" = "$rollback" ] && why="$why, rollback: what 'fruix system rollback' returns to"
-		[ "$n" = "$booted" ] && why="$why, booted: the running system"
+		role=
+		[ "$n" = "$current" ] && why="$why, current: the boot default" role="$role and current"
+		[ "$n" = "$rollback" ] && why="$why, rollback: what 'fruix system rollback' returns to" role="$role and rollback"
+		[ "$n" = "$booted" ] && why="$why, booted: the running system" role="$role and booted"
 		if [ -n "$why" ]; then
-			echo "fruix: keeping generation $n (${why#, })" >&2
+			keeping="$keeping
+fruix: keeping generation $n (${why#, })"
+			roles="$roles, $n is ${role# and }"
 			kept="$kept $n"
 		else
 			doomed="$doomed $n"
 		fi
 	done
-	[ -z "$selected" ] || [ -n "$doomed" ] || die "nothing deleted: every generation '$1' selects is kept"
+	[ -z "$selected" ] || [ -n "$doomed" ] || die "nothing deleted: generation ${roles#, }"
+	[ -z "$keeping" ] || echo "${keeping#?}" >&2
 
 	finish_pending
 	finish_delete
@@ -863,15 +877,23 @@ cmd_delete_generations() {
 	echo "kept_generations=${kept# }"
 }
 
-[ "${1:-}" = system ] || usage_error
-command=${2:-}
-[ $# -ge 2 ] && shift 2
-case "$command" in
+# Help is the full usage: on stdout when asked for, on stderr (exit 2) when
+# the command is missing. Every other usage error is one line.
+case ${1:-} in
+-h | --help | help) usage && exit 0 ;;
+system) ;;
+'') usage >&2 && exit 2 ;;
+*) usage_error "unknown command '$1' ($commands)" ;;
+esac
+[ $# -ge 2 ] || { usage >&2 && exit 2; }
+command=$2
+shift 2
+case $command in
 status) cmd_status "$@" ;;
 list-generations) cmd_list_generations "$@" ;;
 switch) cmd_switch "$@" ;;
 rollback) cmd_rollback "$@" ;;
 delete-generations) cmd_delete_generations "$@" ;;
 -h | --help | help) usage ;;
-*) usage_error ;;
+*) usage_error "unknown command '$command' ($commands)" ;;
 esac
