@@ -25,7 +25,7 @@ const SYSTEM = "var/lib/fruix/system";
 const GCROOTS = "frx/var/fruix/gcroots";
 const STEPS = {
   switch: ["boot-files", "gcroot-generation", "generation", "boot-entry", "commit", "rollback-link", "rollback-generation", "current-link", "current-generation", "gcroot-rollback", "gcroot-current", "loader-default", "finish"],
-  delete: ["remove-entries", "remove-gcroots", "remove-generations", "remove-boot-files"],
+  delete: ["record-intent", "remove-entries", "remove-gcroots", "remove-generations", "remove-boot-files"],
 };
 const ROLLBACK_STEPS = STEPS.switch.filter((s) => s !== "generation");
 
@@ -83,7 +83,7 @@ describe.each(shells)("FreeBSD generations under %s", (_name, shell) => {
   }
   const run = (tree: string, args: string[], options: { fault?: string } = {}) => runHelper(shell, tree, ["system", ...args], { now: DATES.g2, ...options });
   const loaderConf = (tree: string) => readFile(join(tree, "boot/loader.conf"), "utf8");
-  const leftovers = async (tree: string) => Object.keys(await snapshot(tree)).filter((p) => /\.fruix-|\/\.lock|\/pending$/.test(p));
+  const leftovers = async (tree: string) => Object.keys(await snapshot(tree)).filter((p) => /\.fruix-|\.lock$|\/pending$|\/deleting$/.test(p));
   const status = async (tree: string) => {
     const out = (await run(tree, ["status"])).stdout;
     return [/^current_generation=(.*)$/m.exec(out)?.[1], /^rollback_generation=(.*)$/m.exec(out)?.[1]];
@@ -226,6 +226,14 @@ describe.each(shells)("FreeBSD generations under %s", (_name, shell) => {
       expect((await run(done, scenario.args())).exitCode).toBe(0);
       const states = [await pointers(template), await pointers(done)];
       const statuses = [await status(template), await status(done)];
+      // What a delete leaves: the generations, their loader configurations and GC roots.
+      const deleted = async (tree: string) => ({
+        list: (await run(tree, ["list-generations"])).stdout,
+        generations: (await readdir(join(tree, SYSTEM, "generations"))).sort(),
+        confs: (await readdir(join(tree, "boot/fruix"))).sort(),
+        roots: (await readdir(join(tree, GCROOTS))).sort(),
+      });
+      const afterDelete = await deleted(done);
       if (scenario.command !== "delete-generations") expect(states[0]!.loader).not.toBe(states[1]!.loader);
       for (const step of scenario.steps) {
         const tree = await fresh(template);
@@ -239,6 +247,7 @@ describe.each(shells)("FreeBSD generations under %s", (_name, shell) => {
         expect(next.exitCode, `${step}: ${next.stderr}`).toBe(0);
         const agreed = reported[0] === statuses[1]![0] && reported[1] === statuses[1]![1] ? 1 : 0;
         expect(await pointers(tree), step).toEqual(states[agreed]);
+        if (scenario.command === "delete-generations") expect(await deleted(tree), step).toEqual(afterDelete);
         await expectBootable(tree, `${step}, then the next command`);
         expect(await leftovers(tree), step).toEqual([]);
         await removeTree(tree);

@@ -2,7 +2,9 @@
 // kills the helper right after STEP (as a power cut would). For every step of
 // switch, rollback and delete-generations, the interrupted tree must boot what
 // the old or the new state boots, stay bootable, report old or new pointers,
-// and be completed (or left) consistently by the next command.
+// and be left by the next command with the files and links of the old or the
+// new state (a switch interrupted before its commit may also leave the new
+// generation's own files: see stateDiff).
 import { existsSync } from "node:fs";
 import { readdir, readFile, readlink, rm } from "node:fs/promises";
 import { createHash } from "node:crypto";
@@ -28,7 +30,7 @@ const POINTER_STEPS = [
 ];
 const SWITCH_STEPS = ["boot-files", "gcroot-generation", "generation", "boot-entry", ...POINTER_STEPS];
 const ROLLBACK_STEPS = SWITCH_STEPS.filter((s) => s !== "generation");
-const DELETE_STEPS = ["remove-entries", "remove-gcroots", "remove-generations", "remove-boot-files"];
+const DELETE_STEPS = ["record-intent", "remove-entries", "remove-gcroots", "remove-generations", "remove-boot-files"];
 
 it("every step the helper names is exercised here", async () => {
   const script = await readFile(helper, "utf8");
@@ -95,6 +97,17 @@ async function expectBootable(tree: string, label: string): Promise<void> {
   expect(targets, `${label}: a GC root holds the current closure`).toContain(closure);
 }
 
+/**
+ * Where `tree` differs from `expected` (snapshots): paths missing, changed,
+ * or extra. Extra paths are allowed only if `allowed` holds them with the same
+ * content (what an uncommitted switch leaves: the new generation's files).
+ */
+function stateDiff(tree: Record<string, string>, expected: Record<string, string>, allowed: Record<string, string> = {}): string[] {
+  const missing = Object.keys(expected).filter((p) => tree[p] !== expected[p]).map((p) => `${tree[p] === undefined ? "missing" : "changed"} ${p}`);
+  const extra = Object.keys(tree).filter((p) => !(p in expected) && allowed[p] !== tree[p]).map((p) => `extra ${p}`);
+  return [...missing, ...extra];
+}
+
 describe.each(shells)("interrupted generation commands under %s", (_name, shell) => {
   let work: string;
   let world: World;
@@ -116,6 +129,10 @@ describe.each(shells)("interrupted generation commands under %s", (_name, shell)
     return [/^current_generation=(.*)$/m.exec(out)?.[1], /^rollback_generation=(.*)$/m.exec(out)?.[1]];
   };
 
+  const list = async (tree: string) => (await runHelper(shell, tree, ["system", "list-generations"])).stdout;
+  // The next command that changes generations (here one that deletes nothing).
+  const next = (tree: string) => runHelper(shell, tree, ["system", "delete-generations", "100.."], { now: DATES.now });
+
   const scenarios = [
     { command: "switch", steps: SWITCH_STEPS, template: () => world.base, args: () => ["system", "switch", world.closures.b.path] },
     { command: "rollback", steps: ROLLBACK_STEPS, template: () => world.switched, args: () => ["system", "rollback"] },
@@ -129,6 +146,12 @@ describe.each(shells)("interrupted generation commands under %s", (_name, shell)
       const done = await fresh(template);
       const finished = await runHelper(shell, done, scenario.args(), { now: DATES.now });
       expect(finished.exitCode, finished.stderr).toBe(0);
+      // The old and the new state as the next command leaves them (it changes neither).
+      const untouched = await fresh(template);
+      for (const tree of [untouched, done]) expect((await next(tree)).exitCode).toBe(0);
+      const states = [await snapshot(untouched), await snapshot(done)];
+      const lists = [await list(untouched), await list(done)];
+      expect(states[0]).not.toEqual(states[1]);
       const boots = [await bootState(template), await bootState(done)];
       const pointers = [await pointerState(template), await pointerState(done)];
       const statuses = [await status(template), await status(done)];
@@ -145,18 +168,48 @@ describe.each(shells)("interrupted generation commands under %s", (_name, shell)
           const reported = await status(tree);
           expect(statuses, step).toContainEqual(reported);
 
-          // The next command that changes generations (here one that deletes
-          // nothing) completes a committed move, or finds the old state.
-          const next = await runHelper(shell, tree, ["system", "delete-generations", "100.."], { now: DATES.now });
-          expect(next.exitCode, `${step}: ${next.stderr}`).toBe(0);
-          const agreed = reported[0] === statuses[1]![0] && reported[1] === statuses[1]![1] ? 1 : 0;
+          // The next command that changes generations completes a committed
+          // move or a recorded delete, or finds the old state.
+          const completed = await next(tree);
+          expect(completed.exitCode, `${step}: ${completed.stderr}`).toBe(0);
+          // A delete has no old state to go back to once its intent is recorded.
+          const agreed = scenario.command === "delete-generations" || (reported[0] === statuses[1]![0] && reported[1] === statuses[1]![1]) ? 1 : 0;
           expect(await pointerState(tree), step).toEqual(pointers[agreed]);
           expect(await status(tree), step).toEqual(reported);
+          const listed = (await list(tree)).split("\n");
+          if (agreed === 1) expect(listed, step).toEqual(lists[1]!.split("\n"));
+          else {
+            // The old list, and maybe the uncommitted generation (no role), as the new state lists it.
+            const untagged = (line: string) => line.split("\t").slice(0, 3).join("\t");
+            expect(listed.filter((line) => lists[0]!.split("\n").includes(line)), step).toEqual(lists[0]!.split("\n"));
+            const extra = listed.filter((line) => !lists[0]!.split("\n").includes(line));
+            expect(extra.map(untagged), step).toEqual(extra.length ? [untagged(lists[1]!.split("\n").at(-1)!)] : []);
+            expect(extra.every((line) => line.endsWith("\t")), step).toBe(true);
+          }
           await expectBootable(tree, `${step}, then the next command`);
-          const left = Object.keys(await snapshot(tree)).filter((p) => /\.fruix-|\/\.lock|\/pending$/.test(p));
-          expect(left, step).toEqual([]);
+          // Every file and link (generations, boot entries and files, GC
+          // roots, pointers) as that state has them; nothing left over.
+          expect(stateDiff(await snapshot(tree), states[agreed]!, agreed === 0 ? states[1] : {}), step).toEqual([]);
         }),
       );
     });
   }
+
+  it("the comparison above catches a half-deleted state (what a delete without its recorded intent left)", async () => {
+    const args = ["system", "delete-generations", "1..2"];
+    const done = await fresh(world.history);
+    expect((await runHelper(shell, done, args, { now: DATES.now })).exitCode).toBe(0);
+    expect((await next(done)).exitCode).toBe(0);
+    for (const step of ["remove-entries", "remove-gcroots"]) {
+      const tree = await fresh(world.history);
+      expect((await runHelper(shell, tree, args, { now: DATES.now, fault: step })).signal).toBe("SIGKILL");
+      // Without the intent, nothing tells the next command to finish.
+      await rm(join(tree, SYSTEM, "deleting"));
+      expect((await next(tree)).exitCode).toBe(0);
+      const diff = stateDiff(await snapshot(tree), await snapshot(done));
+      expect(diff, step).toContain(`extra ${SYSTEM}/generations/1`);
+      expect(diff, step).toContain(`extra ${SYSTEM}/generations/2`);
+      expect(await list(tree), step).not.toBe(await list(done));
+    }
+  });
 });

@@ -45,7 +45,7 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
   const text = (tree: string, path: string) => readFile(join(tree, path), "utf8");
   const link = (tree: string, path: string) => readlink(join(tree, path));
   /** Paths an interrupted or unfinished run would leave. */
-  const leftovers = async (tree: string) => Object.keys(await snapshot(tree)).filter((p) => /\.fruix-|\/\.lock|\/pending$/.test(p));
+  const leftovers = async (tree: string) => Object.keys(await snapshot(tree)).filter((p) => /\.fruix-|\.lock$|\/pending$|\/deleting$/.test(p));
   const numbers = (stdout: string) => (stdout ? stdout.split("\n").map((line) => Number(line.split("\t")[0])) : []);
 
   describe("switch", () => {
@@ -106,7 +106,7 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     it("leaves status with the booted generation and the staged one", async () => {
       const { a, b } = world.closures;
       const tree = await fresh(world.switched);
-      await mkdir(join(tree, "run"));
+      await mkdir(join(tree, "run"), { recursive: true });
       await symlink(a.path, join(tree, "run/booted-system"));
       const status = await run(tree, ["status"]);
       expect(status.exitCode).toBe(0);
@@ -130,7 +130,7 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     it("makes the rollback generation current and the boot default; a second rollback returns", async () => {
       const { a, b } = world.closures;
       const tree = await fresh(world.switched);
-      await mkdir(join(tree, "run"));
+      await mkdir(join(tree, "run"), { recursive: true });
       await symlink(a.path, join(tree, "run/booted-system"));
       const switched = await snapshot(tree);
 
@@ -268,13 +268,23 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
       });
     }
 
-    it("rejects wrong arguments with usage and exit 2", async () => {
+    it("rejects wrong arguments with one line naming the command's usage, and exit 2", async () => {
       const tree = await fresh(world.switched);
       const before = await snapshot(tree);
-      for (const args of [["switch"], ["switch", "a", "b"], ["rollback", "now"], ["delete-generations"], ["list-generations", "1", "2"], ["status", "x"]]) {
+      const usages: Array<[string[], string]> = [
+        [["switch"], "switch /frx/store/...-fruix-system-..."],
+        [["switch", "a", "b"], "switch /frx/store/...-fruix-system-..."],
+        [["rollback", "now"], "rollback"],
+        [["delete-generations"], "delete-generations PATTERN"],
+        [["delete-generations", "1", "2"], "delete-generations PATTERN"],
+        [["list-generations", "1", "2"], "list-generations [PATTERN]"],
+        [["status", "x"], "status"],
+      ];
+      for (const [args, usage] of usages) {
         const result = await run(tree, args);
         expect(result.exitCode, args.join(" ")).toBe(2);
-        expect(result.stderr, args.join(" ")).toMatch(/^usage: fruix system status\n/);
+        expect(result.stderr, args.join(" ")).toBe(`fruix: wrong arguments to ${args[0]} (usage: fruix system ${usage})`);
+        expect(result.stdout, args.join(" ")).toBe("");
       }
       expect(await snapshot(tree)).toEqual(before);
     });
@@ -295,6 +305,50 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
       // a's kernel and initrd are on the ESP already: nothing to copy, nothing to measure.
       const again = await run(tree, ["switch", world.closures.a.path], { now: DATES.now, path });
       expect(again.exitCode).toBe(0);
+    });
+  });
+
+  describe("the lock", () => {
+    const LOCK = "run/fruix-generations.lock";
+
+    it("lives under /run: a live lock refuses with one line, and a reboot (a fresh /run) clears it", async () => {
+      const tree = await fresh(world.switched);
+      // A switch killed mid-way leaves its lock, only under run/.
+      const cut = await run(tree, ["switch", world.closures.c.path], { now: DATES.now, fault: "boot-files" });
+      expect(cut.signal).toBe("SIGKILL");
+      expect(Object.keys(await snapshot(tree)).filter((p) => p.endsWith(".lock"))).toEqual([LOCK]);
+      // Its pid now belongs to a live process (this test's), as a pid can after a reboot.
+      await writeFile(join(tree, LOCK, "pid"), `${process.pid}\n`);
+      const before = await snapshot(tree);
+      const refused = await run(tree, ["rollback"], { now: DATES.now });
+      expect(refused.stderr).toBe(`fruix: another fruix (pid ${process.pid}) is changing generations; retry when it is done`);
+      expect(refused.exitCode).toBe(1);
+      expect(await snapshot(tree)).toEqual(before);
+      // The boot mounts an empty /run.
+      await rm(join(tree, "run"), { recursive: true });
+      await mkdir(join(tree, "run"));
+      const after = await run(tree, ["rollback"], { now: DATES.now });
+      expect(after.stderr).toBe("");
+      expect(after.exitCode).toBe(0);
+      expect(await leftovers(tree)).toEqual([]);
+    });
+
+    it("ignores, and removes, a lock that helpers before /run kept under /var, even naming a live process", async () => {
+      const tree = await fresh(world.switched);
+      await mkdir(join(tree, SYSTEM, ".lock"));
+      await writeFile(join(tree, SYSTEM, ".lock/pid"), `${process.pid}\n`);
+      const result = await run(tree, ["rollback"], { now: DATES.now });
+      expect(result.stderr).toBe("");
+      expect(result.exitCode).toBe(0);
+      expect(await leftovers(tree)).toEqual([]);
+    });
+
+    it("creates /run in a tree that lacks it, and leaves no lock behind", async () => {
+      const tree = await fresh(world.switched);
+      await rm(join(tree, "run"), { recursive: true });
+      const result = await run(tree, ["rollback"], { now: DATES.now });
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(await readdir(join(tree, "run"))).toEqual([]);
     });
   });
 
@@ -405,6 +459,34 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
       expect(await leftovers(tree)).toEqual([]);
     });
 
+    it("after an interrupted delete, readers no longer list its generations, and the next switch completes it first", async () => {
+      const { a, b, c } = world.closures;
+      const tree = await fresh(world.history);
+      const cut = await run(tree, ["delete-generations", "1..2"], { now: DATES.now, fault: "record-intent" });
+      expect(cut.signal).toBe("SIGKILL");
+      expect(await text(tree, `${SYSTEM}/deleting`)).toBe("1 2\n");
+      // Nothing removed yet, but 1 and 2 are gone for readers.
+      expect((await readdir(join(tree, SYSTEM, "generations"))).sort()).toEqual(["1", "2", "3", "4", "5"]);
+      expect(numbers((await run(tree, ["list-generations"])).stdout)).toEqual([3, 4, 5]);
+      const named = await run(tree, ["list-generations", "2"]);
+      expect(named.stderr).toBe("fruix: no generation 2 (see 'fruix system list-generations')");
+      expect(named.exitCode).toBe(1);
+
+      const result = await run(tree, ["switch", c.path], { now: DATES.now });
+      expect(result.stderr).toBe("fruix: completing an interrupted delete-generations (generations 1 2)");
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toContain("current_generation=6\n");
+      expect((await readdir(join(tree, SYSTEM, "generations"))).sort()).toEqual(["3", "4", "5", "6"]);
+      expect((await readdir(join(tree, ESP, "loader/entries"))).sort()).toEqual([3, 4, 5, 6].map((n) => `fruix-generation-${n}.conf`));
+      expect((await readdir(join(tree, GCROOTS))).sort()).toEqual(["current-system", "rollback-system", "system-3", "system-4", "system-5", "system-6"]);
+      // a's kernel and b's initrd were loaded by 1 and 2 only.
+      const onEsp = (await readdir(join(tree, ESP, "fruix"))).sort();
+      expect(onEsp).not.toContain(espPathFor(a.kernel).split("/")[2]);
+      expect(onEsp).not.toContain(espPathFor(b.initrd).split("/")[2]);
+      expect(await leftovers(tree)).toEqual([]);
+      expect(Object.keys(await snapshot(tree))).not.toContain(`${SYSTEM}/deleting`);
+    });
+
     it("deletes by age", async () => {
       const tree = await fresh(world.history);
       const result = await run(tree, ["delete-generations", "1m"], { now: DATES.now });
@@ -413,29 +495,34 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
       expect(numbers((await run(tree, ["list-generations"])).stdout)).toEqual([3, 4, 5]);
     });
 
-    const protectedCases: Array<[string, string[]]> = [
-      ["5", ["fruix: keeping generation 5 (current: the boot default)"]],
-      ["4", ["fruix: keeping generation 4 (rollback: what 'fruix system rollback' returns to)"]],
-      ["3", ["fruix: keeping generation 3 (booted: the running system)"]],
-      [
-        "3..",
-        [
-          "fruix: keeping generation 3 (booted: the running system)",
-          "fruix: keeping generation 4 (rollback: what 'fruix system rollback' returns to)",
-          "fruix: keeping generation 5 (current: the boot default)",
-        ],
-      ],
+    const protectedCases: Array<[string, string]> = [
+      ["5", "generation 5 is current"],
+      ["4", "generation 4 is rollback"],
+      ["3", "generation 3 is booted"],
+      ["3..", "generation 3 is booted, 4 is rollback, 5 is current"],
+      ["5,3", "generation 3 is booted, 5 is current"],
     ];
     for (const [pattern, kept] of protectedCases) {
-      it(`refuses to delete only protected generations (${pattern}), changing nothing`, async () => {
+      it(`refuses in one line to delete only protected generations (${pattern}), changing nothing`, async () => {
         const tree = await fresh(world.history);
         const before = await snapshot(tree);
         const result = await run(tree, ["delete-generations", pattern], { now: DATES.now });
-        expect(result.stderr.split("\n")).toEqual([...kept, `fruix: nothing deleted: every generation '${pattern}' selects is kept`]);
+        expect(result.stderr).toBe(`fruix: nothing deleted: ${kept}`);
         expect(result.exitCode).toBe(1);
+        expect(result.stdout).toBe("");
         expect(await snapshot(tree)).toEqual(before);
       });
     }
+
+    it("names every role of a generation that has several in the refusal", async () => {
+      const tree = await fresh(world.history);
+      // Booted 3 becomes the rollback generation as well.
+      await rm(join(tree, SYSTEM, "rollback"));
+      await symlink("generations/3", join(tree, SYSTEM, "rollback"));
+      const result = await run(tree, ["delete-generations", "3"], { now: DATES.now });
+      expect(result.stderr).toBe("fruix: nothing deleted: generation 3 is rollback and booted");
+      expect(result.exitCode).toBe(1);
+    });
 
     it("does nothing, successfully, when a range matches no generation", async () => {
       const tree = await fresh(world.history);

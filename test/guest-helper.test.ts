@@ -62,10 +62,30 @@ describe.each(shells)("fruix helper under %s", (_name, shell) => {
     expect(await readdir(empty)).toEqual([]);
   });
 
-  it("rejects an unknown command with usage and exit 2", async () => {
-    const result = await runHelper(shell, ["system", "frobnicate"], join(root, "tree"));
-    expect(result.exitCode).toBe(2);
-    expect(result.stderr).toMatch(/^usage: fruix system status/);
+  it("rejects an unknown command with one line and exit 2", async () => {
+    for (const args of [["system", "frobnicate"], ["frobnicate"]]) {
+      const result = await runHelper(shell, args, join(root, "tree"));
+      expect(result.exitCode, args.join(" ")).toBe(2);
+      expect(result.stderr, args.join(" ")).toBe(
+        "fruix: unknown command 'frobnicate' (fruix system status|list-generations|switch|rollback|delete-generations; fruix --help)",
+      );
+      expect(result.stdout, args.join(" ")).toBe("");
+    }
+  });
+
+  it("prints the full usage on stdout for --help, and on stderr with exit 2 when the command is missing", async () => {
+    for (const args of [["--help"], ["-h"], ["system", "--help"]]) {
+      const result = await runHelper(shell, args, join(root, "tree"));
+      expect(result.exitCode, args.join(" ")).toBe(0);
+      expect(result.stdout, args.join(" ")).toMatch(/^usage: fruix system status\n(.*\n){5}.*months ago\)$/);
+      expect(result.stderr, args.join(" ")).toBe("");
+    }
+    for (const args of [[], ["system"]]) {
+      const result = await runHelper(shell, args, join(root, "tree"));
+      expect(result.exitCode, args.join(" ")).toBe(2);
+      expect(result.stderr, args.join(" ")).toMatch(/^usage: fruix system status\n/);
+      expect(result.stdout, args.join(" ")).toBe("");
+    }
   });
 });
 

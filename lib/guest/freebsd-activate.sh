@@ -18,7 +18,10 @@ say "activating $self"
 # /run is a fresh memory file system at every boot, as on the linux-busybox base.
 mkdir -p /run
 if ! mount -p | awk '$2 == "/run" { found = 1 } END { exit !found }'; then
-	mount -t tmpfs -o mode=0755 tmpfs /run 2>&3 || say "no tmpfs for /run; using the root file system"
+	if ! mount -t tmpfs -o mode=0755 tmpfs /run 2>&3; then
+		say "no tmpfs for /run; using the root file system"
+		rm -rf /run/fruix-generations.lock # what a tmpfs would not have kept: see fruix.sh
+	fi
 fi
 ln -sfh "$self" /run/current-system
 ln -sfh "$self" /run/booted-system

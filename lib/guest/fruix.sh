@@ -12,8 +12,9 @@ root=${root%/}
 system_dir=$root/var/lib/fruix/system
 gcroots=$root/frx/var/fruix/gcroots
 esp=$root/boot/efi
-lock=$system_dir/.lock
+lock=$root/run/fruix-generations.lock
 pending=$system_dir/pending
+deleting=$system_dir/deleting
 
 die() {
 	echo "fruix: $*" >&2
@@ -32,9 +33,17 @@ N days, weeks, 30-day months ago)
 USAGE
 }
 
-usage_error() {
-	usage >&2
+commands="fruix system status|list-generations|switch|rollback|delete-generations; fruix --help"
+
+usage_error() { # MESSAGE: one line on stderr, exit 2 (the full usage is --help's)
+	echo "fruix: $1" >&2
 	exit 2
+}
+
+arguments() { # MIN MAX USAGE COUNT: refuses COUNT arguments outside MIN..MAX
+	if [ "$4" -lt "$1" ] || [ "$4" -gt "$2" ]; then
+		usage_error "wrong arguments to ${3%% *} (usage: fruix system $3)"
+	fi
 }
 
 must() { # COMMAND...: runs it, or stops the helper saying what failed
@@ -157,9 +166,24 @@ created_of() {
 	sed -n 's/^.*(created "\([^"]*\)").*$/\1/p' "$system_dir/generations/$1/metadata.scm" 2>/dev/null
 }
 
+# The generations an uncompleted delete-generations removes (see
+# delete_generations), space-separated: no longer listed or selectable.
+doomed_generations() {
+	[ -f "$deleting" ] || return 0
+	read -r d_list <"$deleting" || die "cannot read $deleting"
+	echo "$d_list"
+}
+
+has_generation() { # N: it exists and is not being deleted
+	[ -d "$system_dir/generations/$1" ] || return 1
+	case " $(doomed_generations) " in *" $1 "*) return 1 ;; esac
+}
+
 generations() {
+	g_doomed=" $(doomed_generations) "
 	for g_dir in "$system_dir"/generations/*; do
 		g_n=${g_dir##*/}
+		case $g_doomed in *" $g_n "*) continue ;; esac
 		is_number "$g_n" && [ -d "$g_dir" ] && echo "$g_n"
 	done | sort -n
 }
@@ -457,9 +481,13 @@ freebsd_remove_unused() { :; }
 
 # --- changing the layout ------------------------------------------------------
 
-# One fruix at a time changes generations. A lock left by a killed helper (its
-# pid is gone) is taken over.
+# One fruix at a time changes generations. The lock is under /run, a memory
+# file system mounted afresh at every boot (boot-init.sh, freebsd-activate.sh),
+# so a lock from before a power cut or reboot is gone, and the pid it names is
+# never mistaken for a process of this boot. A lock left by a killed helper
+# (its pid is gone) is taken over.
 take_lock() {
+	[ -d "$root/run" ] || must mkdir -p "$root/run"
 	if ! mkdir "$lock" 2>/dev/null; then
 		holder=$(cat "$lock/pid" 2>/dev/null)
 		if [ -n "$holder" ] && kill -0 "$holder" 2>/dev/null; then
@@ -476,7 +504,8 @@ take_lock() {
 clean_leftovers() {
 	rm -rf "$system_dir/.fruix-new" "$gcroots/.fruix-new" "$system_dir"/generations/.fruix-* \
 		"$system_dir"/*.fruix-new "$esp"/loader/*.fruix-new "$esp"/loader/entries/*.fruix-new \
-		"$esp"/fruix/*/*.fruix-new "$root"/boot/*.fruix-new "$root"/boot/fruix/*.fruix-new
+		"$esp"/fruix/*/*.fruix-new "$root"/boot/*.fruix-new "$root"/boot/fruix/*.fruix-new \
+		"$system_dir/.lock" # where helpers kept the lock before it moved to /run
 }
 
 # Replaces the file PATH by one holding TEXT and a newline, in one rename.
@@ -574,6 +603,52 @@ finish_pending() {
 	must rm -f "$pending"
 }
 
+# Deleting generations takes several steps, so the numbers are first recorded
+# in one file, `deleting`: from then on readers no longer list or select them,
+# and the next command that changes generations completes an interrupted
+# delete from it (finish_delete) once its checks pass, before it changes
+# anything else. The file is removed last.
+delete_generations() { # "N M ..."
+	replace_file "$deleting" "$1"
+	barrier
+	step record-intent
+	remove_doomed
+}
+
+# Idempotent, so it can be redone after an interruption. Entries go first, so
+# the boot menu never offers a generation whose files are being removed; boot
+# files go last, once no entry loads them.
+remove_doomed() {
+	r_list=$(doomed_generations) || exit
+	for r_n in $r_list; do
+		is_number "$r_n" || die "$deleting is malformed ('$r_list'); repair it by hand or remove it"
+	done
+	for r_n in $r_list; do must rm -f "$(boot entry_file "$r_n")"; done
+	step remove-entries
+	barrier
+	for r_n in $r_list; do must rm -f "$gcroots/system-$r_n"; done
+	step remove-gcroots
+	for r_n in $r_list; do
+		# Renamed first, so no half-removed generation directory is ever seen.
+		[ -d "$system_dir/generations/$r_n" ] || continue
+		must rm -rf "$system_dir/generations/.fruix-old-$r_n"
+		must mv "$system_dir/generations/$r_n" "$system_dir/generations/.fruix-old-$r_n"
+		must rm -rf "$system_dir/generations/.fruix-old-$r_n"
+	done
+	step remove-generations
+	boot remove_unused
+	step remove-boot-files
+	barrier
+	must rm -f "$deleting"
+}
+
+# Completes a delete that an interruption left half done (see delete_generations).
+finish_delete() {
+	[ -f "$deleting" ] || return 0
+	echo "fruix: completing an interrupted delete-generations (generations $(doomed_generations))" >&2
+	remove_doomed
+}
+
 report() { # CURRENT ROLLBACK
 	echo "current_generation=$1"
 	echo "rollback_generation=$2"
@@ -604,7 +679,7 @@ select_numbers() { # N,M,...: each must name a generation
 	for n in "$@"; do is_number "$n" || bad_pattern; done
 	for n in "$@"; do
 		n=$(dec "$n")
-		[ -d "$system_dir/generations/$n" ] || die "no generation $n (see 'fruix system list-generations')"
+		has_generation "$n" || die "no generation $n (see 'fruix system list-generations')"
 		echo "$n"
 	done
 }
@@ -665,7 +740,7 @@ show() { # LABEL GENERATION
 }
 
 cmd_status() {
-	[ $# -eq 0 ] || usage_error
+	arguments 0 0 status $#
 	require_layout
 	show booted "$(booted_generation)"
 	show current "$(pointer current)"
@@ -673,7 +748,7 @@ cmd_status() {
 }
 
 cmd_list_generations() {
-	[ $# -le 1 ] || usage_error
+	arguments 0 1 "list-generations [PATTERN]" $#
 	require_layout
 	if [ $# -eq 1 ]; then
 		selected=$(select_generations "$1") || exit
@@ -693,7 +768,7 @@ cmd_list_generations() {
 }
 
 cmd_switch() {
-	[ $# -eq 1 ] || usage_error
+	arguments 1 1 "switch /frx/store/...-fruix-system-..." $#
 	closure=${1%/}
 	require_layout
 	take_lock
@@ -704,10 +779,13 @@ cmd_switch() {
 	current=$(current_generation) || exit
 	now_s=$(now) || exit
 	created=$(iso_time "$now_s")
+	# Not counting what an interrupted delete still has: finish_delete removes
+	# it before generation N+1 is written.
 	new=$(($(highest_generation) + 1))
 	boot prepare "$new" "$closure" "$created" "$current"
 
 	finish_pending
+	finish_delete
 	clean_leftovers
 	boot install_files
 	step boot-files
@@ -723,7 +801,7 @@ cmd_switch() {
 }
 
 cmd_rollback() {
-	[ $# -eq 0 ] || usage_error
+	arguments 0 0 rollback $#
 	require_layout
 	take_lock
 	family=$(system_family) || exit
@@ -740,6 +818,7 @@ cmd_rollback() {
 	# Its boot files and entry are normally there; an ESP restored from a
 	# backup may lack them.
 	finish_pending
+	finish_delete
 	clean_leftovers
 	boot install_files
 	step boot-files
@@ -753,7 +832,7 @@ cmd_rollback() {
 }
 
 cmd_delete_generations() {
-	[ $# -eq 1 ] || usage_error
+	arguments 1 1 "delete-generations PATTERN" $#
 	require_layout
 	take_lock
 	family=$(system_family) || exit
@@ -764,21 +843,28 @@ cmd_delete_generations() {
 	booted=$(booted_generation)
 	doomed=
 	kept=
+	keeping= # the lines saying why, printed if something is deleted
+	roles=   # "3 is booted, 5 is current", for the refusal if nothing is
 	for n in $selected; do
 		why=
-		[ "$n" = "$current" ] && why="$why, current: the boot default"
-		[ "$n" = "$rollback" ] && why="$why, rollback: what 'fruix system rollback' returns to"
-		[ "$n" = "$booted" ] && why="$why, booted: the running system"
+		role=
+		[ "$n" = "$current" ] && why="$why, current: the boot default" role="$role and current"
+		[ "$n" = "$rollback" ] && why="$why, rollback: what 'fruix system rollback' returns to" role="$role and rollback"
+		[ "$n" = "$booted" ] && why="$why, booted: the running system" role="$role and booted"
 		if [ -n "$why" ]; then
-			echo "fruix: keeping generation $n (${why#, })" >&2
+			keeping="$keeping
+fruix: keeping generation $n (${why#, })"
+			roles="$roles, $n is ${role# and }"
 			kept="$kept $n"
 		else
 			doomed="$doomed $n"
 		fi
 	done
-	[ -z "$selected" ] || [ -n "$doomed" ] || die "nothing deleted: every generation '$1' selects is kept"
+	[ -z "$selected" ] || [ -n "$doomed" ] || die "nothing deleted: generation ${roles#, }"
+	[ -z "$keeping" ] || echo "${keeping#?}" >&2
 
 	finish_pending
+	finish_delete
 	clean_leftovers
 	if [ -z "$selected" ]; then
 		echo "fruix: no generation matches '$1'; nothing to delete" >&2
@@ -786,35 +872,28 @@ cmd_delete_generations() {
 		return 0
 	fi
 
-	# Entries go first, so the boot menu never offers a generation whose files
-	# are being removed; boot files go last, once no entry loads them.
-	for n in $doomed; do must rm -f "$(boot entry_file "$n")"; done
-	step remove-entries
-	barrier
-	for n in $doomed; do must rm -f "$gcroots/system-$n"; done
-	step remove-gcroots
-	for n in $doomed; do
-		# Renamed first, so no half-removed generation is ever listed.
-		must mv "$system_dir/generations/$n" "$system_dir/generations/.fruix-old-$n"
-		must rm -rf "$system_dir/generations/.fruix-old-$n"
-	done
-	step remove-generations
-	boot remove_unused
-	step remove-boot-files
-	barrier
+	delete_generations "${doomed# }"
 	echo "deleted_generations=${doomed# }"
 	echo "kept_generations=${kept# }"
 }
 
-[ "${1:-}" = system ] || usage_error
-command=${2:-}
-[ $# -ge 2 ] && shift 2
-case "$command" in
+# Help is the full usage: on stdout when asked for, on stderr (exit 2) when
+# the command is missing. Every other usage error is one line.
+case ${1:-} in
+-h | --help | help) usage && exit 0 ;;
+system) ;;
+'') usage >&2 && exit 2 ;;
+*) usage_error "unknown command '$1' ($commands)" ;;
+esac
+[ $# -ge 2 ] || { usage >&2 && exit 2; }
+command=$2
+shift 2
+case $command in
 status) cmd_status "$@" ;;
 list-generations) cmd_list_generations "$@" ;;
 switch) cmd_switch "$@" ;;
 rollback) cmd_rollback "$@" ;;
 delete-generations) cmd_delete_generations "$@" ;;
 -h | --help | help) usage ;;
-*) usage_error ;;
+*) usage_error "unknown command '$command' ($commands)" ;;
 esac

@@ -108,6 +108,7 @@ export async function installTree(root: string, first: FakeClosure, created: str
   }
   await putFile(esp, "EFI/BOOT/BOOTX64.EFI", "fake systemd-boot\n");
   await putFile(esp, "loader/loader.conf", loaderConf(1));
+  await mkdir(join(root, "run")); // the mount point every image has (rootfs.ts)
   await putFile(esp, `loader/entries/${entryFileName(1)}`, entryFor(first, 1, created));
 }
 
@@ -210,7 +211,7 @@ export async function buildWorld(dir: string, shell: string[]): Promise<World> {
   await switchTo(history, closures.c, DATES.g3);
   await switchTo(history, closures.d, DATES.g4);
   await switchTo(history, closures.f, DATES.g5);
-  await mkdir(join(history, "run"));
+  await mkdir(join(history, "run"), { recursive: true });
   await symlink(closures.c.path, join(history, "run/booted-system"));
   return { base, switched, history, closures, files };
 }
