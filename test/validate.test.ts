@@ -102,14 +102,16 @@ describe("a FreeBSD declaration", () => {
     it(`is refused by ${how} with one line before anything is built or booted, and no report directory`, async () => {
       const dir = await tempDir();
       const reportDir = join(dir, "report");
+      const unopened = join(dir, "store");
       const result = await fruix(["validate", "image-boot", "direct-install", "--declaration", freebsd, "--report-dir", reportDir, ...extra], {
-        FRUIX_STORE: store,
+        FRUIX_STORE: unopened,
         FRUIX_FREEBSD_DIST: dir,
       });
       expect(result.stderr).toBe(refusal);
       expect(result.exitCode).toBe(2);
       expect(result.stdout).toBe("");
       await expect(stat(reportDir)).rejects.toThrow(/ENOENT/);
+      await expect(stat(unopened)).rejects.toThrow(/ENOENT/); // not even a store was made
     });
   }
 });

@@ -9,7 +9,7 @@ import { checkInstallTargetDevice } from "../system/installer.js";
 import { createLogger } from "../log.js";
 import { packageRoot } from "../paths.js";
 import { Store } from "../store/index.js";
-import { markLatest, runScenarios } from "../validate/engine.js";
+import { markLatest, requireValidatableDeclaration, runScenarios } from "../validate/engine.js";
 import { passed } from "../validate/report.js";
 import { jsonReporter } from "../validate/reporters/json.js";
 import { junitReporter } from "../validate/reporters/junit.js";
@@ -44,11 +44,13 @@ export async function validateCommand(context: CommandContext): Promise<Record<s
   const id = runId();
   const reportsRoot = join(packageRoot, "reports");
   const reportDir = o["report-dir"] ? resolve(o["report-dir"]) : join(reportsRoot, id);
+  const declaration = o.declaration ?? join(packageRoot, "examples", "minimal.scm");
+  await requireValidatableDeclaration(declaration, o.system);
   const run = await runScenarios(scenarios, {
     store: await Store.open({ store: o.store }),
     log,
     hypervisor: hypervisorFactory(hypervisor, { accel, timeoutScale, log: (line) => log.info(line) }),
-    declaration: o.declaration ?? join(packageRoot, "examples", "minimal.scm"),
+    declaration,
     system: o.system,
     installTargetDevice,
     timeoutScale,
@@ -122,14 +124,17 @@ async function matrixCommand(context: CommandContext, all: readonly Scenario[]):
   const id = runId();
   const reportsRoot = join(packageRoot, "reports");
   const reportDir = o["report-dir"] ? resolve(o["report-dir"]) : join(reportsRoot, id);
+  const declaration = o.declaration ?? matrix.declaration ?? join(packageRoot, "examples", "minimal.scm");
+  const system = o.system ?? matrix.system;
+  await requireValidatableDeclaration(declaration, system);
   const store = await Store.open({ store: o.store });
   if (shard) log.info(`shard ${shard.index}/${shard.total}: ${cells.length} cell${cells.length === 1 ? "" : "s"}`);
   const run = await runMatrix(cells, {
     store,
     log,
     adapter: (project) => hypervisorFactory(project.hypervisor, { accel: project.accel, timeoutScale: project.timeoutScale, log: (line) => log.info(line) }),
-    declaration: o.declaration ?? matrix.declaration ?? join(packageRoot, "examples", "minimal.scm"),
-    system: o.system ?? matrix.system,
+    declaration,
+    system,
     keep: o.keep ?? false,
     retries,
     reportDir,

@@ -8,7 +8,7 @@ import type { Hypervisor } from "../../hypervisors/types.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 import { fruixVersion } from "../version.js";
-import { requireValidatableDeclaration, runAttempt } from "./engine.js";
+import { runAttempt } from "./engine.js";
 import { type Cell, classify, type Project, type Shard, STATUS_WORD } from "./matrix.js";
 import type { AttemptRecord, CellRecord, MatrixReporter, MatrixRunReport, Reporter, ScenarioReport } from "./report.js";
 import type { Scenario } from "./scenario.js";
@@ -105,7 +105,6 @@ async function writeRunFiles(dir: string, run: MatrixRunReport, reporters: reado
 
 /** Runs the cells (already sharded and filtered) and writes the run directory; matrix.json is rewritten after each cell. */
 export async function runMatrix(cells: ReadonlyArray<Cell<Scenario>>, options: MatrixRunOptions): Promise<MatrixRunReport> {
-  await requireValidatableDeclaration(options.declaration, options.system);
   const started = new Date();
   await mkdir(options.reportDir, { recursive: true });
   const records: CellRecord[] = [];
