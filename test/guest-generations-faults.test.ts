@@ -6,7 +6,7 @@
 // new state (a switch interrupted before its commit may also leave the new
 // generation's own files: see stateDiff).
 import { existsSync } from "node:fs";
-import { readdir, readFile, readlink, rm } from "node:fs/promises";
+import { readdir, readFile, readlink, rm, symlink } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -194,6 +194,24 @@ describe.each(shells)("interrupted generation commands under %s", (_name, shell)
       );
     });
   }
+
+  it("completing an interrupted delete keeps a generation that was booted in between", async () => {
+    const tree = await fresh(world.history);
+    const interrupted = await runHelper(shell, tree, ["system", "delete-generations", "1..2"], { now: DATES.now, fault: "remove-entries" });
+    expect(interrupted.signal).toBe("SIGKILL");
+    // A reboot into generation 1 (chosen before its entry went) while the delete was pending.
+    await rm(join(tree, "run/booted-system"));
+    await symlink(world.closures.a.path, join(tree, "run/booted-system"));
+    const completed = await next(tree);
+    expect(completed.exitCode, completed.stderr).toBe(0);
+    expect(completed.stderr).toContain("fruix: keeping generation 1 of an interrupted delete-generations: it is in use now");
+    expect(await readlink(join(tree, SYSTEM, "generations/1/closure"))).toBe(world.closures.a.path);
+    expect(await readlink(join(tree, "frx/var/fruix/gcroots/system-1"))).toBe(world.closures.a.path);
+    await expect(readlink(join(tree, SYSTEM, "generations/2/closure"))).rejects.toThrow(/ENOENT/);
+    await expect(readlink(join(tree, "frx/var/fruix/gcroots/system-2"))).rejects.toThrow(/ENOENT/);
+    expect((await list(tree)).split("\n").map((line) => line.split("\t")[0])).toEqual(["1", "3", "4", "5"]);
+    expect((await readdir(join(tree, SYSTEM))).filter((name) => name === "deleting")).toEqual([]);
+  });
 
   it("the comparison above catches a half-deleted state (what a delete without its recorded intent left)", async () => {
     const args = ["system", "delete-generations", "1..2"];

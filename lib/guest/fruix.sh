@@ -643,9 +643,26 @@ remove_doomed() {
 }
 
 # Completes a delete that an interruption left half done (see delete_generations).
+# Roles are checked again: a reboot in between may have booted one of them
+# (from the loader's menu, before its entry went), and that one stays.
 finish_delete() {
 	[ -f "$deleting" ] || return 0
-	echo "fruix: completing an interrupted delete-generations (generations $(doomed_generations))" >&2
+	f_booted=$(readlink "$root/run/booted-system" 2>/dev/null) || f_booted=
+	f_list=
+	f_kept=
+	for f_n in $(doomed_generations); do
+		if [ "$f_n" = "$(pointer current)" ] || [ "$f_n" = "$(pointer rollback)" ] ||
+			{ [ -n "$f_booted" ] && [ -L "$system_dir/generations/$f_n/closure" ] && [ "$(closure_of "$f_n")" = "$f_booted" ]; }; then
+			f_kept="$f_kept $f_n"
+		else
+			f_list="$f_list $f_n"
+		fi
+	done
+	if [ -n "$f_kept" ]; then
+		echo "fruix: keeping generation${f_kept} of an interrupted delete-generations: it is in use now" >&2
+		replace_file "$deleting" "${f_list# }"
+	fi
+	echo "fruix: completing an interrupted delete-generations (generations ${f_list# })" >&2
 	remove_doomed
 }
 
