@@ -9,8 +9,8 @@ import { existsSync } from "node:fs";
 import { readdir, readFile, readlink, rm, symlink } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildWorld, copyTree, DATES, helper, runHelper, scratchDir, shells, snapshot, type World } from "./helpers/guest-tree.js";
+import { describe, expect, it } from "vitest";
+import { DATES, helper, runHelper, shells, snapshot, worldFixture } from "./helpers/guest-tree.js";
 
 const SYSTEM = "var/lib/fruix/system";
 const GCROOTS = "frx/var/fruix/gcroots";
@@ -109,21 +109,8 @@ function stateDiff(tree: Record<string, string>, expected: Record<string, string
 }
 
 describe.each(shells)("interrupted generation commands under %s", (_name, shell) => {
-  let work: string;
-  let world: World;
-  let count = 0;
-
-  beforeAll(async () => {
-    work = await scratchDir("fruix-faults-");
-    world = await buildWorld(join(work, "world"), shell);
-  });
-  afterAll(() => rm(work, { recursive: true, force: true }));
-
-  async function fresh(template: string): Promise<string> {
-    const tree = join(work, `tree-${++count}`);
-    await copyTree(template, tree);
-    return tree;
-  }
+  const trees = worldFixture("fruix-faults-", shell);
+  const fresh = (template: string) => trees.fresh(template);
   const status = async (tree: string) => {
     const out = (await runHelper(shell, tree, ["system", "status"])).stdout;
     return [/^current_generation=(.*)$/m.exec(out)?.[1], /^rollback_generation=(.*)$/m.exec(out)?.[1]];
@@ -134,10 +121,10 @@ describe.each(shells)("interrupted generation commands under %s", (_name, shell)
   const next = (tree: string) => runHelper(shell, tree, ["system", "delete-generations", "100.."], { now: DATES.now });
 
   const scenarios = [
-    { command: "switch", steps: SWITCH_STEPS, template: () => world.base, args: () => ["system", "switch", world.closures.b.path] },
-    { command: "rollback", steps: ROLLBACK_STEPS, template: () => world.switched, args: () => ["system", "rollback"] },
+    { command: "switch", steps: SWITCH_STEPS, template: () => trees.world.base, args: () => ["system", "switch", trees.world.closures.b.path] },
+    { command: "rollback", steps: ROLLBACK_STEPS, template: () => trees.world.switched, args: () => ["system", "rollback"] },
     // 1 and 2 go, with a's kernel and b's initrd; booted 3, rollback 4, current 5 stay.
-    { command: "delete-generations", steps: DELETE_STEPS, template: () => world.history, args: () => ["system", "delete-generations", "1..2"] },
+    { command: "delete-generations", steps: DELETE_STEPS, template: () => trees.world.history, args: () => ["system", "delete-generations", "1..2"] },
   ];
 
   for (const scenario of scenarios) {
@@ -196,17 +183,17 @@ describe.each(shells)("interrupted generation commands under %s", (_name, shell)
   }
 
   it("completing an interrupted delete keeps a generation that was booted in between", async () => {
-    const tree = await fresh(world.history);
+    const tree = await fresh(trees.world.history);
     const interrupted = await runHelper(shell, tree, ["system", "delete-generations", "1..2"], { now: DATES.now, fault: "remove-entries" });
     expect(interrupted.signal).toBe("SIGKILL");
     // A reboot into generation 1 (chosen before its entry went) while the delete was pending.
     await rm(join(tree, "run/booted-system"));
-    await symlink(world.closures.a.path, join(tree, "run/booted-system"));
+    await symlink(trees.world.closures.a.path, join(tree, "run/booted-system"));
     const completed = await next(tree);
     expect(completed.exitCode, completed.stderr).toBe(0);
     expect(completed.stderr).toContain("fruix: keeping generation 1 of an interrupted delete-generations: it is in use now");
-    expect(await readlink(join(tree, SYSTEM, "generations/1/closure"))).toBe(world.closures.a.path);
-    expect(await readlink(join(tree, "frx/var/fruix/gcroots/system-1"))).toBe(world.closures.a.path);
+    expect(await readlink(join(tree, SYSTEM, "generations/1/closure"))).toBe(trees.world.closures.a.path);
+    expect(await readlink(join(tree, "frx/var/fruix/gcroots/system-1"))).toBe(trees.world.closures.a.path);
     await expect(readlink(join(tree, SYSTEM, "generations/2/closure"))).rejects.toThrow(/ENOENT/);
     await expect(readlink(join(tree, "frx/var/fruix/gcroots/system-2"))).rejects.toThrow(/ENOENT/);
     expect((await list(tree)).split("\n").map((line) => line.split("\t")[0])).toEqual(["1", "3", "4", "5"]);
@@ -215,11 +202,11 @@ describe.each(shells)("interrupted generation commands under %s", (_name, shell)
 
   it("the comparison above catches a half-deleted state (what a delete without its recorded intent left)", async () => {
     const args = ["system", "delete-generations", "1..2"];
-    const done = await fresh(world.history);
+    const done = await fresh(trees.world.history);
     expect((await runHelper(shell, done, args, { now: DATES.now })).exitCode).toBe(0);
     expect((await next(done)).exitCode).toBe(0);
     for (const step of ["remove-entries", "remove-gcroots"]) {
-      const tree = await fresh(world.history);
+      const tree = await fresh(trees.world.history);
       expect((await runHelper(shell, tree, args, { now: DATES.now, fault: step })).signal).toBe("SIGKILL");
       // Without the intent, nothing tells the next command to finish.
       await rm(join(tree, SYSTEM, "deleting"));

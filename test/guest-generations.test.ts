@@ -4,43 +4,18 @@
 // guest-generations-faults.test.ts.
 import { chmod, mkdir, readdir, readFile, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { espPathFor, loaderConf } from "../lib/disk/boot-entries.js";
 import { generationMetadata } from "../lib/system/generation.js";
-import {
-  buildWorld,
-  copyTree,
-  DATES,
-  entryFor,
-  runHelper,
-  scratchDir,
-  shells,
-  snapshot,
-  type RunOptions,
-  type World,
-} from "./helpers/guest-tree.js";
+import { DATES, entryFor, runHelper, shells, snapshot, worldFixture, type RunOptions } from "./helpers/guest-tree.js";
 
 const SYSTEM = "var/lib/fruix/system";
 const GCROOTS = "frx/var/fruix/gcroots";
 const ESP = "boot/efi";
 
 describe.each(shells)("fruix system generations under %s", (_name, shell) => {
-  let work: string;
-  let world: World;
-  let count = 0;
-
-  beforeAll(async () => {
-    work = await scratchDir("fruix-generations-");
-    world = await buildWorld(join(work, "world"), shell);
-  });
-  afterAll(() => rm(work, { recursive: true, force: true }));
-
-  /** A private copy of a template tree. */
-  async function fresh(template: string): Promise<string> {
-    const tree = join(work, `tree-${++count}`);
-    await copyTree(template, tree);
-    return tree;
-  }
+  const trees = worldFixture("fruix-generations-", shell);
+  const fresh = (template: string) => trees.fresh(template);
   const run = (tree: string, args: string[], options: RunOptions = {}) => runHelper(shell, tree, ["system", ...args], options);
   const text = (tree: string, path: string) => readFile(join(tree, path), "utf8");
   const link = (tree: string, path: string) => readlink(join(tree, path));
@@ -50,8 +25,8 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
 
   describe("switch", () => {
     it("records generation 2, copies the boot files the ESP lacks, and stages it as the boot default", async () => {
-      const { a, b } = world.closures;
-      const tree = await fresh(world.base);
+      const { a, b } = trees.world.closures;
+      const tree = await fresh(trees.world.base);
       const sharedKernel = join(tree, ESP, espPathFor(b.kernel));
       const kernelInode = (await stat(sharedKernel)).ino;
 
@@ -93,8 +68,8 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     });
 
     it("writes the entry from the candidate's own host name and kernel arguments", async () => {
-      const { f } = world.closures;
-      const tree = await fresh(world.switched);
+      const { f } = trees.world.closures;
+      const tree = await fresh(trees.world.switched);
       const result = await run(tree, ["switch", f.path], { now: DATES.g5 });
       expect(result.exitCode).toBe(0);
       expect(result.stdout).toContain("current_generation=3\nrollback_generation=2\n");
@@ -104,8 +79,8 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     });
 
     it("leaves status with the booted generation and the staged one", async () => {
-      const { a, b } = world.closures;
-      const tree = await fresh(world.switched);
+      const { a, b } = trees.world.closures;
+      const tree = await fresh(trees.world.switched);
       await mkdir(join(tree, "run"), { recursive: true });
       await symlink(a.path, join(tree, "run/booted-system"));
       const status = await run(tree, ["status"]);
@@ -128,8 +103,8 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
 
   describe("rollback", () => {
     it("makes the rollback generation current and the boot default; a second rollback returns", async () => {
-      const { a, b } = world.closures;
-      const tree = await fresh(world.switched);
+      const { a, b } = trees.world.closures;
+      const tree = await fresh(trees.world.switched);
       await mkdir(join(tree, "run"), { recursive: true });
       await symlink(a.path, join(tree, "run/booted-system"));
       const switched = await snapshot(tree);
@@ -161,8 +136,8 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     });
 
     it("puts back the rollback generation's boot files and entry when the ESP lost them", async () => {
-      const { a } = world.closures;
-      const tree = await fresh(world.switched);
+      const { a } = trees.world.closures;
+      const tree = await fresh(trees.world.switched);
       await rm(join(tree, ESP, "loader/entries/fruix-generation-1.conf"));
       await rm(join(tree, ESP, dirname(espPathFor(a.initrd))), { recursive: true });
       const result = await run(tree, ["rollback"]);
@@ -185,73 +160,73 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     const refusals: Refusal[] = [
       {
         what: "a closure that is not in the local store",
-        template: () => world.base,
+        template: () => trees.world.base,
         args: () => ["switch", missing],
         error: /^fruix: \/frx\/store\/0+ff-fruix-system-alpha is not in the local store \(copy its closure to this machine first\)$/,
       },
-      { what: "a path outside /frx/store", template: () => world.base, args: () => ["switch", "/tmp/fruix-system-alpha"], error: /is not in \/frx\/store/ },
+      { what: "a path outside /frx/store", template: () => trees.world.base, args: () => ["switch", "/tmp/fruix-system-alpha"], error: /is not in \/frx\/store/ },
       {
         what: "a path inside a store item",
-        template: () => world.base,
-        args: () => ["switch", `${world.closures.b.path}/boot`],
+        template: () => trees.world.base,
+        args: () => ["switch", `${trees.world.closures.b.path}/boot`],
         error: /\/boot is not a store item/,
       },
       {
         what: "a store item that is not a system closure",
-        template: () => world.base,
-        args: () => ["switch", dirname(world.files.k2)],
+        template: () => trees.world.base,
+        args: () => ["switch", dirname(trees.world.files.k2)],
         error: /-linux-6\.1\.0-2 is not a Fruix system closure \(no metadata\/metadata\.scm starting with \(fruix-system\)$/,
       },
       {
         what: "a system closure without boot/init",
-        template: () => world.base,
-        args: () => ["switch", world.closures.noInit.path],
+        template: () => trees.world.base,
+        args: () => ["switch", trees.world.closures.noInit.path],
         error: /is not a Fruix system closure \(no boot\/init\)$/,
       },
       {
         what: "a switch with no ESP mounted",
-        template: () => world.base,
+        template: () => trees.world.base,
         prepare: async (tree) => {
           await rm(join(tree, ESP), { recursive: true });
           await mkdir(join(tree, ESP)); // the bare mount point
         },
-        args: () => ["switch", world.closures.b.path],
+        args: () => ["switch", trees.world.closures.b.path],
         error: /^fruix: no EFI system partition mounted at .*\/boot\/efi \(loader\/loader\.conf is missing\); mount it and retry$/,
       },
       {
         what: "a switch without a generation layout",
-        template: () => world.base,
+        template: () => trees.world.base,
         prepare: (tree) => rm(join(tree, SYSTEM), { recursive: true }),
-        args: () => ["switch", world.closures.b.path],
+        args: () => ["switch", trees.world.closures.b.path],
         error: /^fruix: no generation layout at .*\/var\/lib\/fruix\/system \(is this an installed Fruix system\?\)$/,
       },
       {
         what: "a rollback with no rollback generation recorded",
-        template: () => world.base,
+        template: () => trees.world.base,
         args: () => ["rollback"],
         error: /^fruix: no rollback generation recorded \(there is one after a switch\)$/,
       },
       {
         what: "a rollback whose generation directory is gone",
-        template: () => world.switched,
+        template: () => trees.world.switched,
         prepare: (tree) => rm(join(tree, SYSTEM, "generations/1"), { recursive: true }),
         args: () => ["rollback"],
         error: /^fruix: rollback generation 1 is gone \(.*\/generations\/1 is missing\)$/,
       },
       {
         what: "a rollback with no ESP mounted",
-        template: () => world.switched,
+        template: () => trees.world.switched,
         prepare: (tree) => rm(join(tree, ESP, "loader/loader.conf")),
         args: () => ["rollback"],
         error: /no EFI system partition mounted/,
       },
       {
         what: "deleting an unknown generation",
-        template: () => world.history,
+        template: () => trees.world.history,
         args: () => ["delete-generations", "9"],
         error: /^fruix: no generation 9 \(see 'fruix system list-generations'\)$/,
       },
-      { what: "deleting a list naming an unknown generation", template: () => world.history, args: () => ["delete-generations", "1,9"], error: /no generation 9/ },
+      { what: "deleting a list naming an unknown generation", template: () => trees.world.history, args: () => ["delete-generations", "1,9"], error: /no generation 9/ },
     ];
 
     for (const refusal of refusals) {
@@ -269,7 +244,7 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     }
 
     it("rejects wrong arguments with one line naming the command's usage, and exit 2", async () => {
-      const tree = await fresh(world.switched);
+      const tree = await fresh(trees.world.switched);
       const before = await snapshot(tree);
       const usages: Array<[string[], string]> = [
         [["switch"], "switch /frx/store/...-fruix-system-..."],
@@ -291,19 +266,19 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
 
     // Under BusyBox sh, applets win over PATH, so a fake df cannot be slipped in.
     it.skipIf(shell[0] === "busybox")("refuses boot files the ESP has no room for, and counts only missing ones", async () => {
-      const tree = await fresh(world.switched);
-      const bin = join(work, `fake-df-${++count}`);
+      const tree = await fresh(trees.world.switched);
+      const bin = trees.scratch("fake-df");
       await mkdir(bin);
       await writeFile(join(bin, "df"), "#!/bin/sh\necho 'Filesystem 1024-blocks Used Available Capacity Mounted on'\necho 'esp 1000 999 1 99% /boot/efi'\n");
       await chmod(join(bin, "df"), 0o755);
       const path = `${bin}:${process.env.PATH}`;
       const before = await snapshot(tree);
-      const full = await run(tree, ["switch", world.closures.c.path], { now: DATES.now, path });
+      const full = await run(tree, ["switch", trees.world.closures.c.path], { now: DATES.now, path });
       expect(full.stderr).toMatch(/^fruix: the EFI system partition at .*\/boot\/efi has 1 KiB free; the new boot files need \d+ KiB$/);
       expect(full.exitCode).toBe(1);
       expect(await snapshot(tree)).toEqual(before);
       // a's kernel and initrd are on the ESP already: nothing to copy, nothing to measure.
-      const again = await run(tree, ["switch", world.closures.a.path], { now: DATES.now, path });
+      const again = await run(tree, ["switch", trees.world.closures.a.path], { now: DATES.now, path });
       expect(again.exitCode).toBe(0);
     });
   });
@@ -312,9 +287,9 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     const LOCK = "run/fruix-generations.lock";
 
     it("lives under /run: a live lock refuses with one line, and a reboot (a fresh /run) clears it", async () => {
-      const tree = await fresh(world.switched);
+      const tree = await fresh(trees.world.switched);
       // A switch killed mid-way leaves its lock, only under run/.
-      const cut = await run(tree, ["switch", world.closures.c.path], { now: DATES.now, fault: "boot-files" });
+      const cut = await run(tree, ["switch", trees.world.closures.c.path], { now: DATES.now, fault: "boot-files" });
       expect(cut.signal).toBe("SIGKILL");
       expect(Object.keys(await snapshot(tree)).filter((p) => p.endsWith(".lock"))).toEqual([LOCK]);
       // Its pid now belongs to a live process (this test's), as a pid can after a reboot.
@@ -334,7 +309,7 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     });
 
     it("ignores, and removes, a lock that helpers before /run kept under /var, even naming a live process", async () => {
-      const tree = await fresh(world.switched);
+      const tree = await fresh(trees.world.switched);
       await mkdir(join(tree, SYSTEM, ".lock"));
       await writeFile(join(tree, SYSTEM, ".lock/pid"), `${process.pid}\n`);
       const result = await run(tree, ["rollback"], { now: DATES.now });
@@ -344,7 +319,7 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     });
 
     it("creates /run in a tree that lacks it, and leaves no lock behind", async () => {
-      const tree = await fresh(world.switched);
+      const tree = await fresh(trees.world.switched);
       await rm(join(tree, "run"), { recursive: true });
       const result = await run(tree, ["rollback"], { now: DATES.now });
       expect(result.exitCode, result.stderr).toBe(0);
@@ -370,8 +345,8 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     ];
 
     it("lists every generation with its date, closure and roles", async () => {
-      const { a, b, c, d, f } = world.closures;
-      const result = await run(world.history, ["list-generations"]);
+      const { a, b, c, d, f } = trees.world.closures;
+      const result = await run(trees.world.history, ["list-generations"]);
       expect(result.exitCode).toBe(0);
       expect(result.stdout.split("\n")).toEqual([
         `1\t${DATES.g1}\t${a.path}\t`,
@@ -384,14 +359,14 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
 
     it("selects generations by number, list, range and age", async () => {
       for (const [pattern, expected] of selections) {
-        const result = await run(world.history, ["list-generations", pattern], { now: DATES.now });
+        const result = await run(trees.world.history, ["list-generations", pattern], { now: DATES.now });
         expect(result.exitCode, pattern).toBe(0);
         expect(numbers(result.stdout), pattern).toEqual(expected);
       }
     });
 
     it("rejects malformed patterns with exit 2 and unknown generations with exit 1, in list and delete alike, changing nothing", async () => {
-      const tree = await fresh(world.history);
+      const tree = await fresh(trees.world.history);
       const before = await snapshot(tree);
       for (const command of ["list-generations", "delete-generations"]) {
         for (const pattern of ["", "abc", "1..2..3", "3..1", "..", "1,", ",1", "1,,2", "5y", "d", "-1", "1.5d", "2x", "1,2..3"]) {
@@ -414,8 +389,8 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
 
   describe("delete-generations", () => {
     it("removes a generation, its entry, its GC root, and boot files no other entry loads", async () => {
-      const { b } = world.closures;
-      const tree = await fresh(world.history);
+      const { b } = trees.world.closures;
+      const tree = await fresh(trees.world.history);
       const before = await snapshot(tree);
       const result = await run(tree, ["delete-generations", "2"], { now: DATES.now });
       expect(result.stderr).toBe("");
@@ -443,8 +418,8 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     });
 
     it("keeps the booted generation and says why, deleting the others a range selects", async () => {
-      const { c, d, f } = world.closures;
-      const tree = await fresh(world.history);
+      const { c, d, f } = trees.world.closures;
+      const tree = await fresh(trees.world.history);
       const result = await run(tree, ["delete-generations", "..3"], { now: DATES.now });
       expect(result.stderr).toBe("fruix: keeping generation 3 (booted: the running system)");
       expect(result.exitCode).toBe(0);
@@ -460,8 +435,8 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     });
 
     it("after an interrupted delete, readers no longer list its generations, and the next switch completes it first", async () => {
-      const { a, b, c } = world.closures;
-      const tree = await fresh(world.history);
+      const { a, b, c } = trees.world.closures;
+      const tree = await fresh(trees.world.history);
       const cut = await run(tree, ["delete-generations", "1..2"], { now: DATES.now, fault: "record-intent" });
       expect(cut.signal).toBe("SIGKILL");
       expect(await text(tree, `${SYSTEM}/deleting`)).toBe("1 2\n");
@@ -488,7 +463,7 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     });
 
     it("deletes by age", async () => {
-      const tree = await fresh(world.history);
+      const tree = await fresh(trees.world.history);
       const result = await run(tree, ["delete-generations", "1m"], { now: DATES.now });
       expect(result.exitCode).toBe(0);
       expect(result.stdout).toBe("deleted_generations=1 2\nkept_generations=");
@@ -504,7 +479,7 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     ];
     for (const [pattern, kept] of protectedCases) {
       it(`refuses in one line to delete only protected generations (${pattern}), changing nothing`, async () => {
-        const tree = await fresh(world.history);
+        const tree = await fresh(trees.world.history);
         const before = await snapshot(tree);
         const result = await run(tree, ["delete-generations", pattern], { now: DATES.now });
         expect(result.stderr).toBe(`fruix: nothing deleted: ${kept}`);
@@ -515,7 +490,7 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     }
 
     it("names every role of a generation that has several in the refusal", async () => {
-      const tree = await fresh(world.history);
+      const tree = await fresh(trees.world.history);
       // Booted 3 becomes the rollback generation as well.
       await rm(join(tree, SYSTEM, "rollback"));
       await symlink("generations/3", join(tree, SYSTEM, "rollback"));
@@ -525,7 +500,7 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     });
 
     it("does nothing, successfully, when a range matches no generation", async () => {
-      const tree = await fresh(world.history);
+      const tree = await fresh(trees.world.history);
       const before = await snapshot(tree);
       const result = await run(tree, ["delete-generations", "7.."], { now: DATES.now });
       expect(result.exitCode).toBe(0);

@@ -27,6 +27,7 @@ import {
   unwrapXapi,
   XapiError,
   XmlRpcFormatError,
+  type XmlRpcValue,
 } from "../hypervisors/xcp-ng/xmlrpc.js";
 import { cleanupTempDirs, tempDir } from "./helpers/fixtures.js";
 
@@ -47,7 +48,7 @@ describe("XML-RPC as XAPI speaks it", () => {
   });
 
   it("round-trips every type through encode and decode", async () => {
-    const params = ["s", "", "  spaces  ", 42, -7, 1.5, true, false, new Date(Date.UTC(2024, 0, 2, 3, 4, 5)), [], ["a", ["b"]], {}, { k: { n: "v" }, list: [1, "2"] }];
+    const params: XmlRpcValue[] = ["s", "", "  spaces  ", 42, -7, 1.5, true, false, new Date(Date.UTC(2024, 0, 2, 3, 4, 5)), [], ["a", ["b"]], {}, { k: { n: "v" }, list: [1, "2"] }];
     const call = await decodeCall(encodeCall("x.y", params));
     expect(call.method).toBe("x.y");
     expect(call.params).toEqual(params);

@@ -11,7 +11,7 @@ import { execa } from "execa";
 import { removeOnInterrupt } from "../cleanup.js";
 import type { OperatingSystem } from "../declaration/types.js";
 import { setAttributes } from "../disk/freebsd-disk.js";
-import { diskLayout, ESP_SIZE, SECTOR } from "../disk/layout.js";
+import { ESP_SIZE } from "../disk/layout.js";
 import { MiB } from "../disk/size.js";
 import { diskFormat, stageSystem } from "../disk/system-disk.js";
 import { BLOCK_SIZE, DENSITY, FRAGMENT_SIZE, MINFREE, minimumUfsSize, ufsSpec, ufsUsage, walkTree, writeUfs, type TreeNode } from "../disk/ufs.js";
@@ -63,18 +63,8 @@ export interface TargetSetItems {
 
 /** /fruix-installer/install.conf for FreeBSD, sourced by the installer (pure). */
 export function freebsdInstallConf(target: SystemBuild, plan: InstallPlan, sets: TargetSetItems, minimumRootSize: number): string {
-  const layout = diskLayout(MiB); // the fixed part: ESP and where the root starts
-  const values: Record<string, string | number> = {
-    DEVICE: plan.device,
+  return installConfText(target, plan, minimumRootSize, {
     DEVICE_WAIT,
-    CLOSURE: target.closurePath,
-    ROOT_SIZE: plan.rootSize === undefined ? "" : diskLayout(plan.rootSize).root.size,
-    MIN_ROOT_SIZE: minimumRootSize,
-    ESP_START: layout.esp.offset / SECTOR,
-    ESP_SECTORS: layout.esp.size / SECTOR,
-    ROOT_START: layout.root.offset / SECTOR,
-    ALIGN_SECTORS: MiB / SECTOR,
-    TAIL_SECTORS: MiB / SECTOR,
     ESP_LABEL: FREEBSD_ESP_LABEL,
     ROOT_LABEL: FREEBSD_ROOT_LABEL,
     ESP_VOLUME_LABEL: "FRUIX-ESP",
@@ -85,8 +75,7 @@ export function freebsdInstallConf(target: SystemBuild, plan: InstallPlan, sets:
     WORLD: sets.world,
     KERNEL: sets.kernel,
     MUTABLE: MUTABLE.join(" "),
-  };
-  return installConfText(values);
+  });
 }
 
 /**

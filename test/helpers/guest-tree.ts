@@ -4,10 +4,11 @@
 // fake closures in frx/store. Nothing here needs root or a store.
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
-import { access, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, symlink, writeFile } from "node:fs/promises";
+import { access, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
+import { afterAll, beforeAll } from "vitest";
 import { bootEntry, entryFileName, espPathFor, loaderConf } from "../../lib/disk/boot-entries.js";
 import { writeFirstGeneration } from "../../lib/system/generation.js";
 import { guestDir } from "../../lib/paths.js";
@@ -214,4 +215,37 @@ export async function buildWorld(dir: string, shell: string[]): Promise<World> {
   await mkdir(join(history, "run"), { recursive: true });
   await symlink(closures.c.path, join(history, "run/booted-system"));
   return { base, switched, history, closures, files };
+}
+
+export interface WorldFixture {
+  /** The world, built once for the describe block (beforeAll). */
+  readonly world: World;
+  /** A private copy of one of the world's trees. */
+  fresh(template: string): Promise<string>;
+  /** A new empty path in the block's scratch directory. */
+  scratch(name: string): string;
+}
+
+/** The world for one describe block under one shell; its scratch directory goes in afterAll. */
+export function worldFixture(prefix: string, shell: string[]): WorldFixture {
+  let work = "";
+  let world: World | undefined;
+  let count = 0;
+  beforeAll(async () => {
+    work = await scratchDir(prefix);
+    world = await buildWorld(join(work, "world"), shell);
+  });
+  afterAll(() => rm(work, { recursive: true, force: true }));
+  return {
+    get world() {
+      if (!world) throw new Error("the test world is built in beforeAll: use it inside tests");
+      return world;
+    },
+    async fresh(template) {
+      const tree = join(work, `tree-${++count}`);
+      await copyTree(template, tree);
+      return tree;
+    },
+    scratch: (name) => join(work, `${name}-${++count}`),
+  };
 }
