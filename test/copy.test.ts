@@ -369,10 +369,29 @@ describe("the fruix system copy command", () => {
     const store = await freshStore();
     const dir = await tempDir();
     const missing = `/frx/store/${"0".repeat(64)}-fruix-system-nowhere`;
+    const identity = join(dir, "id");
+    await writeFile(identity, ed25519KeyPair().private, { mode: 0o600 });
     // Port 1 has no listener: reaching the connection would fail with another message.
-    const r = await fruix(["system", "copy", missing, "--to", "ssh://127.0.0.1:1", "--known-hosts", join(dir, "kh")], { FRUIX_STORE: store.storeDir });
+    const r = await fruix(["system", "copy", missing, "--to", "ssh://127.0.0.1:1", "--identity", identity, "--known-hosts", join(dir, "kh")], {
+      FRUIX_STORE: store.storeDir,
+    });
     expect(r.exitCode).toBe(1);
     expect(r.stderr.trim()).toBe(`fruix: ${missing} is not in the store ${store.storeDir} (build it first)`);
+  });
+
+  it("refuses an unusable identity before building or opening a store", async () => {
+    const dir = await tempDir();
+    const unopened = join(dir, "store");
+    await writeFile(join(dir, "not-a-key"), "hello\n", { mode: 0o600 });
+    for (const [identity, message] of [
+      [join(dir, "absent"), `fruix: cannot read the SSH identity ${join(dir, "absent")}`],
+      [join(dir, "not-a-key"), `fruix: cannot use the SSH identity ${join(dir, "not-a-key")}: Unsupported key format`],
+    ]) {
+      const r = await fruix(["system", "reconfigure", exampleFile, "--to", "ssh://127.0.0.1:1", "--identity", identity!], { FRUIX_STORE: unopened });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr.trim()).toBe(message);
+    }
+    await expect(readdir(unopened)).rejects.toThrow(/ENOENT/);
   });
 
 });

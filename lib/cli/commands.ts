@@ -15,8 +15,7 @@ import { buildInstallerDisk, buildInstallerIso } from "../system/installer-media
 import { buildInstallerRoot } from "../system/installer-root.js";
 import { copyClosure, requireInStore, switchRemote } from "../copy/copy.js";
 import { parseDestination, type SshDestination } from "../copy/destination.js";
-import type { SshOptions } from "../copy/ssh.js";
-import { withSession } from "../copy/ssh.js";
+import { authentication, withSession, type SshOptions } from "../copy/ssh.js";
 import type { Options } from "./main.js";
 import { signOffCommand } from "./report.js";
 import { validateCommand } from "./validate.js";
@@ -158,6 +157,7 @@ export const commands: Record<string, Command> = {
     const [closure] = expectArgs(context, ["CLOSURE"], "system copy");
     const log = loggerFor(context);
     const { destination, ssh } = sshTarget(context, "system copy", log);
+    await authentication(ssh); // a bad identity is refused before anything else
     const store = await Store.open({ store: context.options.store });
     await requireInStore(store, closure!);
     const copied = await withSession(destination, ssh, (session) => copyClosure(session, store, closure!, log));
@@ -174,6 +174,7 @@ export const commands: Record<string, Command> = {
     const [file] = expectArgs(context, ["FILE"], "system reconfigure");
     const log = loggerFor(context);
     const { destination, ssh } = sshTarget(context, "system reconfigure", log);
+    await authentication(ssh); // before the build, not after it
     const { store, build } = await buildFromFile(context, file!, log);
     return withSession(destination, ssh, async (session) => {
       const copied = await log.step(`copy the closure to ${destination.url}`, () => copyClosure(session, store, build.closurePath, log));

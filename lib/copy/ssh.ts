@@ -30,7 +30,8 @@ export interface ExecResult {
 
 const DEFAULT_IDENTITIES = ["id_ed25519", "id_ecdsa", "id_rsa"];
 
-async function authentication(options: SshOptions): Promise<Pick<ConnectConfig, "privateKey" | "agent">> {
+/** How the session will log in: the identity's key (checked readable and unencrypted) or the agent. */
+export async function authentication(options: SshOptions): Promise<Pick<ConnectConfig, "privateKey" | "agent">> {
   const candidates = options.identity ? [options.identity] : DEFAULT_IDENTITIES.map((n) => join(homedir(), ".ssh", n));
   for (const file of candidates) {
     try {
