@@ -28,6 +28,8 @@ export { XapiError };
 const ORIGINATOR = "fruix";
 const API_VERSION = "1.0";
 const MAX_REDIRECTS = 5;
+/** How long an upload waits for XAPI's early answer (it comes before the body is read) before sending the body anyway. */
+const EARLY_ANSWER_MS = 5_000;
 
 /**
  * How long a XAPI task may run before the adapter gives up on it (cancels it
@@ -242,9 +244,20 @@ export class XapiSession {
             ...connectOptions(url, this.options),
           });
           const source = createReadStream(file);
+          source.on("error", reject);
+          // XAPI answers before it reads the body: a 302 to the host that sees
+          // the SR, a refusal, or 200. The body goes only after the 200, so a
+          // server closing a refused request never cuts it off mid-write (EPIPE).
+          let bodySent = false;
+          const sendBody = () => {
+            if (bodySent) return;
+            bodySent = true;
+            source.pipe(req);
+          };
           req.on("response", (res) => {
-            // A redirect may come before the body is sent: stop sending it here.
-            if (res.statusCode === 302) {
+            if (res.statusCode === 200) sendBody();
+            else {
+              bodySent = true;
               source.unpipe(req);
               source.destroy();
               req.destroy();
@@ -252,7 +265,9 @@ export class XapiSession {
             resolve(res);
           });
           req.on("error", (error) => reject(new FruixError(`import_raw_vdi to ${url.host}: ${error.message}`)));
-          source.on("error", reject).pipe(req);
+          req.flushHeaders();
+          // A server that answers only after the body gets it anyway, after a pause.
+          setTimeout(sendBody, EARLY_ANSWER_MS).unref();
         });
         res.resume();
         if (!res.closed) await new Promise((r) => res.once("close", r));
