@@ -13,12 +13,9 @@ import type { OperatingSystem } from "../declaration/types.js";
 import { buildInstallerSystem, checkInstallTargetDevice } from "../system/installer.js";
 import { buildInstallerDisk, buildInstallerIso } from "../system/installer-media.js";
 import { buildInstallerRoot } from "../system/installer-root.js";
-import { copyClosure, requireInStore, switchRemote } from "../copy/copy.js";
 import { parseDestination, type SshDestination } from "../copy/destination.js";
-import { authentication, withSession, type SshOptions } from "../copy/ssh.js";
+import type { SshOptions } from "../copy/ssh.js";
 import type { Options } from "./main.js";
-import { signOffCommand } from "./report.js";
-import { validateCommand } from "./validate.js";
 
 export interface CommandContext {
   readonly args: readonly string[];
@@ -78,6 +75,13 @@ function sshTarget(context: CommandContext, command: string, log: Logger): { des
       log,
     },
   };
+}
+
+// ssh2, the hypervisor adapters and the report writers load only for the
+// commands that use them: every other command starts faster.
+async function sshCommands() {
+  const [copy, ssh] = await Promise.all([import("../copy/copy.js"), import("../copy/ssh.js")]);
+  return { ...copy, ...ssh };
 }
 
 export const commands: Record<string, Command> = {
@@ -157,6 +161,7 @@ export const commands: Record<string, Command> = {
     const [closure] = expectArgs(context, ["CLOSURE"], "system copy");
     const log = loggerFor(context);
     const { destination, ssh } = sshTarget(context, "system copy", log);
+    const { authentication, copyClosure, requireInStore, withSession } = await sshCommands();
     await authentication(ssh); // a bad identity is refused before anything else
     const store = await Store.open({ store: context.options.store });
     await requireInStore(store, closure!);
@@ -174,6 +179,7 @@ export const commands: Record<string, Command> = {
     const [file] = expectArgs(context, ["FILE"], "system reconfigure");
     const log = loggerFor(context);
     const { destination, ssh } = sshTarget(context, "system reconfigure", log);
+    const { authentication, copyClosure, switchRemote, withSession } = await sshCommands();
     await authentication(ssh); // before the build, not after it
     const { store, build } = await buildFromFile(context, file!, log);
     return withSession(destination, ssh, async (session) => {
@@ -183,9 +189,9 @@ export const commands: Record<string, Command> = {
     });
   },
 
-  validate: validateCommand,
+  validate: async (context) => (await import("./validate.js")).validateCommand(context),
 
-  "report sign-off": signOffCommand,
+  "report sign-off": async (context) => (await import("./report.js")).signOffCommand(context),
 
   async "store verify"(context) {
     expectArgs(context, [], "store verify");

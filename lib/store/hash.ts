@@ -2,7 +2,7 @@
 // File bytes are read in 64 KiB chunks, never whole; the hash is OpenSSL's via node:crypto.
 
 import { createHash } from "node:crypto";
-import { closeSync, lstatSync, openSync, readSync, readlinkSync } from "node:fs";
+import { closeSync, fstatSync, lstatSync, openSync, readSync, readlinkSync } from "node:fs";
 import type { Stats } from "node:fs";
 import { join } from "node:path";
 import { FruixError } from "../errors.js";
@@ -16,8 +16,10 @@ import {
   isExecutableMode,
   itemHeader,
   symlinkNode,
+  ZERO_TAG,
   type Sink,
 } from "./serialize.js";
+import { dataExtents, type ByteRange } from "./extents.js";
 import { fileTypeName, sortedEntriesSync, Ticker } from "./tree.js";
 
 /**
@@ -26,6 +28,9 @@ import { fileTypeName, sortedEntriesSync, Ticker } from "./tree.js";
  * buffer stays in cache).
  */
 const CHUNK = CONTENT_BLOCK;
+
+/** Files from this size on are asked for their holes first (one filefrag run each). */
+const SPARSE_CANDIDATE = 16 * 1024 * 1024;
 
 export interface ItemDigest {
   /** Lowercase hex sha256 of the serialization: the `<hash>` in `/frx/store/<hash>-<name>`. */
@@ -90,26 +95,51 @@ class Walker {
   private async file(path: string, st: Stats): Promise<void> {
     const size = st.size;
     this.sink.update(fileHeader(isExecutableMode(st.mode), size));
+    const data = size >= SPARSE_CANDIDATE ? dataExtents(path) : undefined;
     const fd = openSync(path, "r");
     try {
-      let done = 0;
-      for (;;) {
-        // Ask for one byte more than remains, so a file that grew is noticed without an extra
-        // read; a short read on a regular file means end of file.
-        const want = Math.min(this.buf.length, size - done + 1);
-        const bytesRead = readSync(fd, this.buf, 0, want, done);
-        if (bytesRead === 0) break;
-        if (done + bytesRead > size) throw changed(path);
-        contentBlocks(this.buf.subarray(0, bytesRead), this.sink);
-        done += bytesRead;
-        if (bytesRead < want) break;
-        await this.ticker.tick();
-      }
-      if (done !== size) throw changed(path);
+      if (data) await this.sparseContent(fd, path, size, data);
+      else await this.content(fd, path, size);
     } finally {
       closeSync(fd);
     }
     this.size += size;
+  }
+
+  /** Reads every block. */
+  private async content(fd: number, path: string, size: number): Promise<void> {
+    let done = 0;
+    for (;;) {
+      // Ask for one byte more than remains, so a file that grew is noticed without an extra
+      // read; a short read on a regular file means end of file.
+      const want = Math.min(this.buf.length, size - done + 1);
+      const bytesRead = readSync(fd, this.buf, 0, want, done);
+      if (bytesRead === 0) break;
+      if (done + bytesRead > size) throw changed(path);
+      contentBlocks(this.buf.subarray(0, bytesRead), this.sink);
+      done += bytesRead;
+      if (bytesRead < want) break;
+      await this.ticker.tick();
+    }
+    if (done !== size) throw changed(path);
+  }
+
+  /** Reads only the blocks that meet a data extent: the others are holes, zero blocks unread. */
+  private async sparseContent(fd: number, path: string, size: number, data: readonly ByteRange[]): Promise<void> {
+    let next = 0;
+    for (let at = 0; at < size; at += CHUNK) {
+      const end = Math.min(at + CHUNK, size);
+      while (next < data.length && data[next]!.end <= at) next++;
+      if (next === data.length || data[next]!.start >= end) {
+        this.sink.update(ZERO_TAG);
+        continue;
+      }
+      const bytesRead = readSync(fd, this.buf, 0, end - at, at);
+      if (bytesRead !== end - at) throw changed(path);
+      contentBlocks(this.buf.subarray(0, bytesRead), this.sink);
+      await this.ticker.tick();
+    }
+    if (fstatSync(fd).size !== size) throw changed(path);
   }
 }
 

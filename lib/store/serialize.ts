@@ -28,7 +28,8 @@ export const FORMAT_VERSION = 2;
 /** Content is serialized in blocks of this size (see the grammar above). */
 export const CONTENT_BLOCK = 64 * 1024;
 const ZERO_BLOCK = Buffer.alloc(CONTENT_BLOCK);
-const ZERO_TAG = Buffer.from([0]);
+/** The whole serialization of a block of zero bytes, whatever its length. */
+export const ZERO_TAG = Buffer.from([0]);
 const DATA_TAG = Buffer.from([1]);
 
 /**
