@@ -2,8 +2,11 @@
 // something temporary registers a synchronous undo; on SIGINT/SIGTERM/SIGHUP
 // every registered undo runs, then the process exits with 128 + signal number.
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
-import { constants } from "node:os";
+import { mkdir } from "node:fs/promises";
+import { constants, tmpdir } from "node:os";
+import { join } from "node:path";
 
 const undos = new Set<() => void>();
 let installed = false;
@@ -37,6 +40,25 @@ export function onInterrupt(undo: () => void): () => void {
 export function removeOnInterrupt(path: string): () => void {
   return onInterrupt(() => {
     spawnSync("chmod", ["-R", "u+w", path], { stdio: "ignore" });
-    rmSync(path, { recursive: true, force: true });
+    // Retried: a child killed just before may still be finishing a write (ENOTEMPTY).
+    rmSync(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   });
+}
+
+/**
+ * A new directory `<parent>/<prefix><random>` whose removal on interrupt is
+ * registered before it exists. (mkdtemp first, then removeOnInterrupt, left a
+ * gap: a Ctrl-C handled after the directory was made but before the callback
+ * ran left it behind.) `forget` unregisters it; removing it is the caller's.
+ */
+export async function temporaryDirectory(prefix: string, parent = tmpdir()): Promise<{ path: string; forget: () => void }> {
+  const path = join(parent, prefix + randomBytes(6).toString("hex"));
+  const forget = removeOnInterrupt(path);
+  try {
+    await mkdir(path, { mode: 0o700 });
+  } catch (error) {
+    forget();
+    throw error;
+  }
+  return { path, forget };
 }

@@ -1,5 +1,5 @@
 // The `fruix` command's store verbs and its behaviour on interruption.
-import { chmod, readdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
@@ -60,10 +60,12 @@ describe("fruix store", () => {
 });
 
 describe("interruption", () => {
-  it("Ctrl-C during a build exits 130 and leaves no temporary files in the store", async () => {
+  it("Ctrl-C during a build exits 130 and leaves no temporary files in the store or the temporary directory", async () => {
     const dir = await tempDir();
+    const tmp = join(dir, "tmp"); // the child's TMPDIR: the kernel is unpacked there
+    await mkdir(tmp);
     const child = execa(process.execPath, [join(packageRoot, "dist/lib/cli/main.js"), "system", "build", exampleFile], {
-      env: { FRUIX_STORE: join(dir, "store") },
+      env: { FRUIX_STORE: join(dir, "store"), TMPDIR: tmp },
       reject: false,
     });
     // Interrupt once the first item is being built (its temp directory exists).
@@ -78,5 +80,6 @@ describe("interruption", () => {
     expect(result.exitCode).toBe(130);
     expect(result.stderr).toContain("fruix: interrupted (SIGINT); temporary files removed");
     expect((await readdir(store)).filter((e) => e.startsWith(".tmp"))).toEqual([]);
+    expect(await readdir(tmp)).toEqual([]);
   });
 });

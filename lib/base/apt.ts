@@ -2,10 +2,10 @@
 // into a cache keyed by sha256, unpack with dpkg-deb. Nothing here needs root.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
-import { removeOnInterrupt } from "../cleanup.js";
+import { onInterrupt, temporaryDirectory } from "../cleanup.js";
 import { FruixError } from "../errors.js";
 import { cacheDir } from "../paths.js";
 
@@ -125,8 +125,7 @@ export async function fetchPackage(pkg: DebianPackage, onDownload?: (pkg: Debian
 
   onDownload?.(pkg);
   await mkdir(dir, { recursive: true });
-  const tmp = await mkdtemp(join(dir, ".download-"));
-  const forget = removeOnInterrupt(tmp);
+  const { path: tmp, forget } = await temporaryDirectory(".download-", dir);
   try {
     const result = await execa("apt-get", ["download", `${pkg.name}=${pkg.version}`], { cwd: tmp, reject: false, all: true });
     const [file] = (await readdir(tmp)).filter((f) => f.endsWith(".deb"));
@@ -153,8 +152,15 @@ export async function fetchPackage(pkg: DebianPackage, onDownload?: (pkg: Debian
 export async function unpackPackage(deb: string, dest: string, members: readonly string[]): Promise<void> {
   await mkdir(dest, { recursive: true });
   const tarArgs = ["-x", "-C", dest, "--no-same-owner", "--wildcards", ...members];
-  const result = await execa("dpkg-deb", ["--fsys-tarfile", deb], { buffer: false })
-    .pipe("tar", tarArgs, { reject: false, stderr: "pipe" });
+  const source = execa("dpkg-deb", ["--fsys-tarfile", deb], { buffer: false });
+  const tar = execa("tar", tarArgs, { reject: false, stderr: "pipe" });
+  // On Ctrl-C, stopped before `dest` is removed (undos run newest first): a tar
+  // still writing would refill the directory as it is being deleted.
+  const forget = onInterrupt(() => {
+    source.kill("SIGKILL");
+    tar.kill("SIGKILL");
+  });
+  const result = await source.pipe(tar).finally(forget);
   if (result.exitCode !== 0) {
     throw new FruixError(`cannot unpack ${members.join(" ")} from ${deb}: ${String(result.stderr).trim().split("\n")[0]}`);
   }

@@ -3,10 +3,9 @@
 // transitively through the libraries the listed packages ship), run through
 // the bundled dynamic loader so nothing depends on the guest's /lib.
 // The installer's disk tools and the sshd service (dropbear) use it.
-import { copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { removeOnInterrupt } from "../cleanup.js";
+import { temporaryDirectory } from "../cleanup.js";
 import { FruixError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { memoized } from "../memo.js";
@@ -101,8 +100,7 @@ export async function importDebianBinaries(store: Store, set: BinarySet, log: Lo
   const key = { recipe: "debian-binaries", RECIPE_VERSION, set, sha256: packages.map((p) => p.sha256) };
   const item = await memoized(store, key, () =>
     log.step(`import ${set.binaries.map((b) => basename(b)).join(", ")} from ${set.packages.length} Debian packages`, async () => {
-      const tmp = await mkdtemp(join(tmpdir(), "fruix-debs-"));
-      const forget = removeOnInterrupt(tmp);
+      const { path: tmp, forget } = await temporaryDirectory("fruix-debs-");
       try {
         const unpacked = [];
         for (const pkg of packages) {

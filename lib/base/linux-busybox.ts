@@ -1,10 +1,9 @@
 // The linux-busybox base: the Debian kernel (with just the modules needed to
 // find a root disk), BusyBox and systemd-boot, each imported as a store item.
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
-import { removeOnInterrupt } from "../cleanup.js";
+import { temporaryDirectory } from "../cleanup.js";
 import type { LinuxBusyboxBase } from "../declaration/types.js";
 import { FruixError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -86,8 +85,8 @@ class KernelUnpack {
 
   from(deb: string): Promise<string> {
     this.dir ??= (async () => {
-      const dir = await mkdtemp(join(tmpdir(), "fruix-kernel-"));
-      this.forget = removeOnInterrupt(dir);
+      const { path: dir, forget } = await temporaryDirectory("fruix-kernel-");
+      this.forget = forget;
       await unpackPackage(deb, dir, [
         `./boot/vmlinuz-${this.release}`,
         `./boot/config-${this.release}`,

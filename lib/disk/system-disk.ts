@@ -4,10 +4,9 @@
 // with one entry for generation 1 and an ext4 root, FreeBSD's is in
 // freebsd-disk.ts. No root privileges, loop devices or mounts: every tool
 // writes at an offset.
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { removeOnInterrupt } from "../cleanup.js";
+import { temporaryDirectory } from "../cleanup.js";
 import { FruixError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
@@ -55,8 +54,7 @@ export function diskFormat(build: SystemBuild): DiskFormat {
 
 export async function stageSystem(store: Store, build: SystemBuild, created: string): Promise<StagedSystem> {
   const format = diskFormat(build);
-  const scratch = await mkdtemp(join(tmpdir(), "fruix-disk-"));
-  const forget = removeOnInterrupt(scratch);
+  const { path: scratch, forget } = await temporaryDirectory("fruix-disk-");
   const dispose = async () => {
     forget();
     await rm(scratch, { recursive: true, force: true });

@@ -4,11 +4,10 @@
 // installer's root tree holding, under /fruix-installer, what the build host
 // can decide about the install. The world's gpart, newfs and newfs_msdos do
 // the disk work in the guest; nothing extra is imported.
-import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
-import { removeOnInterrupt } from "../cleanup.js";
+import { temporaryDirectory } from "../cleanup.js";
 import type { OperatingSystem } from "../declaration/types.js";
 import { setAttributes } from "../disk/freebsd-disk.js";
 import { ESP_SIZE } from "../disk/layout.js";
@@ -144,8 +143,7 @@ export async function buildFreebsdInstallerRoot(store: Store, target: SystemBuil
   const created = generationTime();
   const key = { recipe: "freebsd-installer-root", version: 1, target: target.closurePath, installer: installer.closurePath, plan, created };
   const item = await memoized(store, key, async () => {
-    const scratch = await mkdtemp(join(tmpdir(), "fruix-freebsd-installer-"));
-    const forget = removeOnInterrupt(scratch);
+    const { path: scratch, forget } = await temporaryDirectory("fruix-freebsd-installer-");
     try {
       const ram = join(scratch, "ram");
       await mkdir(ram);

@@ -2,10 +2,9 @@
 // ESP boots the installer, and a UEFI-bootable ISO whose El Torito image does.
 // Both carry systemd-boot, one entry, the kernel, the initramfs and the root
 // image (root.cpio.gz), which the entry passes as a second initrd.
-import { copyFile, mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, mkdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { removeOnInterrupt } from "../cleanup.js";
+import { temporaryDirectory } from "../cleanup.js";
 import { espPathFor, installerEntry, loaderConf, INSTALLER_ENTRY } from "../disk/boot-entries.js";
 import { writeEsp } from "../disk/esp.js";
 import { treeUsage } from "../disk/ext4.js";
@@ -58,8 +57,7 @@ async function fatSizeFor(dir: string): Promise<number> {
 }
 
 async function withScratch<T>(fn: (scratch: string) => Promise<T>): Promise<T> {
-  const scratch = await mkdtemp(join(tmpdir(), "fruix-installer-"));
-  const forget = removeOnInterrupt(scratch);
+  const { path: scratch, forget } = await temporaryDirectory("fruix-installer-");
   try {
     return await fn(scratch);
   } finally {

@@ -1,10 +1,9 @@
 // Runs scenarios against one hypervisor adapter and writes their reports.
 import { isDeepStrictEqual } from "node:util";
-import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Hypervisor, Machine } from "../../hypervisors/types.js";
-import { removeOnInterrupt } from "../cleanup.js";
+import { temporaryDirectory } from "../cleanup.js";
 import { loadDeclaration, selectSystem } from "../declaration/index.js";
 import { FruixError } from "../errors.js";
 import type { OperatingSystem } from "../declaration/types.js";
@@ -197,8 +196,8 @@ export async function runAttempt(
   const started = new Date();
   // First: an adapter that cannot be configured fails before there is anything to clean up.
   const hypervisor = options.hypervisor();
-  const workRoot = await mkdtemp(join(tmpdir(), `fruix-validate-${options.runId}-`));
-  const forget = options.keep ? () => undefined : removeOnInterrupt(workRoot);
+  const { path: workRoot, forget } = await temporaryDirectory(`fruix-validate-${options.runId}-`);
+  if (options.keep) forget(); // --keep: an interrupted run keeps its machines' files too
   const workDir = join(workRoot, scenario.id);
   const run = new Run(hypervisor, workDir, options);
   let failure: Failure | undefined;
