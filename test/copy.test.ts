@@ -13,7 +13,7 @@ import ssh2, { type ParsedKey } from "ssh2";
 
 const { Server, utils } = ssh2;
 import { afterAll, describe, expect, it } from "vitest";
-import { copyClosure, referencesFirst } from "../lib/copy/copy.js";
+import { copyClosure, keyValues, referencesFirst } from "../lib/copy/copy.js";
 import { parseDestination } from "../lib/copy/destination.js";
 import { ed25519KeyPair } from "../lib/copy/keygen.js";
 import { fingerprint, hostsMatch, knownHostsLine, parseKnownHosts, verifyHostKey } from "../lib/copy/known-hosts.js";
@@ -330,7 +330,7 @@ describe("fruix system reconfigure", () => {
         { FRUIX_STORE: store.storeDir },
       );
       expect(r.exitCode, r.stderr).toBe(0);
-      const out = Object.fromEntries(r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+      const out = keyValues(r.stdout);
       const closure = out.closure_path!;
       expect(closure).toMatch(/^\/frx\/store\/[0-9a-f]{64}-fruix-system-/);
       expect([out.current_generation, out.rollback_generation, Number(out.items_sent) > 0]).toEqual(["2", "1", true]);

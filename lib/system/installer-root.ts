@@ -97,22 +97,13 @@ export async function buildInstallerRoot(store: Store, target: SystemBuild, inst
       await rm(join(ram, "bin"));
       // The target's store items are in the installer's store already; the guest copies them once.
       await emptyStore(staged.rootfs);
-      await writePayload(payload, store, target, {
+      await writePayload(payload, store, target, plan, {
         rootfs: staged.rootfs,
         format,
         ids,
         created,
         conf: installConf(target, plan, ids, staged.minimumRootSize),
-        metadata: {
-          target: plan.device,
-          targetKind: "block-device",
-          installTargetDevice: plan.device,
-          diskCapacity: { placeholder: "disk-capacity" },
-          rootSize: { placeholder: "root-size" },
-          espSize: ESP_SIZE,
-          rootUuid: ids.rootUuid,
-          installed: created,
-        },
+        rootUuid: ids.rootUuid,
       });
       const image = await log.step("root image (cpio, gzip)", async () => gzipSync(cpioArchive(await treeEntries(ram)), { level: 6 }));
       return await store.add(`fruix-installer-root-${target.hostName}`, (out) => writeFile(join(out, "root.cpio.gz"), image));
@@ -139,22 +130,33 @@ export interface PayloadParts {
   readonly created: string;
   /** install.conf, as the family's installer script sources it. */
   readonly conf: string;
-  /** install.scm, with placeholders for what only the guest can measure. */
-  readonly metadata: InstallSpec;
+  /** install.scm's root partition id: known here (Linux) or measured by the guest (FreeBSD's gpart chooses it). */
+  readonly rootUuid: InstallSpec["rootUuid"];
 }
 
 /**
  * Fills PAYLOAD_DIR (both families): root/ (the target tree), esp/, items,
  * install.conf and install.scm.
  */
-export async function writePayload(payload: string, store: Store, target: SystemBuild, parts: PayloadParts): Promise<void> {
+export async function writePayload(payload: string, store: Store, target: SystemBuild, plan: InstallPlan, parts: PayloadParts): Promise<void> {
   await mkdir(payload);
   await rename(parts.rootfs, join(payload, "root"));
   await mkdir(join(payload, "esp"));
   await parts.format.stageEsp(store, target, parts.ids, parts.created, join(payload, "esp"));
   await writeFile(join(payload, "items"), target.items.join("\n") + "\n");
   await writeFile(join(payload, "install.conf"), parts.conf);
-  await writeFile(join(payload, "install.scm"), installMetadata(target, parts.metadata));
+  // With placeholders for what only the guest can measure.
+  const metadata: InstallSpec = {
+    target: plan.device,
+    targetKind: "block-device",
+    installTargetDevice: plan.device,
+    diskCapacity: { placeholder: "disk-capacity" },
+    rootSize: { placeholder: "root-size" },
+    espSize: ESP_SIZE,
+    rootUuid: parts.rootUuid,
+    installed: parts.created,
+  };
+  await writeFile(join(payload, "install.scm"), installMetadata(target, metadata));
 }
 
 /** How the installer finds its own boot medium, to refuse installing over it. */
