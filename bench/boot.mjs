@@ -30,7 +30,7 @@ function validate(i) {
   const result = spawnSync(process.execPath, [cli, "validate", "image-boot", "--accel", "tcg", "--quiet", "--report-dir", reportDir], { env, encoding: "utf8" });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (result.status !== 0) throw new Error(`fruix validate failed:\n${result.stdout}${result.stderr}`);
-  const results = JSON.parse(readFileSync(join(reportDir, "results.json"), "utf8")).scenarios[0].results;
+  const results = JSON.parse(readFileSync(join(reportDir, "image-boot", "result.json"), "utf8")).results;
   return { seconds, image: Object.fromEntries(results).disk_image };
 }
 

@@ -12,11 +12,12 @@ import { hypervisorFactory } from "../hypervisors/index.js";
 import { silentLogger } from "../lib/log.js";
 import type { Store } from "../lib/store/index.js";
 import { type Cell, type Project } from "../lib/validate/matrix.js";
-import { runMatrix } from "../lib/validate/matrix-run.js";
-import type { MatrixRunReport } from "../lib/validate/report.js";
-import { jsonReporter, matrixJsonReporter } from "../lib/validate/reporters/json.js";
-import { matrixJunitReporter } from "../lib/validate/reporters/junit.js";
-import { markdownReporter, matrixMarkdownReporter } from "../lib/validate/reporters/markdown.js";
+import type { RunEvent, RunRecord } from "../lib/validate/report.js";
+import { readRunDir } from "../lib/validate/run-dir.js";
+import { jsonReporter } from "../lib/validate/reporters/json.js";
+import { junitReporter } from "../lib/validate/reporters/junit.js";
+import { markdownReporter } from "../lib/validate/reporters/markdown.js";
+import { runValidation } from "../lib/validate/run.js";
 import { defineScenario, type Scenario } from "../lib/validate/scenario.js";
 import { cleanupTempDirs, exampleFile, freshStore, tempDir } from "./helpers/fixtures.js";
 
@@ -28,9 +29,9 @@ function testScenario(id: string, run: Scenario["run"]): Scenario {
 
 const project: Project = { name: "qemu-tcg", hypervisor: "qemu", accel: "tcg", timeoutScale: 1, requiresEnv: [], scenarios: [] };
 
-describe("runMatrix with retries", () => {
+describe("runValidation of a matrix with retries", () => {
   let reportDir: string;
-  let run: MatrixRunReport;
+  let run: RunRecord;
   let store: Store;
   let attemptsSeen: Record<string, number>;
   let workDirsBefore: string[];
@@ -64,20 +65,19 @@ describe("runMatrix with retries", () => {
       { project: { ...project, name: "elsewhere" }, scenario: steady, skip: "not set in the environment: FRUIX_NOWHERE" },
     ];
     workDirsBefore = (await readdir(tmpdir())).filter((d) => d.startsWith("fruix-validate-matrix-test-"));
-    run = await runMatrix(cells, {
+    run = await runValidation(cells, {
       store,
       log: silentLogger,
       adapter: (p) => hypervisorFactory(p.hypervisor, { accel: p.accel, timeoutScale: p.timeoutScale, log: () => undefined }),
       declaration: exampleFile,
       keep: false,
       retries: 2,
+      layout: "matrix",
       reportDir,
       runId: "matrix-test",
       matrixFile: "test.json",
       onlyProjects: [],
-      scenarioReporters: [markdownReporter, jsonReporter],
-      reporters: [matrixJsonReporter, matrixMarkdownReporter, matrixJunitReporter],
-    });
+    }, [markdownReporter, jsonReporter, junitReporter()]);
   });
 
   afterAll(async () => {
@@ -148,5 +148,91 @@ describe("runMatrix with retries", () => {
 
   it("leaves no work directory behind", async () => {
     expect((await readdir(tmpdir())).filter((d) => d.startsWith("fruix-validate-matrix-test-"))).toEqual(workDirsBefore);
+  });
+});
+
+describe("one run model: a plain run, and the event stream", () => {
+  let reportDir: string;
+  let store: Store;
+  let run: RunRecord;
+  const events: string[] = [];
+  let recordDuringSecond: { complete: boolean; cells: string[] } | undefined;
+
+  beforeAll(async () => {
+    store = await freshStore();
+    reportDir = join(await tempDir(), "run");
+    const first = testScenario("first", async (ctx) => {
+      await ctx.step("a step", async () => ctx.check("one is one", 1, 1));
+      await ctx.step("another step", async () => ctx.result("key", "value"));
+    });
+    // Reads the run record while it runs: the first cell is there already, the run is not complete.
+    const second = testScenario("second", async (ctx) => {
+      const record = JSON.parse(await readFile(join(reportDir, "matrix.json"), "utf8"));
+      recordDuringSecond = { complete: record.complete, cells: record.cells.map((c: { scenario: string; status: string }) => `${c.scenario}=${c.status}`) };
+      ctx.check("two is two", 2, 2);
+    });
+    const recorder = {
+      name: "recorder",
+      onEvent(event: RunEvent) {
+        if (event.type === "step-end") events.push(`step-end ${event.cell.scenario}: ${event.step.name}`);
+        else if (event.type === "attempt-end") events.push(`attempt-end ${event.cell.scenario} ${event.report.status} ${event.record.folder}`);
+        else if (event.type === "cell-end") events.push(`cell-end ${event.cell.scenario} ${event.cell.status}`);
+        else events.push(`${event.type} complete=${event.run.complete} cells=${event.run.cells.length}`);
+      },
+    };
+    run = await runValidation(
+      [{ project, scenario: first }, { project, scenario: second }],
+      {
+        store,
+        log: silentLogger,
+        adapter: (p) => hypervisorFactory(p.hypervisor, { accel: p.accel, timeoutScale: p.timeoutScale, log: () => undefined }),
+        declaration: exampleFile,
+        keep: false,
+        retries: 0,
+        layout: "plain",
+        reportDir,
+        runId: "plain-test",
+        matrixFile: "(command line)",
+        onlyProjects: [],
+      },
+      [recorder, markdownReporter, jsonReporter, junitReporter()],
+    );
+  });
+
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it("tells reporters begin, each step as it ends, each attempt, each cell, then end, in that order", () => {
+    expect(events).toEqual([
+      "begin complete=false cells=0",
+      "step-end first: a step",
+      "step-end first: another step",
+      "attempt-end first PASS first",
+      "cell-end first passed",
+      "attempt-end second PASS second",
+      "cell-end second passed",
+      "end complete=true cells=2",
+    ]);
+  });
+
+  it("rewrites matrix.json after each cell, so a run in progress can be read", () => {
+    expect(recordDuringSecond).toEqual({ complete: false, cells: ["first=passed"] });
+  });
+
+  it("keeps a plain run's folders (<scenario>/), with no attempt line in its reports", async () => {
+    expect(run.cells.map((c) => c.attempts.map((a) => a.report))).toEqual([["first/report.md"], ["second/report.md"]]);
+    const report = await readFile(join(reportDir, "first", "report.md"), "utf8");
+    expect(report).toMatch(/^`PASS first`/m);
+    expect(report).not.toMatch(/^- attempt /m);
+    expect(JSON.parse(await readFile(join(reportDir, "first", "result.json"), "utf8")).steps.map((s: { name: string }) => s.name)).toEqual(["a step", "another step"]);
+  });
+
+  it("writes the same record as a matrix run, which run-dir reads back; no file is left half-written", async () => {
+    const read = await readRunDir(reportDir);
+    expect(read.source).toMatchObject({ kind: "matrix", runId: "plain-test", complete: true });
+    expect(read.cells.map((c) => `${c.scenario}=${c.status}`)).toEqual(["first=passed", "second=passed"]);
+    expect((await readdir(reportDir)).sort()).toEqual(["first", "junit.xml", "matrix.json", "second", "summary.md"]);
+    expect((await readdir(join(reportDir, "first"))).sort()).toEqual(["report.md", "result.json"]);
   });
 });

@@ -4,9 +4,9 @@
 import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CellRecord, MatrixRunReport, RunReport, ScenarioReport } from "../lib/validate/report.js";
-import { matrixJsonReporter, jsonReporter } from "../lib/validate/reporters/json.js";
-import { readRunDir } from "../lib/validate/run-dir.js";
+import type { CellRecord, RunRecord, ScenarioReport } from "../lib/validate/report.js";
+import { jsonReporter } from "../lib/validate/reporters/json.js";
+import { type LegacyPlainRun, readRunDir } from "../lib/validate/run-dir.js";
 import { renderSignOffHtml } from "../lib/validate/sign-off-html.js";
 import { buildSignOff, mdText, renderSignOffMarkdown } from "../lib/validate/sign-off.js";
 import { cleanupTempDirs, fruix, tempDir } from "./helpers/fixtures.js";
@@ -44,7 +44,12 @@ function cell(project: string, scenario: string, status: CellRecord["status"], e
   };
 }
 
-function matrixRun(runId: string, cells: CellRecord[], extra: Partial<MatrixRunReport> = {}): MatrixRunReport {
+/** The run directory's record as the JSON reporter writes it at the end of a run. */
+function recordFiles(run: RunRecord): Record<string, string> {
+  return { ...jsonReporter.onEvent({ type: "end", run }) };
+}
+
+function matrixRun(runId: string, cells: CellRecord[], extra: Partial<RunRecord> = {}): RunRecord {
   return {
     kind: "fruix-matrix-run",
     formatVersion: 1,
@@ -96,7 +101,7 @@ beforeAll(async () => {
   root = await tempDir();
   shard1 = await writeRun(
     join(root, "runs", "qemu shard 1"), // a space: links must be encoded
-    matrixJsonReporter.render(
+    recordFiles(
       matrixRun("run-a", [cell("qemu", "image-boot", "passed"), cell("qemu", "direct-install", "flaky"), cell("xcp-ng", "image-boot", "skipped", { skipReason: "FRUIX_XAPI_URL is not set" })], {
         shard: { index: 1, total: 2 },
       }),
@@ -104,19 +109,20 @@ beforeAll(async () => {
   );
   shard2 = await writeRun(
     join(root, "runs", "shard-2"),
-    matrixJsonReporter.render(
+    recordFiles(
       matrixRun("run-b", [
         cell("qemu", "switch-rollback", "failed"),
         cell("xcp-ng", "direct-install", "passed", { hypervisorNotes: ["XCP-ng test double (hypervisors/xcp-ng/testhost): not a real XCP-ng pool"] }),
       ], { shard: { index: 2, total: 2 } }),
     ),
   );
-  const run: RunReport = { runId: "plain-run", started: "2025-01-01T00:00:00.000Z", seconds: 50, fruixVersion: "0.1.0", scenarios: [plainScenario("image-boot", "FAIL")] };
-  plain = await writeRun(join(root, "runs", "plain"), jsonReporter.render(run));
+  const run: LegacyPlainRun = { runId: "plain-run", started: "2025-01-01T00:00:00.000Z", seconds: 50, fruixVersion: "0.1.0", scenarios: [plainScenario("image-boot", "FAIL")] };
+  // A plain run as fruix 0.1.0 wrote it before the one run model: results.json only.
+  plain = await writeRun(join(root, "runs", "plain"), { "results.json": JSON.stringify(run, null, 2) + "\n" });
 });
 
 describe("reading run directories", () => {
-  it("reads a matrix run and a plain run of today's fruix validate as cells", async () => {
+  it("reads a run record (matrix.json) and a plain run's results.json as fruix 0.1.0 wrote it, as cells", async () => {
     const m = await readRunDir(shard1);
     expect(m.source).toMatchObject({ kind: "matrix", runId: "run-a", shard: { index: 1, total: 2 }, complete: true });
     expect(m.cells.map((c) => `${c.project}/${c.scenario}=${c.status}`)).toEqual(["qemu/image-boot=passed", "qemu/direct-install=flaky", "xcp-ng/image-boot=skipped"]);
@@ -222,13 +228,13 @@ describe("the sign-off document", () => {
 
 describe("verdicts", () => {
   it("is PASS only when every cell passed (flaky included, said so), INCOMPLETE with skipped cells or an interrupted run", async () => {
-    const a = await writeRun(join(root, "v", "a"), matrixJsonReporter.render(matrixRun("a", [cell("qemu", "image-boot", "passed"), cell("qemu", "direct-install", "flaky")])));
+    const a = await writeRun(join(root, "v", "a"), recordFiles(matrixRun("a", [cell("qemu", "image-boot", "passed"), cell("qemu", "direct-install", "flaky")])));
     const pass = buildSignOff([await readRunDir(a)], root, new Date());
     expect([pass.verdict, pass.verdictReason]).toEqual(["PASS", "every cell passed; 1 only on a retry (flaky)"]);
-    const b = await writeRun(join(root, "v", "b"), matrixJsonReporter.render(matrixRun("b", [cell("xcp-ng", "image-boot", "skipped", { skipReason: "unset" })])));
+    const b = await writeRun(join(root, "v", "b"), recordFiles(matrixRun("b", [cell("xcp-ng", "image-boot", "skipped", { skipReason: "unset" })])));
     const skipped = buildSignOff([await readRunDir(a), await readRunDir(b)], root, new Date());
     expect([skipped.verdict, skipped.verdictReason]).toEqual(["INCOMPLETE", "1 cell was skipped (never run, so not passed)"]);
-    const c = await writeRun(join(root, "v", "c"), matrixJsonReporter.render(matrixRun("c", [cell("qemu", "image-boot", "passed")], { complete: false })));
+    const c = await writeRun(join(root, "v", "c"), recordFiles(matrixRun("c", [cell("qemu", "image-boot", "passed")], { complete: false })));
     expect(buildSignOff([await readRunDir(c)], root, new Date()).verdict).toBe("INCOMPLETE");
   });
 });

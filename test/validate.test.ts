@@ -72,14 +72,17 @@ describe("fruix validate image-boot direct-install", () => {
     expect(transcript).toMatch(/fruix: activated \/frx\/store\/[0-9a-f]{64}-fruix-system-fruix-minimal/);
   });
 
-  it("writes JSON and JUnit with one testcase per scenario and real durations", async () => {
-    const json = JSON.parse(await readFile(join(reportDir, "results.json"), "utf8"));
-    expect(json.scenarios.map((s: { id: string; status: string }) => `${s.id}=${s.status}`)).toEqual(["image-boot=PASS", "direct-install=PASS"]);
+  it("writes the run record and JUnit with one testcase per scenario and real durations", async () => {
+    const json = JSON.parse(await readFile(join(reportDir, "matrix.json"), "utf8"));
+    expect(json).toMatchObject({ kind: "fruix-matrix-run", matrixFile: "(command line)", complete: true });
+    expect(json.cells.map((c: { project: string; scenario: string; status: string }) => `${c.project}/${c.scenario}=${c.status}`)).toEqual(["qemu/image-boot=passed", "qemu/direct-install=passed"]);
+    const result = JSON.parse(await readFile(join(reportDir, "image-boot", "result.json"), "utf8"));
+    expect([result.id, result.status]).toEqual(["image-boot", "PASS"]);
     const junit = await parseStringPromise(await readFile(join(reportDir, "junit.xml"), "utf8"));
-    const cases = junit.testsuite.testcase as Array<{ $: { name: string; time: string } }>;
+    const cases = junit.testsuites.testsuite[0].testcase as Array<{ $: { name: string; time: string } }>;
     expect(cases.map((c) => c.$.name)).toEqual(["image-boot", "direct-install"]);
     for (const c of cases) expect(Number(c.$.time)).toBeGreaterThan(5);
-    expect(junit.testsuite.$.failures).toBe("0");
+    expect(junit.testsuites.$.failures).toBe("0");
   });
 
   it("leaves no QEMU process and no work directory behind", async () => {
@@ -148,6 +151,7 @@ describe("a system that cannot find its root", () => {
     expect(report).toMatch(/^`FAIL image-boot`/m);
     const junit = await readFile(join(reportDir, "junit.xml"), "utf8");
     expect(junit).toContain('failures="1"');
+    expect(junit).toContain("fruix-initramfs: root device UUID=00000000-0000-4000-8000-000000000000 not found after 3s"); // the console's last lines
     const kept = /kept the machines' disks and state of image-boot in (\S+)/.exec(result.stderr)?.[1];
     expect(kept).toBeDefined();
     expect((await stat(join(kept!, "machine-vm", "disk0.qcow2"))).isFile()).toBe(true);

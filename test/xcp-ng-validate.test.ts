@@ -64,7 +64,7 @@ describe("fruix validate image-boot --hypervisor xcp-ng (against the test double
     expect(report).toMatch(/^- host: XCP-ng TEST DOUBLE .*passing against it is not passing against XCP-ng$/m);
     expect(report).toMatch(/^`PASS image-boot`/m);
     const password = (await readFile(host.env.FRUIX_XAPI_PASSWORD_FILE!, "utf8")).trim();
-    for (const file of ["image-boot/report.md", "results.json", "junit.xml"]) {
+    for (const file of ["image-boot/report.md", "image-boot/result.json", "matrix.json", "junit.xml"]) {
       expect(await readFile(join(reportDir, file), "utf8")).not.toContain(password);
     }
     expect(result.stderr).not.toContain(password);

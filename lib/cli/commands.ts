@@ -15,14 +15,7 @@ import { buildInstallerDisk, buildInstallerIso } from "../system/installer-media
 import { buildInstallerRoot } from "../system/installer-root.js";
 import { parseDestination, type SshDestination } from "../copy/destination.js";
 import type { SshOptions } from "../copy/ssh.js";
-import type { Options } from "./main.js";
-
-export interface CommandContext {
-  readonly args: readonly string[];
-  readonly options: Options;
-}
-
-export type Command = (context: CommandContext) => Promise<Record<string, string | number>>;
+import type { Command, CommandContext } from "./options.js";
 
 function expectArgs(context: CommandContext, names: string[], command: string): string[] {
   if (context.args.length !== names.length) {

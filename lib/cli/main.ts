@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // The `fruix` command: results as key=value lines on stdout (or one JSON object
 // with --json), progress on stderr, one clear line and a non-zero exit on error.
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parseArgs } from "node:util";
 import { handleInterrupts } from "../cleanup.js";
 import { DeclarationError, FruixError } from "../errors.js";
 import { fruixVersion } from "../version.js";
-import { commands, type CommandContext } from "./commands.js";
+import { commands } from "./commands.js";
+import { type CommandContext, OPTIONS } from "./options.js";
 
 const USAGE = `usage: fruix <command> [options]
 
@@ -38,40 +39,6 @@ common options:
   sizes          bytes, or a number with k, m, g or t: 512m, 6g, 10G
   --quiet        no progress on stderr
   --version, --help`;
-
-const OPTIONS = {
-  system: { type: "string" },
-  store: { type: "string" },
-  json: { type: "boolean" },
-  quiet: { type: "boolean" },
-  "dry-run": { type: "boolean" },
-  "root-size": { type: "string" },
-  "disk-capacity": { type: "string" },
-  target: { type: "string" },
-  "install-target-device": { type: "string" },
-  force: { type: "boolean" },
-  list: { type: "boolean" },
-  grep: { type: "string" },
-  hypervisor: { type: "string" },
-  accel: { type: "string" },
-  "timeout-scale": { type: "string" },
-  keep: { type: "boolean" },
-  "report-dir": { type: "string" },
-  declaration: { type: "string" },
-  to: { type: "string" },
-  identity: { type: "string" },
-  "known-hosts": { type: "string" },
-  "accept-new-host-key": { type: "boolean" },
-  matrix: { type: "string" },
-  project: { type: "string", multiple: true },
-  shard: { type: "string" },
-  retries: { type: "string" },
-  output: { type: "string" },
-  help: { type: "boolean", short: "h" },
-  version: { type: "boolean" },
-} as const satisfies ParseArgsConfig["options"];
-
-export type Options = ReturnType<typeof parseOptions>["values"];
 
 function parseOptions(argv: string[]) {
   try {

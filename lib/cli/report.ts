@@ -6,7 +6,7 @@ import { FruixError } from "../errors.js";
 import { readRunDir, type RunContents } from "../validate/run-dir.js";
 import { renderSignOffHtml } from "../validate/sign-off-html.js";
 import { buildSignOff, renderSignOffMarkdown } from "../validate/sign-off.js";
-import type { CommandContext } from "./commands.js";
+import type { CommandContext } from "./options.js";
 
 async function writeWhole(file: string, text: string): Promise<void> {
   await writeFile(`${file}.tmp`, text);

@@ -1,5 +1,7 @@
-// `fruix validate`: choose scenarios, run them on one hypervisor, write reports;
-// or, with --matrix (or --retries/--shard), run a matrix of projects x scenarios.
+// `fruix validate`: choose scenarios, run them, write the run directory. A
+// plain `fruix validate a b` is a one-project matrix; --matrix reads the
+// projects (hypervisors with their options) from a file. Either way the run's
+// settings are built once, here, and one run model runs it (validate/run.ts).
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -9,20 +11,17 @@ import { checkInstallTargetDevice } from "../system/installer.js";
 import { createLogger } from "../log.js";
 import { packageRoot } from "../paths.js";
 import { Store } from "../store/index.js";
-import { markLatest, requireValidatableDeclaration, runScenarios } from "../validate/engine.js";
-import { passed } from "../validate/report.js";
+import { requireValidatableDeclaration } from "../validate/engine.js";
+import { cellCounts, type RunRecord } from "../validate/report.js";
 import { jsonReporter } from "../validate/reporters/json.js";
 import { junitReporter } from "../validate/reporters/junit.js";
 import { markdownReporter } from "../validate/reporters/markdown.js";
+import { progressReporter } from "../validate/reporters/progress.js";
 import { loadScenarios, selectScenarios } from "../validate/registry.js";
 import { ACCELS, type Matrix, MatrixFileError, matrixCells, parseMatrix, parseRetries, parseShard, shardCells, STATUS_WORD } from "../validate/matrix.js";
-import { runMatrix } from "../validate/matrix-run.js";
-import { matrixJsonReporter } from "../validate/reporters/json.js";
-import { matrixJunitReporter } from "../validate/reporters/junit.js";
-import { matrixMarkdownReporter } from "../validate/reporters/markdown.js";
-import { cellCounts } from "../validate/report.js";
+import { markLatest, type RunLayout, type RunSettings, runValidation } from "../validate/run.js";
 import type { Scenario } from "../validate/scenario.js";
-import type { CommandContext } from "./commands.js";
+import type { CommandContext } from "./options.js";
 
 function runId(): string {
   return `${new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d{3}Z$/, "Z")}-${randomBytes(2).toString("hex")}`;
@@ -32,39 +31,58 @@ export async function validateCommand(context: CommandContext): Promise<Record<s
   const o = context.options;
   const all = await loadScenarios();
   if (o.project !== undefined && o.matrix === undefined) throw new FruixError("--project picks projects of a --matrix file", { exitCode: 2 });
-  if (o.matrix !== undefined || o.retries !== undefined || o.shard !== undefined) return matrixCommand(context, all);
-  const hypervisor = o.hypervisor ?? "qemu";
-  if (o.list) {
+  // --retries and --shard make even a command-line run a matrix run, with the matrix's folders.
+  const layout: RunLayout = o.matrix !== undefined || o.retries !== undefined || o.shard !== undefined ? "matrix" : "plain";
+  if (o.list && layout === "plain") {
     for (const s of all) process.stdout.write(`${s.id}\t${s.phase}\t${s.title}\t${s.hypervisors.join(",")}\n`);
     return {};
   }
-  const scenarios = selectScenarios(all, { ids: context.args, grep: o.grep, hypervisor });
-  const { accel, timeoutScale, installTargetDevice } = machineOptions(context);
+  const matrix = await matrixOf(context, all);
+  const shard = o.shard === undefined ? undefined : parseShard(o.shard);
+  const retries = o.retries === undefined ? matrix.retries : parseRetries(o.retries);
+  const onlyProjects = o.project ?? [];
+  const cells = shardCells(matrixCells(matrix, all, process.env, onlyProjects), shard);
+  if (o.list) {
+    for (const c of cells) process.stdout.write(`${c.project.name}/${c.scenario.id}\t${c.skip ? `skip: ${c.skip}` : "run"}\n`);
+    return {};
+  }
+
   const log = createLogger({ quiet: o.quiet });
   const id = runId();
   const reportsRoot = join(packageRoot, "reports");
   const reportDir = o["report-dir"] ? resolve(o["report-dir"]) : join(reportsRoot, id);
-  const declaration = o.declaration ?? join(packageRoot, "examples", "minimal.scm");
-  await requireValidatableDeclaration(declaration, o.system);
-  const run = await runScenarios(scenarios, {
-    store: await Store.open({ store: o.store }),
+  const declaration = o.declaration ?? matrix.declaration ?? join(packageRoot, "examples", "minimal.scm");
+  const system = o.system ?? matrix.system;
+  await requireValidatableDeclaration(declaration, system);
+  const store = await Store.open({ store: o.store });
+  if (shard) log.info(`shard ${shard.index}/${shard.total}: ${cells.length} cell${cells.length === 1 ? "" : "s"}`);
+  const settings: RunSettings = {
+    store,
     log,
-    hypervisor: hypervisorFactory(hypervisor, { accel, timeoutScale, log: (line) => log.info(line) }),
+    adapter: (project) => hypervisorFactory(project.hypervisor, { accel: project.accel, timeoutScale: project.timeoutScale, log: (line) => log.info(line) }),
     declaration,
-    system: o.system,
-    installTargetDevice,
-    timeoutScale,
+    system,
     keep: o.keep ?? false,
+    retries,
+    layout,
     reportDir,
     runId: id,
-    reporters: [markdownReporter, jsonReporter, junitReporter],
-  });
+    matrixFile: matrix.file,
+    shard,
+    onlyProjects,
+  };
+  const run = await runValidation(cells, settings, [progressReporter(log, layout), markdownReporter, jsonReporter, junitReporter()]);
   if (!o["report-dir"]) await markLatest(reportsRoot, id);
+  return layout === "plain" ? plainResult(run, reportDir) : matrixResult(run, reportDir, matrix);
+}
 
-  const result: Record<string, string | number> = { run_id: id, report_dir: reportDir };
-  for (const s of run.scenarios) result[s.id] = s.status;
-  result.result = passed(run) ? "PASS" : "FAIL";
-  result.exit_code = passed(run) ? 0 : 1;
+/** A plain run's stdout: one `<scenario>=PASS|FAIL` line each. */
+function plainResult(run: RunRecord, reportDir: string): Record<string, string | number> {
+  const result: Record<string, string | number> = { run_id: run.runId, report_dir: reportDir };
+  for (const c of run.cells) result[c.scenario] = STATUS_WORD[c.status];
+  const passed = run.cells.length > 0 && run.cells.every((c) => c.status === "passed");
+  result.result = passed ? "PASS" : "FAIL";
+  result.exit_code = passed ? 0 : 1;
   return result;
 }
 
@@ -108,45 +126,8 @@ async function matrixOf(context: CommandContext, all: readonly Scenario[]): Prom
   }
 }
 
-async function matrixCommand(context: CommandContext, all: readonly Scenario[]): Promise<Record<string, string | number>> {
-  const o = context.options;
-  const matrix = await matrixOf(context, all);
-  const shard = o.shard === undefined ? undefined : parseShard(o.shard);
-  const retries = o.retries === undefined ? matrix.retries : parseRetries(o.retries);
-  const onlyProjects = o.project ?? [];
-  const cells = shardCells(matrixCells(matrix, all, process.env, onlyProjects), shard);
-  if (o.list) {
-    for (const c of cells) process.stdout.write(`${c.project.name}/${c.scenario.id}\t${c.skip ? `skip: ${c.skip}` : "run"}\n`);
-    return {};
-  }
-
-  const log = createLogger({ quiet: o.quiet });
-  const id = runId();
-  const reportsRoot = join(packageRoot, "reports");
-  const reportDir = o["report-dir"] ? resolve(o["report-dir"]) : join(reportsRoot, id);
-  const declaration = o.declaration ?? matrix.declaration ?? join(packageRoot, "examples", "minimal.scm");
-  const system = o.system ?? matrix.system;
-  await requireValidatableDeclaration(declaration, system);
-  const store = await Store.open({ store: o.store });
-  if (shard) log.info(`shard ${shard.index}/${shard.total}: ${cells.length} cell${cells.length === 1 ? "" : "s"}`);
-  const run = await runMatrix(cells, {
-    store,
-    log,
-    adapter: (project) => hypervisorFactory(project.hypervisor, { accel: project.accel, timeoutScale: project.timeoutScale, log: (line) => log.info(line) }),
-    declaration,
-    system,
-    keep: o.keep ?? false,
-    retries,
-    reportDir,
-    runId: id,
-    matrixFile: matrix.file,
-    shard,
-    onlyProjects,
-    scenarioReporters: [markdownReporter, jsonReporter],
-    reporters: [matrixJsonReporter, matrixMarkdownReporter, matrixJunitReporter],
-  });
-  if (!o["report-dir"]) await markLatest(reportsRoot, id);
-
+/** A matrix run's stdout: a line per cell, the counts, and flaky cells as warnings on stderr. */
+function matrixResult(run: RunRecord, reportDir: string, matrix: Matrix): Record<string, string | number> {
   // Flaky cells pass, but nobody should miss them: this goes to stderr even with --quiet.
   const flaky = run.cells.filter((c) => c.status === "flaky");
   if (flaky.length > 0) {
@@ -159,8 +140,8 @@ async function matrixCommand(context: CommandContext, all: readonly Scenario[]):
   }
 
   const counts = cellCounts(run.cells);
-  const result: Record<string, string | number> = { run_id: id, report_dir: reportDir, matrix: matrix.file };
-  if (shard) result.shard = `${shard.index}/${shard.total}`;
+  const result: Record<string, string | number> = { run_id: run.runId, report_dir: reportDir, matrix: matrix.file };
+  if (run.shard) result.shard = `${run.shard.index}/${run.shard.total}`;
   for (const c of run.cells) result[`${c.project}/${c.scenario}`] = STATUS_WORD[c.status];
   Object.assign(result, counts);
   // A skipped cell is never a pass: with nothing run, the result says SKIPPED.

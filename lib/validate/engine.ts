@@ -1,7 +1,8 @@
-// Runs scenarios against one hypervisor adapter and writes their reports.
+// Runs one attempt of a scenario against one hypervisor adapter: the context
+// the scenario sees, its machines, and the record of what happened.
 import { isDeepStrictEqual } from "node:util";
-import { mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Hypervisor, Machine } from "../../hypervisors/types.js";
 import { temporaryDirectory } from "../cleanup.js";
 import { loadDeclaration, selectSystem } from "../declaration/index.js";
@@ -18,24 +19,26 @@ import { buildInstallerRoot } from "../system/installer-root.js";
 import { fruixVersion } from "../version.js";
 import { BootFailure } from "./console.js";
 import { requireValidatable, withValidationShell } from "./instrument.js";
-import type { CheckRecord, Failure, Reporter, RunReport, ScenarioReport, StepRecord } from "./report.js";
+import type { CheckRecord, Failure, ScenarioReport, StepRecord } from "./report.js";
 import type { MachineRequest, Scenario, ScenarioContext, SystemUnderTest } from "./scenario.js";
 
-export interface EngineOptions {
+/** What one attempt of one scenario runs with (RunSettings, narrowed to one cell). */
+export interface AttemptOptions {
   readonly store: Store;
   readonly log: Logger;
-  /** Makes the adapter for one scenario (a fresh one each, so state never leaks between scenarios). */
+  /** Makes the adapter for one attempt (a fresh one each, so state never leaks between attempts). */
   readonly hypervisor: () => Hypervisor;
   readonly declaration: string;
   readonly system?: string;
   /** --install-target-device: overrides the installer scenarios' default device. */
   readonly installTargetDevice?: string;
   readonly timeoutScale: number;
-  /** Keep machine disks and state of failed scenarios (their path is printed). */
+  /** Keep machine disks and state of a failed attempt (their path is printed). */
   readonly keep: boolean;
-  readonly reportDir: string;
+  readonly verbose?: boolean;
   readonly runId: string;
-  readonly reporters: readonly Reporter[];
+  /** Hears of each step as it ends. */
+  readonly onStep?: (step: StepRecord) => void;
 }
 
 class CheckFailed extends FruixError {
@@ -79,12 +82,17 @@ class Run implements ScenarioContext {
 
   async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const started = Date.now();
+    const record = (passed: boolean) => {
+      const step = { name, seconds: (Date.now() - started) / 1000, passed };
+      this.steps.push(step);
+      this.options.onStep?.(step);
+    };
     try {
       const value = await this.log.step(name, fn);
-      this.steps.push({ name, seconds: (Date.now() - started) / 1000, passed: true });
+      record(true);
       return value;
     } catch (error) {
-      this.steps.push({ name, seconds: (Date.now() - started) / 1000, passed: false });
+      record(false);
       throw error;
     }
   }
@@ -178,14 +186,10 @@ function failureOf(error: unknown, run: Run): Failure {
   return { message, check, console: machine ? { machine: machine.name, lines: machine.console.tail(25) } : undefined };
 }
 
-/** What running one attempt of one scenario needs (the run-level options less where the run's files go). */
-export type AttemptOptions = Omit<EngineOptions, "reportDir">;
-
 /**
- * Runs one attempt of a scenario with its own work directory, and writes the
- * scenario's files (transcripts, each reporter's per-scenario files) into
- * `folder`. A plain run puts them in `<report-dir>/<scenario>/`; a matrix run
- * in `<report-dir>/<project>/<scenario>/attempt-<n>/`.
+ * Runs one attempt of a scenario with its own work directory; its machines'
+ * transcripts go into `folder` (the attempt's folder of the run directory).
+ * The reporters write the rest (run.ts).
  */
 export async function runAttempt(
   scenario: Scenario,
@@ -244,18 +248,10 @@ export async function runAttempt(
       failure,
       transcripts,
     };
-    await writeFiles(folder, options.reporters.flatMap((r) => Object.entries(r.renderScenario?.(report) ?? {})));
     return report;
   } finally {
     forget();
     if (!keep) await rm(workRoot, { recursive: true, force: true });
-  }
-}
-
-async function writeFiles(dir: string, files: ReadonlyArray<readonly [string, string]>): Promise<void> {
-  for (const [file, text] of files) {
-    await mkdir(dirname(join(dir, file)), { recursive: true });
-    await writeFile(join(dir, file), text);
   }
 }
 
@@ -275,33 +271,3 @@ export async function requireValidatableDeclaration(declaration: string, system:
   }
   requireValidatable(os);
 }
-
-/** Runs the scenarios one after another and writes every reporter's files. */
-export async function runScenarios(scenarios: readonly Scenario[], options: EngineOptions): Promise<RunReport> {
-  const started = new Date();
-  await mkdir(options.reportDir, { recursive: true });
-  const reports: ScenarioReport[] = [];
-  for (const scenario of scenarios) {
-    const report = await runAttempt(scenario, options, join(options.reportDir, scenario.id));
-    reports.push(report);
-    options.log.info(`${report.status} ${report.id} (${report.seconds.toFixed(1)} s)`);
-  }
-  const run: RunReport = {
-    runId: options.runId,
-    started: started.toISOString(),
-    seconds: (Date.now() - started.getTime()) / 1000,
-    fruixVersion,
-    scenarios: reports,
-  };
-  await writeFiles(options.reportDir, options.reporters.flatMap((r) => Object.entries(r.render(run))));
-  return run;
-}
-
-/** Points `<reports>/latest` at a run's folder (atomically). */
-export async function markLatest(reportsRoot: string, runId: string): Promise<void> {
-  const tmp = join(reportsRoot, `.latest-${process.pid}`);
-  await rm(tmp, { force: true });
-  await symlink(runId, tmp);
-  await rename(tmp, join(reportsRoot, "latest"));
-}
-

@@ -1,4 +1,5 @@
-// What a validation run records: the data every reporter renders.
+// What a validation run records, and the events reporters receive while it
+// runs: the data every reporter renders.
 
 export type Status = "PASS" | "FAIL";
 
@@ -49,28 +50,7 @@ export interface ScenarioReport {
   readonly transcripts: ReadonlyArray<{ readonly machine: string; readonly file: string }>;
 }
 
-export interface RunReport {
-  readonly runId: string;
-  readonly started: string;
-  readonly seconds: number;
-  readonly fruixVersion: string;
-  readonly scenarios: readonly ScenarioReport[];
-}
-
-export function passed(run: RunReport): boolean {
-  return run.scenarios.length > 0 && run.scenarios.every((s) => s.status === "PASS");
-}
-
-/** A reporter turns a run into files; each is one small module (Playwright-style). */
-export interface Reporter {
-  readonly name: string;
-  /** Run-level files to write, relative to the run's report folder. */
-  render(run: RunReport): Record<string, string>;
-  /** One scenario attempt's files, relative to that attempt's own folder (report.md, result.json). */
-  renderScenario?(scenario: ScenarioReport): Record<string, string>;
-}
-
-// --- matrix runs ------------------------------------------------------------
+// --- a run: cells of projects x scenarios -----------------------------------
 
 /** A matrix cell's class: passed first time, flaky (failed, then passed on a retry), failed, or skipped (never run). */
 export type CellStatus = "passed" | "flaky" | "failed" | "skipped";
@@ -103,8 +83,11 @@ export interface CellRecord {
   readonly attempts: readonly AttemptRecord[];
 }
 
-/** matrix.json: what `fruix report sign-off` reads. */
-export interface MatrixRunReport {
+/**
+ * matrix.json: the record of every run, plain or matrix (a plain run is a
+ * one-project matrix); what `fruix report sign-off` reads.
+ */
+export interface RunRecord {
   readonly kind: "fruix-matrix-run";
   readonly formatVersion: 1;
   readonly runId: string;
@@ -122,10 +105,36 @@ export interface MatrixRunReport {
   readonly cells: readonly CellRecord[];
 }
 
-export interface MatrixReporter {
+// --- reporters ----------------------------------------------------------------
+
+/** A cell as events name it. */
+export interface CellId {
+  readonly project: string;
+  readonly scenario: string;
+}
+
+/**
+ * What a run tells its reporters, in order: begin; per attempt, its steps as
+ * they end and then the attempt; per cell, its end; last, end. `run` is the
+ * record so far (only finished cells; `complete` false until end).
+ */
+export type RunEvent =
+  | { readonly type: "begin"; readonly run: RunRecord }
+  | { readonly type: "step-end"; readonly cell: CellId; readonly attempt: number; readonly step: StepRecord }
+  | { readonly type: "attempt-end"; readonly cell: CellId; readonly report: ScenarioReport; readonly record: AttemptRecord }
+  | { readonly type: "cell-end"; readonly cell: CellRecord; readonly run: RunRecord }
+  | { readonly type: "end"; readonly run: RunRecord };
+
+/** Files a reporter asks for: path relative to the run directory -> text. The run writes each atomically. */
+export type ReportFiles = Readonly<Record<string, string>>;
+
+/**
+ * A reporter turns events into files of the run directory, or into output
+ * (Playwright-style; each is one small module).
+ */
+export interface Reporter {
   readonly name: string;
-  /** Files to write, relative to the run directory. */
-  render(run: MatrixRunReport): Record<string, string>;
+  onEvent(event: RunEvent): ReportFiles | void;
 }
 
 export function cellCounts(cells: readonly CellRecord[]): Record<CellStatus, number> {

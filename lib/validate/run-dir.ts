@@ -1,10 +1,21 @@
-// Reads a run directory back: a matrix run (matrix.json) or a plain run of
-// `fruix validate` (results.json), as matrix cells with paths relative to it.
-// Anything missing or malformed is one clear error naming the file.
+// Reads a run directory back as cells with paths relative to it: the run
+// record every run writes (matrix.json), or the results.json that plain runs
+// of fruix 0.1.0 wrote before there was one run model. Anything missing or
+// malformed is one clear error naming the file.
 import { readFile, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { FruixError } from "../errors.js";
-import type { CellRecord, CellStatus, MatrixRunReport, RunReport, ScenarioReport } from "./report.js";
+import { RUN_RECORD_FILE } from "./reporters/json.js";
+import type { CellRecord, CellStatus, RunRecord, ScenarioReport } from "./report.js";
+
+/** results.json of a plain run written before the one run model (fruix 0.1.0): read, never written. */
+export interface LegacyPlainRun {
+  readonly runId: string;
+  readonly started: string;
+  readonly seconds: number;
+  readonly fruixVersion: string;
+  readonly scenarios: readonly ScenarioReport[];
+}
 
 export interface RunSource {
   /** As the operator named it, for messages. */
@@ -46,7 +57,7 @@ const isString = (v: unknown): v is string => typeof v === "string";
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 
-function checkMatrix(file: string, data: unknown): MatrixRunReport {
+function checkMatrix(file: string, data: unknown): RunRecord {
   if (!isObject(data) || data.kind !== "fruix-matrix-run") bad(file, "not a fruix matrix run (no \"kind\": \"fruix-matrix-run\")");
   if (data.formatVersion !== 1) bad(file, `matrix format version ${String(data.formatVersion)} is not one this fruix reads (1)`);
   for (const key of ["runId", "started", "fruixVersion", "matrixFile"]) if (!isString(data[key])) bad(file, `'${key}' is missing or not a string`);
@@ -63,10 +74,10 @@ function checkMatrix(file: string, data: unknown): MatrixRunReport {
       }
     });
   });
-  return data as unknown as MatrixRunReport;
+  return data as unknown as RunRecord;
 }
 
-function checkPlain(file: string, data: unknown): RunReport {
+function checkPlain(file: string, data: unknown): LegacyPlainRun {
   if (!isObject(data) || !Array.isArray(data.scenarios) || !isString(data.runId)) bad(file, "not a fruix validate run (no 'runId' and 'scenarios')");
   data.scenarios.forEach((s: unknown, k: number) => {
     if (!isObject(s) || !isString(s.id) || !isString(s.hypervisor) || (s.status !== "PASS" && s.status !== "FAIL") || !isNumber(s.seconds)) {
@@ -74,10 +85,10 @@ function checkPlain(file: string, data: unknown): RunReport {
     }
     if (!Array.isArray(s.transcripts) || !Array.isArray(s.results) || !isStrings(s.environment)) bad(file, `scenario ${k + 1} (${s.id}): 'transcripts', 'results' or 'environment' is malformed`);
   });
-  return data as unknown as RunReport;
+  return data as unknown as LegacyPlainRun;
 }
 
-/** A plain run's scenario as a one-attempt cell; its project is its hypervisor. */
+/** A legacy plain run's scenario as a one-attempt cell; its project is its hypervisor. */
 export function plainCell(s: ScenarioReport): CellRecord {
   return {
     project: s.hypervisor,
@@ -114,9 +125,9 @@ export async function readRunDir(given: string): Promise<RunContents> {
     return bad(given, "no such run directory");
   }
   const exists = (file: string) => stat(join(dir, file)).then(() => true, () => false);
-  if (await exists("matrix.json")) {
-    const file = join(given, "matrix.json");
-    const run = checkMatrix(file, await readJsonFile(join(dir, "matrix.json")));
+  if (await exists(RUN_RECORD_FILE)) {
+    const file = join(given, RUN_RECORD_FILE);
+    const run = checkMatrix(file, await readJsonFile(join(dir, RUN_RECORD_FILE)));
     return {
       source: { given, dir, kind: "matrix", runId: run.runId, started: run.started, fruixVersion: run.fruixVersion, matrixFile: run.matrixFile, shard: run.shard, complete: run.complete !== false },
       cells: run.cells,

@@ -1,6 +1,6 @@
 // The phase report, in the style of the workflow's own reports: goal,
 // validated result summary, numbered checks, PASS/FAIL line.
-import { cellCounts, type MatrixReporter, type Reporter, type RunReport, type ScenarioReport } from "../report.js";
+import { cellCounts, type Reporter, type RunRecord, type ScenarioReport } from "../report.js";
 import { STATUS_WORD } from "../matrix.js";
 
 function scenarioMarkdown(s: ScenarioReport): string {
@@ -56,67 +56,47 @@ function scenarioMarkdown(s: ScenarioReport): string {
   return lines.join("\n");
 }
 
-function summaryMarkdown(run: RunReport): string {
-  return [
-    `# Validation run ${run.runId}`,
-    "",
-    `Started ${run.started}, ${run.seconds.toFixed(1)} s, fruix ${run.fruixVersion}.`,
-    "",
-    "| scenario | hypervisor | result | seconds | closure | report |",
-    "| --- | --- | --- | --- | --- | --- |",
-    ...run.scenarios.map((s) => {
-      const closure = s.results.find(([k]) => k === "closure_path")?.[1] ?? "";
-      return `| ${s.id} | ${s.hypervisor} | ${s.status} | ${s.seconds.toFixed(1)} | \`${closure}\` | [report](${s.id}/report.md) |`;
-    }),
-    "",
-  ].join("\n");
-}
-
-export const markdownReporter: Reporter = {
-  name: "markdown",
-  render(run) {
-    return { "summary.md": summaryMarkdown(run) };
-  },
-  renderScenario(scenario) {
-    return { "report.md": scenarioMarkdown(scenario) };
-  },
-};
-
 /** Text for one line or table cell: no line breaks, no column bars. */
 export function inlineText(text: string): string {
   return text.replace(/\s*\n\s*/g, " ").replace(/\|/g, "\\|");
 }
 
-/** summary.md of a matrix run: one row per cell, flaky and skipped cells spelled out. */
-export const matrixMarkdownReporter: MatrixReporter = {
-  name: "markdown",
-  render(run) {
-    const counts = cellCounts(run.cells);
-    const shard = run.shard ? `, shard ${run.shard.index}/${run.shard.total}` : "";
-    const lines = [
-      `# Matrix run ${run.runId}`,
-      "",
-      `Matrix ${run.matrixFile}${shard}, retries ${run.retries}. Started ${run.started}, ${run.seconds.toFixed(1)} s, fruix ${run.fruixVersion}.`,
-      "",
-      `${counts.passed} passed, ${counts.flaky} flaky, ${counts.failed} failed, ${counts.skipped} skipped.`,
-      "",
-      "| project | scenario | result | attempts | seconds | closure |",
-      "| --- | --- | --- | --- | --- | --- |",
-      ...run.cells.map((c) => {
-        const attempts = c.attempts.map((a) => `[${a.number}: ${a.status}](${a.report})`).join(", ") || "none";
-        const result = c.status === "skipped" ? `SKIPPED (${inlineText(c.skipReason ?? "")})` : STATUS_WORD[c.status];
-        return `| ${c.project} | ${c.scenario} | ${result} | ${attempts} | ${c.seconds.toFixed(1)} | ${c.closurePath ? `\`${c.closurePath}\`` : ""} |`;
-      }),
-      "",
-    ];
-    const flaky = run.cells.filter((c) => c.status === "flaky");
-    if (flaky.length) {
-      lines.push("## Flaky cells", "", "Each failed first and passed on a retry; the failed attempts' reports and transcripts are kept.", "");
-      for (const c of flaky) {
-        for (const a of c.attempts.filter((x) => x.status === "FAIL")) lines.push(`- ${c.project}/${c.scenario}, attempt ${a.number}: ${inlineText(a.failure ?? "failed")} ([report](${a.report}))`);
-      }
-      lines.push("");
+/** summary.md: one row per cell, flaky and skipped cells spelled out. */
+function summaryMarkdown(run: RunRecord): string {
+  const counts = cellCounts(run.cells);
+  const shard = run.shard ? `, shard ${run.shard.index}/${run.shard.total}` : "";
+  const lines = [
+    `# Validation run ${run.runId}`,
+    "",
+    `Matrix ${run.matrixFile}${shard}, retries ${run.retries}. Started ${run.started}, ${run.seconds.toFixed(1)} s, fruix ${run.fruixVersion}.`,
+    "",
+    `${counts.passed} passed, ${counts.flaky} flaky, ${counts.failed} failed, ${counts.skipped} skipped.`,
+    "",
+    "| project | scenario | result | attempts | seconds | closure |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...run.cells.map((c) => {
+      const attempts = c.attempts.map((a) => `[${a.number}: ${a.status}](${a.report})`).join(", ") || "none";
+      const result = c.status === "skipped" ? `SKIPPED (${inlineText(c.skipReason ?? "")})` : STATUS_WORD[c.status];
+      return `| ${c.project} | ${c.scenario} | ${result} | ${attempts} | ${c.seconds.toFixed(1)} | ${c.closurePath ? `\`${c.closurePath}\`` : ""} |`;
+    }),
+    "",
+  ];
+  const flaky = run.cells.filter((c) => c.status === "flaky");
+  if (flaky.length) {
+    lines.push("## Flaky cells", "", "Each failed first and passed on a retry; the failed attempts' reports and transcripts are kept.", "");
+    for (const c of flaky) {
+      for (const a of c.attempts.filter((x) => x.status === "FAIL")) lines.push(`- ${c.project}/${c.scenario}, attempt ${a.number}: ${inlineText(a.failure ?? "failed")} ([report](${a.report}))`);
     }
-    return { "summary.md": lines.join("\n") };
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
+/** Each attempt's phase report as it ends; the run's summary at the end. */
+export const markdownReporter: Reporter = {
+  name: "markdown",
+  onEvent(event) {
+    if (event.type === "attempt-end") return { [event.record.report]: scenarioMarkdown(event.report) };
+    if (event.type === "end") return { "summary.md": summaryMarkdown(event.run) };
   },
 };

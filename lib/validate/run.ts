@@ -1,0 +1,162 @@
+// Runs a validation: cells (projects x scenarios; a plain `fruix validate a b`
+// is a one-project matrix) one after another, retrying failed ones, and tells
+// the reporters each step, attempt and cell as it ends. The reporters' files
+// are written here, each atomically:
+//   <run>/matrix.json, summary.md, junit.xml
+//   <run>/<attempt folder>/{report.md, result.json, <machine>-serial.log}
+// where the attempt folder is `<scenario>` in a plain run and
+// `<project>/<scenario>/attempt-<n>` in a matrix run.
+import { mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Hypervisor } from "../../hypervisors/types.js";
+import type { Logger } from "../log.js";
+import type { Store } from "../store/index.js";
+import { symlinkAtomic, writeFileAtomic } from "../store/atomic.js";
+import { fruixVersion } from "../version.js";
+import { runAttempt } from "./engine.js";
+import { type Cell, classify, type Project, type Shard } from "./matrix.js";
+import type { AttemptRecord, CellId, CellRecord, Reporter, RunEvent, RunRecord, ScenarioReport } from "./report.js";
+import type { Scenario } from "./scenario.js";
+
+/** Where a run's attempts keep their files. */
+export type RunLayout = "plain" | "matrix";
+
+/** Everything a run needs, built once (by the CLI) and read everywhere. */
+export interface RunSettings {
+  readonly store: Store;
+  readonly log: Logger;
+  /** Makes a project's adapter (a fresh one per attempt, so no state leaks between attempts). */
+  readonly adapter: (project: Project) => () => Hypervisor;
+  readonly declaration: string;
+  readonly system?: string;
+  /** Keep machine disks and state of failed attempts (their path is printed). */
+  readonly keep: boolean;
+  /** Each console line also goes to stderr as `<machine> # <line>`. */
+  readonly verbose?: boolean;
+  readonly retries: number;
+  readonly layout: RunLayout;
+  readonly reportDir: string;
+  readonly runId: string;
+  /** The matrix file, or "(command line)". */
+  readonly matrixFile: string;
+  readonly shard?: Shard;
+  readonly onlyProjects: readonly string[];
+}
+
+/** An attempt's folder, relative to the run directory (pure). */
+export function attemptFolder(layout: RunLayout, cell: CellId, attempt: number): string {
+  return layout === "plain" ? cell.scenario : `${cell.project}/${cell.scenario}/attempt-${attempt}`;
+}
+
+function attemptRecord(report: ScenarioReport, folder: string): AttemptRecord {
+  return {
+    number: report.attempt?.number ?? 1,
+    status: report.status,
+    seconds: report.seconds,
+    folder,
+    report: `${folder}/report.md`,
+    transcripts: report.transcripts.map((t) => `${folder}/${t.file}`),
+    failure: report.failure?.message,
+  };
+}
+
+/** Sends an event to every reporter and writes the files they ask for. */
+async function emit(settings: RunSettings, reporters: readonly Reporter[], event: RunEvent): Promise<void> {
+  for (const reporter of reporters) {
+    for (const [file, text] of Object.entries(reporter.onEvent(event) ?? {})) {
+      const path = join(settings.reportDir, file);
+      await mkdir(dirname(path), { recursive: true });
+      await writeFileAtomic(path, text);
+    }
+  }
+}
+
+async function runCell(cell: Cell<Scenario>, settings: RunSettings, reporters: readonly Reporter[]): Promise<CellRecord> {
+  const { project, scenario } = cell;
+  const id: CellId = { project: project.name, scenario: scenario.id };
+  const base = { project: project.name, hypervisor: project.hypervisor, scenario: scenario.id, phase: scenario.phase, title: scenario.title };
+  if (cell.skip) return { ...base, status: "skipped", skipReason: cell.skip, seconds: 0, hypervisorNotes: [], attempts: [] };
+
+  const max = settings.retries + 1;
+  const reports: ScenarioReport[] = [];
+  const attempts: AttemptRecord[] = [];
+  const hypervisor = settings.adapter(project);
+  for (let number = 1; number <= max; number += 1) {
+    const folder = attemptFolder(settings.layout, id, number);
+    // Steps end while the attempt runs: reporters hear of them at once (written in order, never awaited by the scenario).
+    let pending = Promise.resolve();
+    const onStep = (step: ScenarioReport["steps"][number]) => {
+      pending = pending.then(() => emit(settings, reporters, { type: "step-end", cell: id, attempt: number, step }));
+    };
+    const run = () =>
+      runAttempt(
+        scenario,
+        {
+          store: settings.store,
+          log: settings.log,
+          hypervisor,
+          declaration: settings.declaration,
+          system: settings.system,
+          installTargetDevice: project.installTargetDevice,
+          timeoutScale: project.timeoutScale,
+          keep: settings.keep,
+          verbose: settings.verbose,
+          runId: settings.runId,
+          onStep,
+        },
+        join(settings.reportDir, folder),
+        settings.layout === "plain" ? undefined : { number, max },
+      );
+    const report = settings.layout === "plain" ? await run() : await settings.log.step(`${project.name}/${scenario.id}, attempt ${number} of ${max}`, run);
+    await pending;
+    const record = attemptRecord(report, folder);
+    reports.push(report);
+    attempts.push(record);
+    await emit(settings, reporters, { type: "attempt-end", cell: id, report, record });
+    if (report.status === "PASS") break;
+  }
+  const last = reports.at(-1)!;
+  return {
+    ...base,
+    status: classify(reports.map((r) => r.status)),
+    seconds: reports.reduce((sum, r) => sum + r.seconds, 0),
+    closurePath: last.results.find(([k]) => k === "closure_path")?.[1],
+    hypervisorNotes: last.hypervisorNotes ?? [],
+    attempts,
+  };
+}
+
+/** Runs the cells (already sharded and filtered) and writes the run directory through the reporters. */
+export async function runValidation(cells: ReadonlyArray<Cell<Scenario>>, settings: RunSettings, reporters: readonly Reporter[]): Promise<RunRecord> {
+  const started = new Date();
+  await mkdir(settings.reportDir, { recursive: true });
+  const records: CellRecord[] = [];
+  const snapshot = (complete: boolean): RunRecord => ({
+    kind: "fruix-matrix-run",
+    formatVersion: 1,
+    runId: settings.runId,
+    started: started.toISOString(),
+    seconds: (Date.now() - started.getTime()) / 1000,
+    fruixVersion,
+    matrixFile: settings.matrixFile,
+    shard: settings.shard,
+    onlyProjects: settings.onlyProjects,
+    retries: settings.retries,
+    complete,
+    cells: [...records],
+  });
+  await emit(settings, reporters, { type: "begin", run: snapshot(false) });
+  for (const cell of cells) {
+    const record = await runCell(cell, settings, reporters);
+    records.push(record);
+    await emit(settings, reporters, { type: "cell-end", cell: record, run: snapshot(false) });
+  }
+  const run = snapshot(true);
+  await emit(settings, reporters, { type: "end", run });
+  return run;
+}
+
+/** Points `<reports>/latest` at a run's folder (atomically). */
+export async function markLatest(reportsRoot: string, runId: string): Promise<void> {
+  await symlinkAtomic(runId, join(reportsRoot, "latest"));
+}
