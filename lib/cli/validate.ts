@@ -58,6 +58,7 @@ export async function validateCommand(context: CommandContext): Promise<Record<s
     reportDir,
     runId: id,
     reporters: [markdownReporter, jsonReporter, junitReporter],
+    verbose: o.verbose ?? false,
   });
   if (!o["report-dir"]) await markLatest(reportsRoot, id);
 
