@@ -1,9 +1,12 @@
 // The contract between the validation engine and a hypervisor (DESIGN §7).
 // Adapters live in hypervisors/<name>/; nothing outside hypervisors/ knows
 // how a particular hypervisor starts, resets or feeds media to a machine.
-import type { SerialConsole } from "../lib/validate/console.js";
+// This folder imports nothing from lib/validate: validation uses machines,
+// machines know nothing of validation.
+import type { ConsoleLog } from "./console/log.js";
+import type { GuestShell } from "./console/shell.js";
 
-export type { SerialConsole };
+export type { ConsoleLog, GuestShell };
 
 export type Accel = "kvm" | "tcg" | "xen";
 
@@ -46,6 +49,17 @@ export interface MachineSpec {
    * machine then gets one network card with DHCP; without, it has none.
    */
   readonly forwardPorts?: readonly number[];
+  /** The console log's settings; the adapter adds failure patterns of its own. */
+  readonly console?: ConsoleSpec;
+}
+
+export interface ConsoleSpec {
+  /** Where the serial transcript is written as it arrives (the run directory's `<machine>-serial.log`). */
+  readonly transcriptFile?: string;
+  /** Console lines that mean the guest failed to boot (the family's profile). */
+  readonly failurePatterns?: readonly RegExp[];
+  /** Each complete console line, as it arrives (`fruix validate --verbose`). */
+  readonly onLine?: (line: string) => void;
 }
 
 /** Where the host reaches a forwarded guest port. */
@@ -56,7 +70,10 @@ export interface Endpoint {
 
 export interface Machine {
   readonly name: string;
-  readonly console: SerialConsole;
+  /** The serial console's log: transcript, waits, failure scan (DESIGN §7's SerialConsole less `run`). */
+  readonly console: ConsoleLog;
+  /** A shell in the guest (DESIGN §7's `console.run`), over the console. */
+  readonly shell: GuestShell;
   start(): Promise<void>;
   /** Hard reset, like the reset button; the console stays attached. */
   reboot(): Promise<void>;

@@ -1,8 +1,8 @@
 // Phase: install a system straight onto a raw disk, boot that disk, check it.
 import { defineScenario } from "../lib/validate/scenario.js";
 import { MiB } from "../lib/disk/size.js";
-import { checkInstallMetadata } from "./lib/install-checks.js";
-import { bootToActivation, checkRunningSystem, openShell } from "./lib/running-system.js";
+import { checkInstallMetadata } from "./checks/install-checks.js";
+import { checkRunningSystem } from "./checks/running-system.js";
 
 export default defineScenario({
   id: "direct-install",
@@ -19,10 +19,10 @@ export default defineScenario({
     const disk = await ctx.step("install onto a 512 MiB raw disk", () => ctx.install(system, 512 * MiB));
     ctx.result("target_kind", "raw-file");
 
-    const vm = await ctx.machine("installed", { disks: [{ path: disk, mode: "direct" }] });
-    const boot = await ctx.step("boot the installed disk", () => bootToActivation(ctx, vm));
+    const vm = await ctx.guest("installed", { disks: [{ path: disk, mode: "direct" }] });
+    const boot = await ctx.step("boot the installed disk", () => vm.boot());
     ctx.check("the activation line names the installed closure", boot.closure, system.build.closurePath);
-    await ctx.step("open the validation shell", () => openShell(vm));
+    await ctx.step("open the validation shell", () => vm.openShell());
     await checkRunningSystem(ctx, vm, system);
 
     await checkInstallMetadata(ctx, vm, system, { targetKind: "raw-file" });

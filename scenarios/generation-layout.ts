@@ -2,7 +2,7 @@
 // the workflow's phase 19.2 report, on a directly installed target.
 import { defineScenario } from "../lib/validate/scenario.js";
 import { MiB } from "../lib/disk/size.js";
-import { bootToActivation, checkRunningSystem, openShell, sh } from "./lib/running-system.js";
+import { checkRunningSystem } from "./checks/running-system.js";
 
 export default defineScenario({
   id: "generation-layout",
@@ -19,11 +19,11 @@ export default defineScenario({
     const closure = system.build.closurePath;
     ctx.result("closure_path", closure);
     const disk = await ctx.step("install onto a 512 MiB raw disk", () => ctx.install(system, 512 * MiB));
-    const vm = await ctx.machine("installed", { disks: [{ path: disk, mode: "direct" }] });
-    const boot = await ctx.step("boot the installed target", () => bootToActivation(ctx, vm));
-    await ctx.step("open the validation shell", () => openShell(vm));
+    const vm = await ctx.guest("installed", { disks: [{ path: disk, mode: "direct" }] });
+    const boot = await ctx.step("boot the installed target", () => vm.boot());
+    await ctx.step("open the validation shell", () => vm.openShell());
 
-    const read = (command: string) => sh(vm, command);
+    const read = (command: string) => vm.succeed(command);
     const gen = "/var/lib/fruix/system/generations/1";
     ctx.check("the installed target contains /var/lib/fruix/system", await read("test -d /var/lib/fruix/system && echo yes"), "yes");
     const currentLink = await read("readlink /var/lib/fruix/system/current");

@@ -1,6 +1,6 @@
 // Phase: boot a Fruix disk image and check the running system.
 import { defineScenario } from "../lib/validate/scenario.js";
-import { bootToActivation, checkRunningSystem, openShell } from "./lib/running-system.js";
+import { checkRunningSystem } from "./checks/running-system.js";
 
 export default defineScenario({
   id: "image-boot",
@@ -17,11 +17,11 @@ export default defineScenario({
     const image = await ctx.step("materialize the disk image", () => ctx.image(system));
     ctx.result("disk_image", ctx.store.toStorePath(image));
 
-    const vm = await ctx.machine("vm", { disks: [{ path: image, mode: "overlay" }] });
-    const boot = await ctx.step("boot to the activation line", () => bootToActivation(ctx, vm));
+    const vm = await ctx.guest("vm", { disks: [{ path: image, mode: "overlay" }] });
+    const boot = await ctx.step("boot to the activation line", () => vm.boot());
     ctx.check("the activation line names the built closure", boot.closure, system.build.closurePath);
     ctx.result("boot_seconds", boot.seconds.toFixed(1));
-    await ctx.step("open the validation shell", () => openShell(vm));
+    await ctx.step("open the validation shell", () => vm.openShell());
     await checkRunningSystem(ctx, vm, system);
   },
 });

@@ -2,9 +2,9 @@
 // unattended, then boot the installed disk alone and check it.
 import { MiB } from "../lib/disk/size.js";
 import { defineScenario } from "../lib/validate/scenario.js";
-import { checkInstallMetadata } from "./lib/install-checks.js";
-import { emptyDisk, runInstaller } from "./lib/installer.js";
-import { bootToActivation, checkRunningSystem, openShell } from "./lib/running-system.js";
+import { checkInstallMetadata } from "./checks/install-checks.js";
+import { emptyDisk } from "./checks/installer.js";
+import { checkRunningSystem } from "./checks/running-system.js";
 
 /** QEMU attaches disks in order on virtio: the installer is vda, the empty target vdb. */
 const DEFAULT_DEVICE = "/dev/vdb";
@@ -29,18 +29,18 @@ export default defineScenario({
     ctx.result("install_target_device", device);
     const target = await emptyDisk(ctx, "target.img", 512 * MiB);
 
-    const installing = await ctx.machine("installer", {
+    const installing = await ctx.guest("installer", {
       disks: [{ path: installer, mode: "overlay" }, { path: target, mode: "direct" }],
     });
-    const install = await ctx.step("boot the installer and wait for its completion and power-off", () => runInstaller(ctx, installing));
+    const install = await ctx.step("boot the installer and wait for its completion and power-off", () => installing.runInstaller());
     ctx.check("the installer names the installed closure", install.closure, system.build.closurePath);
     ctx.check("the installer names the install target device", install.device, device);
     ctx.result("install_seconds", install.seconds.toFixed(1));
 
-    const vm = await ctx.machine("installed", { disks: [{ path: target, mode: "direct" }] });
-    const boot = await ctx.step("boot the installed disk alone", () => bootToActivation(ctx, vm));
+    const vm = await ctx.guest("installed", { disks: [{ path: target, mode: "direct" }] });
+    const boot = await ctx.step("boot the installed disk alone", () => vm.boot());
     ctx.check("the activation line names the installed closure", boot.closure, system.build.closurePath);
-    await ctx.step("open the validation shell", () => openShell(vm));
+    await ctx.step("open the validation shell", () => vm.openShell());
     await checkRunningSystem(ctx, vm, system);
     await checkInstallMetadata(ctx, vm, system, { targetKind: "block-device", installTargetDevice: device });
   },

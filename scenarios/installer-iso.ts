@@ -2,9 +2,9 @@
 // install unattended, eject the ISO through the adapter, boot the disk.
 import { MiB } from "../lib/disk/size.js";
 import { defineScenario } from "../lib/validate/scenario.js";
-import { checkInstallMetadata } from "./lib/install-checks.js";
-import { emptyDisk } from "./lib/installer.js";
-import { bootToActivation, checkRunningSystem, openShell } from "./lib/running-system.js";
+import { checkInstallMetadata } from "./checks/install-checks.js";
+import { emptyDisk } from "./checks/installer.js";
+import { checkRunningSystem } from "./checks/running-system.js";
 
 /** The CD is on IDE (sr0): the empty target is the only virtio disk, vda. */
 const DEFAULT_DEVICE = "/dev/vda";
@@ -28,23 +28,20 @@ export default defineScenario({
     ctx.result("install_target_device", device);
     const target = await emptyDisk(ctx, "target.img", 512 * MiB);
 
-    const installing = await ctx.machine("installer", { disks: [{ path: target, mode: "direct" }], cdrom: iso });
-    const started = Date.now();
-    await installing.start();
-    const line = await ctx.step("boot the ISO and wait for the installer's completion line", () =>
-      installing.console.waitFor(/fruix-installer: installed (\S+) onto (\S+)\r?\n/, { timeoutMs: 600_000 }),
-    );
-    ctx.check("the installer names the installed closure", line[1], system.build.closurePath);
-    ctx.check("the installer names the install target device", line[2], device);
+    const installing = await ctx.guest("installer", { disks: [{ path: target, mode: "direct" }], cdrom: iso });
     // The installer runs from RAM and never mounts the CD: the medium can go while it powers off.
-    await ctx.step("eject the ISO through the adapter", () => installing.ejectCdrom());
-    await ctx.step("wait for the installer to power off", () => installing.waitForPowerOff(120_000));
-    ctx.result("install_seconds", ((Date.now() - started) / 1000).toFixed(1));
+    const eject = { name: "eject the ISO through the adapter", run: () => installing.machine.ejectCdrom() };
+    const install = await ctx.step("boot the ISO, wait for the installer's completion line, eject the ISO through the adapter, wait for the power-off", () =>
+      installing.runInstaller({ beforePowerOff: eject }),
+    );
+    ctx.check("the installer names the installed closure", install.closure, system.build.closurePath);
+    ctx.check("the installer names the install target device", install.device, device);
+    ctx.result("install_seconds", install.seconds.toFixed(1));
 
-    const vm = await ctx.machine("installed", { disks: [{ path: target, mode: "direct" }], cdrom: null });
-    const boot = await ctx.step("boot the installed disk (CD drive empty)", () => bootToActivation(ctx, vm));
+    const vm = await ctx.guest("installed", { disks: [{ path: target, mode: "direct" }], cdrom: null });
+    const boot = await ctx.step("boot the installed disk (CD drive empty)", () => vm.boot());
     ctx.check("the activation line names the installed closure", boot.closure, system.build.closurePath);
-    await ctx.step("open the validation shell", () => openShell(vm));
+    await ctx.step("open the validation shell", () => vm.openShell());
     await checkRunningSystem(ctx, vm, system);
     await checkInstallMetadata(ctx, vm, system, { targetKind: "block-device", installTargetDevice: device });
   },

@@ -3,16 +3,15 @@
 // code, into the guest's dropbear), the helper switches and rolls back.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Machine } from "../hypervisors/types.js";
-import { copyClosure, switchRemote } from "../lib/copy/copy.js";
+import { copyClosure, keyValues, switchRemote } from "../lib/copy/copy.js";
 import { parseDestination } from "../lib/copy/destination.js";
 import { ed25519KeyPair } from "../lib/copy/keygen.js";
 import { knownHostsLine } from "../lib/copy/known-hosts.js";
 import { withSession, type SshOptions } from "../lib/copy/ssh.js";
 import type { OperatingSystem, ServiceSpec } from "../lib/declaration/types.js";
 import { MiB } from "../lib/disk/size.js";
-import { defineScenario, type ScenarioContext } from "../lib/validate/scenario.js";
-import { bootToActivation, openShell, sh } from "./lib/running-system.js";
+import type { Guest } from "../lib/validate/guest.js";
+import { defineScenario } from "../lib/validate/scenario.js";
 
 /** Both generations: reachable over SSH with this run's key, their address from QEMU's DHCP. */
 function withSsh(authorizedKey: string) {
@@ -32,26 +31,14 @@ function candidate(os: OperatingSystem): OperatingSystem {
   };
 }
 
-function statusOf(text: string): Record<string, string> {
-  return Object.fromEntries(text.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-}
-
 /** Waits, on the console, until the guest has its DHCP address and dropbear runs; else says what it saw. */
-async function waitForSshd(vm: Machine): Promise<void> {
+async function waitForSshd(vm: Guest): Promise<void> {
   const ready = "ip -4 addr show eth0 2>/dev/null | grep -q 'inet ' && pidof dropbear >/dev/null && [ -s /run/dropbear.pid ]";
-  const { exitCode } = await vm.console.run(`(i=0; until ${ready}; do i=$((i+1)); [ $i -lt 90 ] || exit 1; sleep 1; done)`, { timeoutMs: 120_000 });
+  const { exitCode } = await vm.run(`(i=0; until ${ready}; do i=$((i+1)); [ $i -lt 90 ] || exit 1; sleep 1; done)`, { timeoutMs: 120_000 });
   if (exitCode !== 0) {
-    const seen = await sh(vm, "ip -4 addr; ps -o pid,comm,args; tail -n 5 /var/log/messages 2>/dev/null; true");
+    const seen = await vm.succeed("ip -4 addr; ps -o pid,comm,args; tail -n 5 /var/log/messages 2>/dev/null; true");
     throw new Error(`no DHCP address on eth0 or no dropbear after 90 s:\n${seen}`);
   }
-}
-
-/** Reboots through the guest (init runs the shutdown script) and waits for the next activation. */
-async function rebootGuest(ctx: ScenarioContext, vm: Machine): Promise<string> {
-  vm.console.send("reboot\n");
-  const line = await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });
-  await openShell(vm);
-  return line[1]!;
 }
 
 export default defineScenario({
@@ -79,15 +66,15 @@ export default defineScenario({
     ctx.result("candidate_closure_path", b);
 
     const disk = await ctx.step("install generation 1 onto a 512 MiB raw disk", () => ctx.install(first, 512 * MiB));
-    const vm = await ctx.machine("installed", { disks: [{ path: disk, mode: "direct" }], forwardPorts: [22] });
-    const booted1 = await ctx.step("boot generation 1", () => bootToActivation(ctx, vm));
+    const vm = await ctx.guest("installed", { disks: [{ path: disk, mode: "direct" }], forwardPorts: [22] });
+    const booted1 = await ctx.step("boot generation 1", () => vm.boot());
     ctx.check("generation 1 boots the installed closure", booted1.closure, a);
     ctx.result("booted_initial", `1 ${booted1.closure}`);
-    await ctx.step("open the validation shell", () => openShell(vm));
+    await ctx.step("open the validation shell", () => vm.openShell());
     await ctx.step("wait for the DHCP address and dropbear", () => waitForSshd(vm));
 
-    if (!vm.endpoint) throw new Error(`the ${ctx.hypervisor.name} adapter cannot forward a port to the guest`);
-    const endpoint = await vm.endpoint(22);
+    if (!vm.machine.endpoint) throw new Error(`the ${ctx.hypervisor.name} adapter cannot forward a port to the guest`);
+    const endpoint = await vm.machine.endpoint(22);
     const destination = parseDestination(`ssh://root@${endpoint.host}:${endpoint.port}`);
     const knownHosts = join(ctx.workDir, "known_hosts");
     const options: SshOptions = { identity, knownHosts, log: ctx.log };
@@ -96,7 +83,7 @@ export default defineScenario({
       withSession(destination, { ...options, acceptNewHostKey: true }, (session) => copyClosure(session, ctx.store, b, ctx.log)),
     );
     ctx.check("exactly the candidate's new store items were sent", copied.sent.slice().sort(), missing.slice().sort());
-    ctx.check("they are in the guest's store", await sh(vm, `for i in ${missing.join(" ")}; do [ -e "$i" ] || echo "absent: $i"; done; echo ok`), "ok");
+    ctx.check("they are in the guest's store", await vm.succeed(`for i in ${missing.join(" ")}; do [ -e "$i" ] || echo "absent: $i"; done; echo ok`), "ok");
     ctx.result("items_sent", copied.sent.length);
     ctx.result("bytes_sent", copied.bytesSent);
 
@@ -109,17 +96,17 @@ export default defineScenario({
       withSession(destination, options, (session) => switchRemote(session, b)),
     );
     ctx.check("switch reports generation 2 current, 1 rollback, reboot required", [switched.current_generation, switched.rollback_generation, switched.reboot_required], ["2", "1", "yes"]);
-    const staged = statusOf(await sh(vm, "fruix system status"));
+    const staged = await vm.status();
     ctx.check("status before reboot: booted 1, current (staged) 2, rollback 1", [staged.booted_generation, staged.current_generation, staged.current_closure, staged.rollback_generation], ["1", "2", b, "1"]);
-    ctx.check("the boot default is generation 2", await sh(vm, "sed -n 's/^default //p' /boot/efi/loader/loader.conf"), "fruix-generation-2.conf");
+    ctx.check("the boot default is generation 2", await vm.succeed("sed -n 's/^default //p' /boot/efi/loader/loader.conf"), "fruix-generation-2.conf");
     ctx.result("switch_staged_generation", staged.current_generation!);
 
-    const booted2 = await ctx.step("reboot into generation 2", () => rebootGuest(ctx, vm));
+    const booted2 = await ctx.step("reboot into generation 2", () => vm.reboot());
     ctx.check("generation 2 activates the candidate", booted2, b);
-    const after2 = statusOf(await sh(vm, "fruix system status"));
+    const after2 = await vm.status();
     ctx.check("status after reboot: booted 2, current 2, rollback 1", [after2.booted_generation, after2.current_generation, after2.rollback_generation], ["2", "2", "1"]);
-    ctx.check("/run/current-system is the candidate", await sh(vm, "readlink /run/current-system"), b);
-    ctx.check("the candidate's host name and web page are live", [await sh(vm, "hostname"), await sh(vm, "wget -q -O - http://127.0.0.1:8080/")], [next.os.hostName, "Hello from the candidate"]);
+    ctx.check("/run/current-system is the candidate", await vm.succeed("readlink /run/current-system"), b);
+    ctx.check("the candidate's host name and web page are live", [await vm.succeed("hostname"), await vm.succeed("wget -q -O - http://127.0.0.1:8080/")], [next.os.hostName, "Hello from the candidate"]);
     await ctx.step("wait for dropbear again", () => waitForSshd(vm));
     const again = await ctx.step("fruix system copy again, after the reboot", () =>
       withSession(destination, options, (session) => copyClosure(session, ctx.store, b, ctx.log)),
@@ -127,15 +114,15 @@ export default defineScenario({
     ctx.check("the host key survived the reboot and nothing is sent twice", again.sent.length, 0);
     ctx.result("booted_after_switch", `${after2.booted_generation} ${booted2}`);
 
-    const rolled = statusOf(await ctx.step("fruix system rollback", () => sh(vm, "fruix system rollback")));
+    const rolled = keyValues(await ctx.step("fruix system rollback", () => vm.succeed("fruix system rollback")));
     ctx.check("rollback makes generation 1 current again", rolled.current_generation, "1");
     ctx.result("rollback_staged_generation", rolled.current_generation!);
-    const booted1again = await ctx.step("reboot into generation 1", () => rebootGuest(ctx, vm));
+    const booted1again = await ctx.step("reboot into generation 1", () => vm.reboot());
     ctx.check("generation 1 activates the original closure again", booted1again, a);
-    const after1 = statusOf(await sh(vm, "fruix system status"));
+    const after1 = await vm.status();
     ctx.check("status after rollback reboot: booted 1, current 1, rollback 2", [after1.booted_generation, after1.current_generation, after1.rollback_generation], ["1", "1", "2"]);
-    ctx.check("/run/current-system is generation 1's closure", await sh(vm, "readlink /run/current-system"), a);
-    ctx.check("generation 1's host name is back", await sh(vm, "hostname"), first.os.hostName);
+    ctx.check("/run/current-system is generation 1's closure", await vm.succeed("readlink /run/current-system"), a);
+    ctx.check("generation 1's host name is back", await vm.succeed("hostname"), first.os.hostName);
     ctx.result("booted_after_rollback", `${after1.booted_generation} ${booted1again}`);
   },
 });

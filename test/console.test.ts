@@ -1,15 +1,32 @@
-// The serial console on plain streams: a fake "machine" on the other end.
+// The console log and the guest shell on plain streams: a fake "machine" on the other end.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { describe, expect, it } from "vitest";
-import { BootFailure, ConsoleTimeout, SerialConsole } from "../lib/validate/console.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { BootFailure, ConsoleLog, type ConsoleLogOptions, ConsoleTimeout } from "../hypervisors/console/log.js";
+import { GuestCommandFailed, MarkerShell } from "../hypervisors/console/shell.js";
+import { QEMU_FAILURE_PATTERNS } from "../hypervisors/qemu/machine.js";
+import { linuxBusyboxGuest } from "../lib/family/linux-busybox/guest-profile.js";
+import { cleanupTempDirs, tempDir } from "./helpers/fixtures.js";
 
-function attached(options = {}) {
+afterAll(cleanupTempDirs);
+
+/** FreeBSD's loader prompt when it cannot mount root: a FreeBSD profile's line (that profile is not written yet). */
+const FREEBSD_MOUNTROOT = /^mountroot>.*$/m;
+/** What a qemu machine running a linux-busybox guest scans for, plus FreeBSD's line. */
+const PATTERNS = [...linuxBusyboxGuest.failurePatterns, ...QEMU_FAILURE_PATTERNS, FREEBSD_MOUNTROOT];
+
+function attached(options: ConsoleLogOptions = {}) {
   const fromMachine = new PassThrough();
   const toMachine = new PassThrough();
-  const console = new SerialConsole("vm", options);
+  const console = new ConsoleLog("vm", { failurePatterns: PATTERNS, ...options });
   console.attach(fromMachine, toMachine);
-  return { console, say: (text: string) => fromMachine.write(text), typed: toMachine };
+  const shell = new MarkerShell(console);
+  return { console, shell, say: (text: string | Buffer) => fromMachine.write(text), typed: toMachine };
 }
+
+/** Lets the stream deliver what was written. */
+const settle = () => new Promise((r) => setImmediate(r));
 
 /** Answers marker-framed commands like a shell would, echoing the typed line first. */
 function fakeShell(typed: PassThrough, say: (t: string) => void, answer: (command: string) => [string, number]) {
@@ -25,7 +42,7 @@ function fakeShell(typed: PassThrough, say: (t: string) => void, answer: (comman
   });
 }
 
-describe("serial console", () => {
+describe("console log", () => {
   it("waits for text, consuming it so the next wait looks further", async () => {
     const { console, say } = attached();
     const first = console.waitFor(/login: /, { timeoutMs: 1000 });
@@ -45,10 +62,10 @@ describe("serial console", () => {
   });
 
   it("runs a command between markers and returns its exit code and output, not the echo", async () => {
-    const { console, say, typed } = attached();
+    const { shell, say, typed } = attached();
     fakeShell(typed, say, (cmd) => (cmd === "cat /etc/hostname" ? ["fruix-minimal\r\n", 0] : ["sh: nope: not found\r\n", 127]));
-    expect(await console.run("cat /etc/hostname")).toEqual({ exitCode: 0, output: "fruix-minimal" });
-    expect(await console.run("nope")).toEqual({ exitCode: 127, output: "sh: nope: not found" });
+    expect(await shell.run("cat /etc/hostname")).toEqual({ exitCode: 0, output: "fruix-minimal" });
+    expect(await shell.run("nope")).toEqual({ exitCode: 127, output: "sh: nope: not found" });
   });
 
   it("fails every wait at once on a kernel panic, quoting the lines", async () => {
@@ -82,10 +99,104 @@ describe("serial console", () => {
     await expect(console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 1000 })).resolves.toBeTruthy();
   });
 
+  it("fails on the hypervisor's own line too (QEMU's KVM internal error)", async () => {
+    const { console, say } = attached();
+    const waiting = console.waitFor(/never/, { timeoutMs: 60_000 });
+    say("KVM internal error. Suberror: 1\r\n");
+    await expect(waiting).rejects.toThrow("vm: the boot failed: KVM internal error. Suberror: 1");
+  });
+
+  it("scans only for the patterns it was given", async () => {
+    const { console, say } = attached({ failurePatterns: [] });
+    say("Kernel panic - not syncing: test\r\nfruix: activated /frx/store/x\r\n");
+    await expect(console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 1000 })).resolves.toBeTruthy();
+  });
+
   it("fails waits when the machine goes away", async () => {
     const { console } = attached();
     const waiting = console.waitFor(/x/, { timeoutMs: 60_000 });
     console.fail(new Error("vm: QEMU exited (code 1)"));
     await expect(waiting).rejects.toThrow("vm: QEMU exited (code 1)");
+  });
+});
+
+describe("console log transcript file", () => {
+  it("holds every byte as soon as it arrives, not when the machine ends", async () => {
+    const file = join(await tempDir(), "vm-serial.log");
+    const { console, say } = attached({ transcriptFile: file });
+    expect(await readFile(file, "latin1")).toBe(""); // created at once, empty
+    say("BdsDxe: loading Boot0001\r\n[    0.000000] Linux version 6.1");
+    await settle();
+    // The unfinished line is there too: a hang shows exactly where it stopped.
+    expect(await readFile(file, "latin1")).toBe("BdsDxe: loading Boot0001\r\n[    0.000000] Linux version 6.1");
+    say(Buffer.from([0xe9, 0x0d, 0x0a]));
+    await settle();
+    expect(await readFile(file)).toEqual(Buffer.concat([Buffer.from("BdsDxe: loading Boot0001\r\n[    0.000000] Linux version 6.1"), Buffer.from([0xe9, 0x0d, 0x0a])]));
+    console.close();
+    console.close(); // idempotent
+    say("after the end\r\n");
+    await settle();
+    expect(await readFile(file, "latin1")).not.toContain("after the end");
+    expect(console.transcript()).toContain("after the end");
+  });
+
+  it("is complete when a boot failure is reported", async () => {
+    const file = join(await tempDir(), "vm-serial.log");
+    const { console, say } = attached({ transcriptFile: file });
+    const waiting = console.waitFor(/never/, { timeoutMs: 60_000 });
+    say("fruix-initramfs: root device UUID=x not found after 3s\r\n");
+    await expect(waiting).rejects.toBeInstanceOf(BootFailure);
+    expect(await readFile(file, "latin1")).toContain("fruix-initramfs: root device UUID=x not found after 3s");
+  });
+});
+
+describe("console lines as they arrive (--verbose)", () => {
+  it("passes on each complete line once, without carriage returns or terminal control codes", async () => {
+    const lines: string[] = [];
+    const { console, say } = attached({ onLine: (line) => lines.push(line) });
+    say("\x1b[2J\x1b[01;01HBdsDxe: loading\r\n[    1.0] Linux ver");
+    await settle();
+    expect(lines).toEqual(["BdsDxe: loading"]);
+    say("sion 6.1\r\nfruix: activated /frx/store/x\r\n");
+    await settle();
+    expect(lines).toEqual(["BdsDxe: loading", "[    1.0] Linux version 6.1", "fruix: activated /frx/store/x"]);
+    say("fruix login: ");
+    await settle();
+    console.close(); // the unfinished last line goes out at the end
+    expect(lines.at(-1)).toBe("fruix login: ");
+  });
+
+  it("keeps passing lines on after a boot failure", async () => {
+    const lines: string[] = [];
+    const { console, say } = attached({ onLine: (line) => lines.push(line) });
+    const waiting = console.waitFor(/never/, { timeoutMs: 60_000 });
+    say("Kernel panic - not syncing: test\r\n");
+    await expect(waiting).rejects.toBeInstanceOf(BootFailure);
+    say("---[ end Kernel panic ]---\r\n");
+    await settle();
+    expect(lines).toEqual(["Kernel panic - not syncing: test", "---[ end Kernel panic ]---"]);
+  });
+});
+
+describe("guest shell", () => {
+  it("succeed returns the output of a command that exits 0", async () => {
+    const { shell, say, typed } = attached();
+    fakeShell(typed, say, () => ["fruix-minimal\r\n", 0]);
+    expect(await shell.succeed("hostname")).toBe("fruix-minimal");
+  });
+
+  it("succeed throws GuestCommandFailed, with the command, its status and output, on a non-zero exit", async () => {
+    const { shell, say, typed } = attached();
+    fakeShell(typed, say, () => ["cat: /nope: No such file or directory\r\n", 1]);
+    const error = await shell.succeed("cat /nope").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GuestCommandFailed);
+    const failed = error as GuestCommandFailed;
+    expect([failed.machine, failed.command, failed.status, failed.output]).toEqual(["vm", "cat /nope", 1, "cat: /nope: No such file or directory"]);
+    expect(failed.message).toBe("'cat /nope' exited 1: cat: /nope: No such file or directory");
+  });
+
+  it("a command that never answers is a console timeout, not a failed command", async () => {
+    const { shell } = attached();
+    await expect(shell.succeed("sleep 1000", { timeoutMs: 50 })).rejects.toBeInstanceOf(ConsoleTimeout);
   });
 });

@@ -91,6 +91,35 @@ describe("fruix validate image-boot direct-install", () => {
   });
 });
 
+describe("the live transcript: fruix validate image-boot -v", () => {
+  it("grows in the run directory while the VM boots (a hang is visible), and -v shows each console line on stderr", async () => {
+    const reportDir = join(await tempDir(), "report");
+    const file = join(reportDir, "image-boot", "vm-serial.log");
+    const child = fruix(["validate", "image-boot", "-v", "--report-dir", reportDir], { FRUIX_STORE: store });
+    let exited = false;
+    void child.then(() => (exited = true));
+    // Read the file while the scenario runs: the kernel's banner must be there before the scenario ends.
+    let seen = "";
+    while (!exited && !seen.includes("Linux version")) {
+      await new Promise((r) => setTimeout(r, 200));
+      seen = await readFile(file, "latin1").catch(() => "");
+    }
+    const stillRunning = !exited;
+    const reportBefore = await stat(join(reportDir, "image-boot", "report.md")).then(() => true, () => false);
+    const result = await child;
+    expect(result.exitCode, result.stderr.slice(-3000)).toBe(0);
+    expect(stillRunning).toBe(true);
+    expect(reportBefore).toBe(false);
+    expect(seen).toContain("Linux version");
+    const final = await readFile(file, "latin1");
+    expect(final.startsWith(seen)).toBe(true);
+    expect(final.length).toBeGreaterThan(seen.length);
+    expect(final).toMatch(/fruix: activated \/frx\/store\/[0-9a-f]{64}-fruix-system-fruix-minimal/);
+    expect(result.stderr).toMatch(/^vm # .*Linux version/m);
+    expect(result.stderr).toMatch(/^vm # fruix: activated \/frx\/store\/[0-9a-f]{64}-fruix-system-fruix-minimal$/m);
+  }, 600_000);
+});
+
 describe("a FreeBSD declaration", () => {
   const refusal =
     "fruix: validate cannot run FreeBSD systems yet: no FreeBSD guest has been booted on this project's test host (docs/freebsd.md); build, image and install them with fruix system ...";

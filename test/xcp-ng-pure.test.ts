@@ -10,8 +10,8 @@ import { describeConfig, normalizeTlsFingerprint, readConfig } from "../hypervis
 import { hostNote, identifyHost } from "../hypervisors/xcp-ng/index.js";
 import { vbdRecord, vdiRecord } from "../hypervisors/xcp-ng/machine.js";
 import { hostKeyFingerprint, xlConsoleCommand } from "../hypervisors/xcp-ng/ssh-console.js";
-import { qemuArgs } from "../hypervisors/xcp-ng/testhost/domain.js";
-import { parseXlConsole } from "../hypervisors/xcp-ng/testhost/ssh.js";
+import { qemuArgs } from "./doubles/xcp-ng/domain.js";
+import { parseXlConsole } from "./doubles/xcp-ng/ssh.js";
 import { hostUrl, tlsFingerprintMatches } from "../hypervisors/xcp-ng/xapi.js";
 import { ed25519KeyPair } from "../lib/copy/keygen.js";
 import {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { XcpngHypervisor } from "../hypervisors/xcp-ng/index.js";
-import { launchTestHost, type RunningTestHost } from "../hypervisors/xcp-ng/testhost/launch.js";
+import { launchTestHost, type RunningTestHost } from "./doubles/xcp-ng/launch.js";
 import { cleanupTempDirs, fruix, tempDir } from "./helpers/fixtures.js";
 
 let host: RunningTestHost;

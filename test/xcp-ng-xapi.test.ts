@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readConfig, type XcpngConfig } from "../hypervisors/xcp-ng/config.js";
 import { destroyVdi, vbdRecord, vdiRecord, XcpngMachine } from "../hypervisors/xcp-ng/machine.js";
 import { SshConsoleHost } from "../hypervisors/xcp-ng/ssh-console.js";
-import { launchTestHost, type RunningTestHost } from "../hypervisors/xcp-ng/testhost/launch.js";
+import { launchTestHost, type RunningTestHost } from "./doubles/xcp-ng/launch.js";
 import { rpc, XapiError, XapiSession } from "../hypervisors/xcp-ng/xapi.js";
 import { encodeResponse, success } from "../hypervisors/xcp-ng/xmlrpc.js";
 import { FruixError } from "../lib/errors.js";

@@ -7,7 +7,8 @@ import { join, resolve } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { onInterrupt } from "../../lib/cleanup.js";
 import { FruixError } from "../../lib/errors.js";
-import { SerialConsole } from "../../lib/validate/console.js";
+import { ConsoleLog } from "../console/log.js";
+import { type GuestShell, MarkerShell } from "../console/shell.js";
 import type { Accel, Endpoint, Machine, MachineSpec } from "../types.js";
 import { Qmp } from "./qmp.js";
 import { hostForwards, userNetwork } from "./usernet.js";
@@ -16,6 +17,9 @@ export const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 export const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
 const CDROM_DEVICE = "cdrom0";
+
+/** Console lines from QEMU itself that mean the guest cannot go on (the family's profile adds the guest's). */
+export const QEMU_FAILURE_PATTERNS: readonly RegExp[] = [/KVM internal error.*/];
 
 export interface QemuMachineOptions {
   readonly accel: Accel;
@@ -39,7 +43,8 @@ async function waitForSocket(path: string, exited: () => string | undefined, tim
 }
 
 export class QemuMachine implements Machine {
-  readonly console: SerialConsole;
+  readonly console: ConsoleLog;
+  readonly shell: GuestShell;
   private process: ResultPromise | undefined;
   private qmp: Qmp | undefined;
   private serial: Socket | undefined;
@@ -54,7 +59,12 @@ export class QemuMachine implements Machine {
     private readonly spec: MachineSpec,
     private readonly options: QemuMachineOptions,
   ) {
-    this.console = new SerialConsole(spec.name, { timeoutScale: options.timeoutScale });
+    this.console = new ConsoleLog(spec.name, {
+      ...spec.console,
+      timeoutScale: options.timeoutScale,
+      failurePatterns: [...(spec.console?.failurePatterns ?? []), ...QEMU_FAILURE_PATTERNS],
+    });
+    this.shell = new MarkerShell(this.console);
   }
 
   get name(): string {
@@ -189,6 +199,7 @@ export class QemuMachine implements Machine {
       await this.exit;
     }
     this.forgetInterrupt();
+    this.console.close();
     if (!options.keepFiles) await rm(this.spec.workDir, { recursive: true, force: true });
   }
 }

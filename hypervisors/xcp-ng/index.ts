@@ -20,7 +20,7 @@ export interface HostIdentity {
   readonly name: string;
   readonly brand: string;
   readonly version: string;
-  /** The host says it is Fruix's XCP-ng test double (hypervisors/xcp-ng/testhost). */
+  /** The host says it is Fruix's XCP-ng test double (test/doubles/xcp-ng). */
   readonly testDouble: boolean;
 }
 

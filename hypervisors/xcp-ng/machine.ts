@@ -9,7 +9,8 @@ import { fileURLToPath } from "node:url";
 import type { ClientChannel } from "ssh2";
 import { onInterrupt } from "../../lib/cleanup.js";
 import { FruixError } from "../../lib/errors.js";
-import { SerialConsole } from "../../lib/validate/console.js";
+import { ConsoleLog } from "../console/log.js";
+import { type GuestShell, MarkerShell } from "../console/shell.js";
 import type { Machine, MachineSpec } from "../types.js";
 import type { XcpngConfig } from "./config.js";
 import { SshConsoleHost } from "./ssh-console.js";
@@ -89,7 +90,8 @@ export async function destroyVdi(xapi: XapiSession, vdi: string, timeoutMs = 60_
 }
 
 export class XcpngMachine implements Machine {
-  readonly console: SerialConsole;
+  readonly console: ConsoleLog;
+  readonly shell: GuestShell;
   private xapi: XapiSession | undefined;
   private vm: string | undefined;
   private cdVbd: string | undefined;
@@ -109,7 +111,9 @@ export class XcpngMachine implements Machine {
     private readonly spec: MachineSpec,
     private readonly options: XcpngMachineOptions,
   ) {
-    this.console = new SerialConsole(spec.name, { timeoutScale: options.timeoutScale });
+    // Xen adds no console line of its own that means failure: the family's patterns only.
+    this.console = new ConsoleLog(spec.name, { ...spec.console, timeoutScale: options.timeoutScale });
+    this.shell = new MarkerShell(this.console);
   }
 
   get name(): string {
@@ -344,6 +348,7 @@ export class XcpngMachine implements Machine {
     this.channel = undefined;
     old?.close();
     this.ssh?.close();
+    this.console.close();
     const problems: string[] = [];
     const attempt = async (what: string, fn: () => Promise<unknown>) => {
       try {

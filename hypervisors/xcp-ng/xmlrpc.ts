@@ -2,7 +2,7 @@
 // parameters, 64-bit ints sent as decimal strings, every answer a struct
 // {Status: "Success", Value} or {Status: "Failure", ErrorDescription: [code, ...params]}.
 // Pure encoding and decoding only: the transport lives in xapi.ts, the test double's
-// server in testhost/. Both sides use this module.
+// server in test/doubles/xcp-ng/. Both sides use this module.
 import { parseStringPromise } from "xml2js";
 
 export type XmlRpcValue = string | number | boolean | Date | readonly XmlRpcValue[] | { readonly [key: string]: XmlRpcValue };

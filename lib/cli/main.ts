@@ -25,8 +25,9 @@ const USAGE = `usage: fruix <command> [options]
                                                      build, copy and switch the machine to it (takes effect at reboot)
   fruix validate [SCENARIO...] [--list] [--grep RE] [--hypervisor qemu|xcp-ng] [--accel auto|kvm|tcg]
                  [--timeout-scale N] [--keep] [--report-dir D] [--declaration FILE] [--system NAME]
-                 [--install-target-device DEV] [--retries N] [--shard I/N]
+                 [--install-target-device DEV] [--retries N] [--shard I/N] [-v|--verbose]
                                                      boot scenarios in VMs and write PASS/FAIL reports
+                                                     (-v: every console line on stderr as it arrives)
   fruix validate --matrix FILE [--project NAME]... [--shard I/N] [--retries N] [--list] [--keep] [--report-dir D]
                                                      run a matrix of hypervisors x scenarios (passed/flaky/failed/skipped)
   fruix report sign-off RUN_DIR... --output FILE.md  one Markdown + HTML sign-off document from run directories

@@ -8,6 +8,7 @@ export const OPTIONS = {
   store: { type: "string" },
   json: { type: "boolean" },
   quiet: { type: "boolean" },
+  verbose: { type: "boolean", short: "v" },
   "dry-run": { type: "boolean" },
   "root-size": { type: "string" },
   "disk-capacity": { type: "string" },

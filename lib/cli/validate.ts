@@ -3,7 +3,7 @@
 // projects (hypervisors with their options) from a file. Either way the run's
 // settings are built once, here, and one run model runs it (validate/run.ts).
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { HYPERVISOR_NAMES, hypervisorFactory } from "../../hypervisors/index.js";
 import { FruixError } from "../errors.js";
@@ -70,9 +70,14 @@ export async function validateCommand(context: CommandContext): Promise<Record<s
     matrixFile: matrix.file,
     shard,
     onlyProjects,
+    verbose: o.verbose ?? false,
   };
+  // latest points at the run while it goes: `tail -f reports/latest/.../vm-serial.log` follows a boot.
+  if (!o["report-dir"]) {
+    await mkdir(reportDir, { recursive: true });
+    await markLatest(reportsRoot, id);
+  }
   const run = await runValidation(cells, settings, [progressReporter(log, layout), markdownReporter, jsonReporter, junitReporter()]);
-  if (!o["report-dir"]) await markLatest(reportsRoot, id);
   return layout === "plain" ? plainResult(run, reportDir) : matrixResult(run, reportDir, matrix);
 }
 

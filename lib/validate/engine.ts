@@ -3,6 +3,8 @@
 import { isDeepStrictEqual } from "node:util";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { BootFailure, ConsoleTimeout } from "../../hypervisors/console/log.js";
+import { GuestCommandFailed } from "../../hypervisors/console/shell.js";
 import type { Hypervisor, Machine } from "../../hypervisors/types.js";
 import { temporaryDirectory } from "../cleanup.js";
 import { loadDeclaration, selectSystem } from "../declaration/index.js";
@@ -17,9 +19,9 @@ import { buildInstallerSystem } from "../system/installer.js";
 import { buildInstallerDisk, buildInstallerIso } from "../system/installer-media.js";
 import { buildInstallerRoot } from "../system/installer-root.js";
 import { fruixVersion } from "../version.js";
-import { BootFailure } from "./console.js";
+import { Guest, guestProfileOf } from "./guest.js";
 import { requireValidatable, withValidationShell } from "./instrument.js";
-import type { CheckRecord, Failure, ScenarioReport, StepRecord } from "./report.js";
+import type { CheckRecord, Failure, FailureKind, ScenarioReport, StepRecord } from "./report.js";
 import type { MachineRequest, Scenario, ScenarioContext, SystemUnderTest } from "./scenario.js";
 
 /** What one attempt of one scenario runs with (RunSettings, narrowed to one cell). */
@@ -65,12 +67,25 @@ class Run implements ScenarioContext {
   readonly notes: string[] = [];
   readonly machines: Machine[] = [];
   private built = new Map<string, Promise<SystemUnderTest>>();
+  private declared: Promise<OperatingSystem> | undefined;
 
   constructor(
     readonly hypervisor: Hypervisor,
     readonly workDir: string,
+    /** Where the machines' transcripts go (the attempt's report folder). */
+    readonly folder: string,
     private readonly options: AttemptOptions,
   ) {}
+
+  /** The declared system, loaded once per attempt. */
+  private declaredSystem(): Promise<OperatingSystem> {
+    this.declared ??= (async () => {
+      const selected = selectSystem(await loadDeclaration(this.options.declaration), this.options.system);
+      requireValidatable(selected);
+      return selected;
+    })();
+    return this.declared;
+  }
 
   get store(): Store {
     return this.options.store;
@@ -122,9 +137,8 @@ class Run implements ScenarioContext {
       this.built.set(
         key,
         (async () => {
-          const selected = selectSystem(await loadDeclaration(this.options.declaration), this.options.system);
-          requireValidatable(selected);
-          const declared = withValidationShell(selected);
+          const selected = await this.declaredSystem();
+          const declared = withValidationShell(selected, guestProfileOf(selected).consoleTty);
           const os = variant ? variant.transform(declared) : declared;
           this.note(
             variant
@@ -164,7 +178,9 @@ class Run implements ScenarioContext {
     return this.options.installTargetDevice ?? defaultDevice;
   }
 
-  async machine(name: string, request: MachineRequest): Promise<Machine> {
+  async guest(name: string, request: MachineRequest): Promise<Guest> {
+    const profile = guestProfileOf(await this.declaredSystem());
+    const verbose = this.options.verbose;
     const machine = await this.hypervisor.createMachine({
       name,
       disks: request.disks,
@@ -172,18 +188,38 @@ class Run implements ScenarioContext {
       memoryMiB: request.memoryMiB,
       forwardPorts: request.forwardPorts,
       workDir: join(this.workDir, `machine-${name}`),
+      console: {
+        transcriptFile: join(this.folder, transcriptFile(name)),
+        failurePatterns: profile.failurePatterns,
+        onLine: verbose ? (line) => process.stderr.write(`${name} # ${line}\n`) : undefined,
+      },
     });
     this.machines.push(machine);
-    return machine;
+    return new Guest(machine, profile, this.log);
   }
+}
+
+/** A machine's serial transcript, in the attempt's report folder. */
+function transcriptFile(machine: string): string {
+  return `${machine}-serial.log`;
+}
+
+/** Which kind of thing failed: the report says it, so a failed assertion never looks like a broken host. */
+function kindOf(error: unknown): FailureKind {
+  if (error instanceof CheckFailed) return "check";
+  if (error instanceof GuestCommandFailed) return "guest-command";
+  if (error instanceof BootFailure) return "boot";
+  if (error instanceof ConsoleTimeout) return "timeout";
+  return "infrastructure";
 }
 
 function failureOf(error: unknown, run: Run): Failure {
   const message = error instanceof Error ? error.message : String(error);
   const check = error instanceof CheckFailed ? error.record : undefined;
-  if (error instanceof BootFailure) return { message, console: { machine: error.console, lines: error.lines } };
+  const kind = kindOf(error);
+  if (error instanceof BootFailure) return { message, kind, console: { machine: error.console, lines: error.lines } };
   const machine = run.machines.at(-1);
-  return { message, check, console: machine ? { machine: machine.name, lines: machine.console.tail(25) } : undefined };
+  return { message, kind, check, console: machine ? { machine: machine.name, lines: machine.console.tail(25) } : undefined };
 }
 
 /**
@@ -203,12 +239,14 @@ export async function runAttempt(
   const { path: workRoot, forget } = await temporaryDirectory(`fruix-validate-${options.runId}-`);
   if (options.keep) forget(); // --keep: an interrupted run keeps its machines' files too
   const workDir = join(workRoot, scenario.id);
-  const run = new Run(hypervisor, workDir, options);
+  const run = new Run(hypervisor, workDir, folder, options);
   let failure: Failure | undefined;
   let capabilities: string[] = [];
   let keep = false;
   try {
     await mkdir(workDir, { recursive: true });
+    // Before the scenario: machines write their transcripts here as they run.
+    await mkdir(folder, { recursive: true });
     try {
       capabilities = [...(await hypervisor.capabilities()).notes];
       await options.log.step(`scenario ${scenario.id} on ${hypervisor.name}`, () => scenario.run(run));
@@ -218,13 +256,12 @@ export async function runAttempt(
       options.log.info(`FAIL ${scenario.id}: ${failure.message}`);
     }
 
-    // Transcripts are kept whatever happened; machines go unless --keep asks to look at a failure.
+    // Transcripts are kept whatever happened (complete before the report is written); machines
+    // go unless --keep asks to look at a failure.
     const transcripts: Array<{ machine: string; file: string }> = [];
-    await mkdir(folder, { recursive: true });
     for (const machine of run.machines) {
-      const file = `${machine.name}-serial.log`;
-      await writeFile(join(folder, file), machine.console.transcript());
-      transcripts.push({ machine: machine.name, file });
+      machine.console.close();
+      transcripts.push({ machine: machine.name, file: transcriptFile(machine.name) });
     }
     keep = options.keep && failure !== undefined;
     for (const machine of run.machines) await machine.destroy({ keepFiles: keep });

@@ -1,5 +1,5 @@
 // Finds the scenarios: every module directly in scenarios/ whose default
-// export is a scenario (helpers shared by scenarios live in scenarios/lib/).
+// export is a scenario (checks shared by scenarios live in scenarios/checks/).
 import { readdir } from "node:fs/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { FruixError } from "../errors.js";

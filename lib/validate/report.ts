@@ -17,8 +17,18 @@ export interface StepRecord {
   readonly passed: boolean;
 }
 
+/**
+ * What failed: a check's expectation (`check`), a command in the guest
+ * (`guest-command`), the boot as the console showed it (`boot`), a wait on the
+ * console (`timeout`), or the machinery around the guest (`infrastructure`:
+ * adapter, QMP, XAPI, host tools, the build).
+ */
+export type FailureKind = "check" | "guest-command" | "boot" | "timeout" | "infrastructure";
+
 export interface Failure {
   readonly message: string;
+  /** Absent in reports older than this field. */
+  readonly kind?: FailureKind;
   /** The check that failed, if a check did. */
   readonly check?: CheckRecord;
   /** The console that showed the failure, with its last lines. */

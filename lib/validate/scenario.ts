@@ -1,10 +1,11 @@
 // What a scenario is (DESIGN §8), and what it gets to work with. A scenario
 // file reads like a phase report: id, phase, title, goal, then steps and checks.
-import type { Hypervisor, Machine } from "../../hypervisors/types.js";
+import type { Hypervisor } from "../../hypervisors/types.js";
 import type { OperatingSystem } from "../declaration/types.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 import type { SystemBuild } from "../system/build.js";
+import type { Guest } from "./guest.js";
 
 export type HypervisorName = "qemu" | "xcp-ng";
 
@@ -70,8 +71,12 @@ export interface ScenarioContext {
   installer(system: SystemUnderTest, device: string, media: "disk" | "iso"): Promise<string>;
   /** The install target device: --install-target-device when given, else the scenario's default for its hypervisor. */
   installTargetDevice(defaultDevice: string): string;
-  /** Creates a machine through the chosen adapter; the engine destroys it and keeps its transcript. */
-  machine(name: string, request: MachineRequest): Promise<Machine>;
+  /**
+   * Creates a machine through the chosen adapter and returns it as a Guest (the
+   * family's profile, this scenario's log). Its transcript goes to the report
+   * folder as it arrives; the engine destroys the machine afterwards.
+   */
+  guest(name: string, request: MachineRequest): Promise<Guest>;
   /**
    * Scales a base timeout by --timeout-scale, for waits a scenario times itself.
    * Console and machine waits scale on their own: pass them base timeouts.

@@ -34,7 +34,7 @@ function scenarioMarkdown(s: ScenarioReport): string {
     ...s.checks.map((c) => `${c.number}. ${c.passed ? "PASS" : "FAIL"} ${c.name}${c.passed ? "" : ` (expected ${c.expected}, seen ${c.actual})`}`),
   ];
   if (s.failure) {
-    lines.push("", "## Failure", "", s.failure.message);
+    lines.push("", "## Failure", "", ...(s.failure.kind ? [`Kind: ${s.failure.kind}`, ""] : []), s.failure.message);
     if (s.failure.check) {
       lines.push("", `Check ${s.failure.check.number}, ${s.failure.check.name}:`, "", `- expected: ${s.failure.check.expected}`, `- seen: ${s.failure.check.actual}`);
     }

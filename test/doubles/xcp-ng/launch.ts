@@ -26,7 +26,7 @@ export function parseEnvFile(text: string): Record<string, string> {
 }
 
 export async function launchTestHost(envFile: string, accel: "auto" | "kvm" | "tcg" = "tcg", timeoutMs = 60_000): Promise<RunningTestHost> {
-  const main = join(packageRoot, "dist", "hypervisors", "xcp-ng", "testhost", "main.js");
+  const main = join(packageRoot, "dist", "test", "doubles", "xcp-ng", "main.js");
   // `--` keeps Node 20 from taking --env-file for itself.
   const child = execa(process.execPath, [main, "--", "--env-file", envFile, "--accel", accel], { reject: false, stdin: "ignore", stdout: "ignore", buffer: false });
   let log = "";

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { encodeValue, type XmlRpcValue } from "../xmlrpc.js";
+import { encodeValue, type XmlRpcValue } from "../../../hypervisors/xcp-ng/xmlrpc.js";
 import { Domain, type DomainDisk, type DomainEnd } from "./domain.js";
 
 /** A XAPI failure raised by the double: code and string parameters, as on the wire. */

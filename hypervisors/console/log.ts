@@ -1,20 +1,12 @@
-// A machine's serial console: the full transcript, expect-style waits, and
-// marker-framed command execution (the openQA pattern), with a scan for signs
-// of a failed boot that fails every wait at once instead of at its timeout.
+// A machine's console log: the serial transcript, written to its file as the
+// bytes arrive (a hang is visible while it happens), expect-style waits, and
+// a scan of each complete line for signs of a failed boot that fails every
+// wait at once instead of at its timeout. The patterns come from the layers
+// that know them: the hypervisor adapter and the guest's family profile.
 // Adapters feed it bytes (attach); it knows nothing about any hypervisor.
+import { closeSync, openSync, writeSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
-import { FruixError } from "../errors.js";
-
-/** Lines that mean the boot has failed; waiting longer cannot help. */
-export const BADNESS: readonly RegExp[] = [
-  /Kernel panic - not syncing.*/,
-  /^.*\bOops: \d{4}.*$/m,
-  /fruix-initramfs: .*/,
-  // The in-guest installer refused or failed; it says why in this one line.
-  /fruix-installer: error: .*/,
-  /^mountroot>.*$/m,
-  /KVM internal error.*/,
-];
+import { FruixError } from "../../lib/errors.js";
 
 /** The boot failed on the console; `lines` are the offending lines and what led to them. */
 export class BootFailure extends FruixError {
@@ -22,8 +14,10 @@ export class BootFailure extends FruixError {
   constructor(
     readonly console: string,
     readonly lines: readonly string[],
+    /** The line that matched a failure pattern. */
+    readonly line: string = lines.at(-1) ?? "",
   ) {
-    super(`${console}: the boot failed: ${lines.find((l) => BADNESS.some((b) => b.test(l))) ?? lines.at(-1)}`);
+    super(`${console}: the boot failed: ${line}`);
   }
 }
 
@@ -31,10 +25,15 @@ export class ConsoleTimeout extends FruixError {
   override readonly name = "ConsoleTimeout";
 }
 
-export interface ConsoleOptions {
+export interface ConsoleLogOptions {
   /** Multiplies every timeout (TCG is slower than KVM). */
   readonly timeoutScale?: number;
-  readonly badness?: readonly RegExp[];
+  /** Lines that mean the boot has failed: waiting longer cannot help. */
+  readonly failurePatterns?: readonly RegExp[];
+  /** Where the transcript goes, byte for byte, as it arrives (created or truncated now). */
+  readonly transcriptFile?: string;
+  /** Called with each complete console line (carriage returns and terminal control codes removed). */
+  readonly onLine?: (line: string) => void;
 }
 
 interface Waiter {
@@ -43,36 +42,37 @@ interface Waiter {
   readonly reject: (error: Error) => void;
 }
 
-export interface RunResult {
-  readonly exitCode: number;
-  readonly output: string;
-}
+/** Escape sequences and other control codes: they would redraw the terminal of whoever reads the lines. */
+const CONTROL = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]/g;
 
-let runCounter = 0;
-
-export class SerialConsole {
+export class ConsoleLog {
   private text = "";
   /** Where the next wait starts looking: text before it has been consumed. */
   private cursor = 0;
+  /** The end of the last complete line already scanned and passed on. */
   private scanned = 0;
   private waiters = new Set<Waiter>();
   private failure: Error | undefined;
   private input: Writable | undefined;
+  private fd: number | undefined;
   private readonly timeoutScale: number;
-  private readonly badness: readonly RegExp[];
+  private readonly failurePatterns: readonly RegExp[];
+  private readonly onLine: ((line: string) => void) | undefined;
 
   constructor(
     readonly name: string,
-    options: ConsoleOptions = {},
+    options: ConsoleLogOptions = {},
   ) {
     this.timeoutScale = options.timeoutScale ?? 1;
-    this.badness = options.badness ?? BADNESS;
+    this.failurePatterns = options.failurePatterns ?? [];
+    this.onLine = options.onLine;
+    if (options.transcriptFile) this.fd = openSync(options.transcriptFile, "w");
   }
 
   /** Connects the console to a machine's serial port (again, after a reconnect). */
   attach(output: Readable, input: Writable): void {
     this.input = input;
-    output.on("data", (chunk: Buffer) => this.receive(chunk.toString("latin1")));
+    output.on("data", (chunk: Buffer) => this.receive(chunk));
   }
 
   /** The machine is gone: every wait fails with `error` from now on. */
@@ -81,6 +81,19 @@ export class SerialConsole {
     this.failure = error;
     for (const waiter of this.waiters) waiter.reject(error);
     this.waiters.clear();
+  }
+
+  /**
+   * Ends the transcript file (idempotent): an unfinished last line is passed
+   * on, and bytes arriving later stay in memory only.
+   */
+  close(): void {
+    if (this.scanned < this.text.length) this.passOn(this.text.slice(this.scanned));
+    this.scanned = this.text.length;
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    closeSync(fd);
   }
 
   transcript(): string {
@@ -126,38 +139,31 @@ export class SerialConsole {
     });
   }
 
-  /**
-   * Runs a shell command on the console's shell and returns its exit code and
-   * output (stdout and stderr). The markers are split in the typed text
-   * (`S""TART`), so the echo of the command line never matches them.
-   */
-  async run(command: string, opts: { timeoutMs?: number } = {}): Promise<RunResult> {
-    const tag = `FRX${++runCounter}x${process.pid}`;
-    this.send(`echo ${tag}-S""TART; { ${command}\n} 2>&1; echo ${tag}-E""ND-$?\n`);
-    const match = await this.waitFor(new RegExp(`${tag}-START\\r?\\n([\\s\\S]*?)${tag}-END-(\\d+)\\r?\\n`), {
-      timeoutMs: opts.timeoutMs ?? 30_000,
-    });
-    return { exitCode: Number(match[2]), output: match[1]!.replace(/\r/g, "").replace(/\n$/, "") };
-  }
-
-  private receive(chunk: string): void {
-    this.text += chunk;
+  private receive(chunk: Buffer): void {
+    // Written before anything else looks at it: the file is never behind what a failure quotes.
+    if (this.fd !== undefined) writeSync(this.fd, chunk);
+    this.text += chunk.toString("latin1");
     this.scan();
     this.match();
   }
 
-  /** Looks at each complete new line once for signs of a failed boot. */
+  private passOn(line: string): void {
+    this.onLine?.(line.replace(CONTROL, ""));
+  }
+
+  /** Looks at each complete new line once: passes it on, and checks it for signs of a failed boot. */
   private scan(): void {
     const end = this.text.lastIndexOf("\n");
-    if (end < this.scanned || this.failure) return;
+    if (end < this.scanned) return;
     const fresh = this.text.slice(this.scanned, end + 1);
     this.scanned = end + 1;
-    for (const line of fresh.replace(/\r/g, "").split("\n")) {
-      if (this.badness.some((b) => b.test(line))) {
-        const context = this.text.slice(0, this.scanned).replace(/\r/g, "").split("\n").filter(Boolean).slice(-15);
-        this.fail(new BootFailure(this.name, context));
-        return;
-      }
+    const lines = fresh.replace(/\r/g, "").split("\n").slice(0, -1);
+    for (const line of lines) this.passOn(line);
+    if (this.failure) return;
+    const bad = lines.find((line) => this.failurePatterns.some((p) => p.test(line)));
+    if (bad !== undefined) {
+      const context = this.text.slice(0, this.scanned).replace(/\r/g, "").split("\n").filter(Boolean).slice(-15);
+      this.fail(new BootFailure(this.name, context, bad));
     }
   }
 

@@ -7,7 +7,7 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import http from "node:http";
 import { pipeline } from "node:stream/promises";
-import { decodeCall, encodeResponse, failure, success, XmlRpcFormatError } from "../xmlrpc.js";
+import { decodeCall, encodeResponse, failure, success, XmlRpcFormatError } from "../../../hypervisors/xcp-ng/xmlrpc.js";
 import { ApiFailure, type HostInfo, type XapiModel } from "./xapi-model.js";
 
 const LABEL = "XCP-ng TEST DOUBLE";

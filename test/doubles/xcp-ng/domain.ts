@@ -8,8 +8,8 @@ import { existsSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
-import { Qmp } from "../../qemu/qmp.js";
-import { OVMF_CODE, OVMF_VARS } from "../../qemu/machine.js";
+import { Qmp } from "../../../hypervisors/qemu/qmp.js";
+import { OVMF_CODE, OVMF_VARS } from "../../../hypervisors/qemu/machine.js";
 
 export interface DomainDisk {
   /** Xen's userdevice: IDE slot 0-3 (bus = slot / 2, unit = slot % 2). */
