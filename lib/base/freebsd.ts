@@ -12,7 +12,7 @@ import { removeOnInterrupt } from "../cleanup.js";
 import type { FreebsdBase } from "../declaration/types.js";
 import { FruixError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { memoized } from "../memo.js";
+import { memoized } from "../store/memo.js";
 import { field, sexpDocument, sym } from "../sexp.js";
 import type { Store } from "../store/index.js";
 import { tempName } from "../store/paths.js";

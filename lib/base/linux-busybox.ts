@@ -7,7 +7,7 @@ import { temporaryDirectory } from "../cleanup.js";
 import type { LinuxBusyboxBase } from "../declaration/types.js";
 import { FruixError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { memoized } from "../memo.js";
+import { memoized } from "../store/memo.js";
 import { field, sexpDocument, sym } from "../sexp.js";
 import type { Store } from "../store/index.js";
 import { fetchPackage, resolveKernelPackage, resolvePackage, unpackPackage, type DebianPackage } from "./apt.js";

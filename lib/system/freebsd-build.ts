@@ -14,7 +14,7 @@ import { buildHelper, declarationHash, storeLayoutDocument, systemMetadataHead, 
 import { freebsdAccounts, freebsdGroupFile, masterPasswdFile, type FreebsdAccounts } from "./freebsd-accounts.js";
 import { closureLoaderConf, FREEBSD_ROOT_DEVICE, RC_CONF_STUB } from "./freebsd-boot.js";
 import { AUTOLOGIN_GETTYTAB, planFreebsdService, rcConfFile, ttysFile, type FreebsdServicePlan } from "./freebsd-services.js";
-import { shellQuote } from "./services.js";
+import { shellQuote } from "../shell.js";
 import { addTree, type Tree } from "./tree.js";
 
 /** What the closure is made from. */

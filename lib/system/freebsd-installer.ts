@@ -14,7 +14,7 @@ import { MiB } from "../disk/size.js";
 import { diskFormat, stageSystem } from "../disk/system-disk.js";
 import { BLOCK_SIZE, DENSITY, FRAGMENT_SIZE, MINFREE, minimumUfsSize, ufsSpec, ufsUsage, walkTree, writeUfs, type TreeNode } from "../disk/ufs.js";
 import type { Logger } from "../log.js";
-import { memoized } from "../memo.js";
+import { memoized } from "../store/memo.js";
 import { guestDir } from "../paths.js";
 import type { Store } from "../store/index.js";
 import { fruixVersion } from "../version.js";

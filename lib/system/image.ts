@@ -6,7 +6,7 @@ import { diskIds, diskLayout } from "../disk/layout.js";
 import { MiB, roundUp } from "../disk/size.js";
 import { checkRootSize, stageSystem, writeSystemDisk } from "../disk/system-disk.js";
 import type { Logger } from "../log.js";
-import { memoized } from "../memo.js";
+import { memoized } from "../store/memo.js";
 import { field, sexpDocument, sym } from "../sexp.js";
 import type { Store } from "../store/index.js";
 import type { SystemBuild } from "./build.js";

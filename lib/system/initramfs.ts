@@ -5,7 +5,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { LinuxBusyboxItems } from "../base/linux-busybox.js";
 import type { Logger } from "../log.js";
-import { memoized } from "../memo.js";
+import { memoized } from "../store/memo.js";
 import { guestDir } from "../paths.js";
 import type { Store } from "../store/index.js";
 import { cpioArchive, type CpioEntry } from "./cpio.js";

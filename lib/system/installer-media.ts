@@ -13,7 +13,7 @@ import { diskIds, ESP_SIZE } from "../disk/layout.js";
 import { MiB, roundUp } from "../disk/size.js";
 import { tool } from "../disk/tools.js";
 import type { Logger } from "../log.js";
-import { memoized } from "../memo.js";
+import { memoized } from "../store/memo.js";
 import type { Store } from "../store/index.js";
 import type { SystemBuild } from "./build.js";
 import { closureLink, closureLinkFile } from "./closure-files.js";

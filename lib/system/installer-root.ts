@@ -14,14 +14,14 @@ import { diskIds, diskLayout, ESP_SIZE, SECTOR, type DiskIds } from "../disk/lay
 import { MiB } from "../disk/size.js";
 import { diskFormat, stageSystem, type DiskFormat } from "../disk/system-disk.js";
 import type { Logger } from "../log.js";
-import { memoized } from "../memo.js";
+import { memoized } from "../store/memo.js";
 import type { Store } from "../store/index.js";
 import type { SystemBuild } from "./build.js";
 import { cpioArchive, treeEntries } from "./cpio.js";
 import { buildFreebsdInstallerRoot } from "./freebsd-installer.js";
 import { generationTime } from "./generation.js";
 import { installMetadata, type InstallSpec } from "./install-metadata.js";
-import { shellQuote } from "./services.js";
+import { shellQuote } from "../shell.js";
 import { populateRootfs } from "./rootfs.js";
 
 export interface InstallPlan {

@@ -5,7 +5,6 @@
 import { realizeLinuxBusybox } from "../base/linux-busybox.js";
 import { importDebianBinaries, type BinarySet } from "../base/debian-binaries.js";
 import type { OperatingSystem, ServiceSpec } from "../declaration/types.js";
-import { FruixError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 import { fruixVersion } from "../version.js";
@@ -22,15 +21,6 @@ export const INSTALLER_TOOLS: BinarySet = {
   ],
   binaries: ["sbin/sfdisk", "sbin/mkfs.fat", "sbin/mke2fs"],
 };
-
-/** Install targets are device paths; anything else is refused before building. */
-export function checkInstallTargetDevice(device: string | undefined, option = "--install-target-device"): string {
-  if (!device) throw new FruixError(`${option} DEV is required (e.g. /dev/vdb: see docs/installer.md for each hypervisor's names)`, { exitCode: 2 });
-  if (!/^\/dev\/[A-Za-z0-9][A-Za-z0-9_./-]*$/.test(device) || device.includes("..")) {
-    throw new FruixError(`${option} must be a device path such as /dev/vdb, not '${device}'`, { exitCode: 2 });
-  }
-  return device;
-}
 
 /**
  * The installer's declaration (pure): the target's, named `<host>-installer`,
