@@ -14,8 +14,8 @@ import {
   serviceSpec,
   type RecordType,
 } from "./schema.js";
-import type { ServiceSpec, SourceLocation } from "./types.js";
-import type { Binding, ListValue, ProcedureValue, RecordValue, Value } from "./values.js";
+import type { SourceLocation } from "./types.js";
+import type { Binding, ListValue, Value } from "./values.js";
 
 // ---------------------------------------------------------------------------
 // Names

@@ -8,7 +8,6 @@ import type {
   BaseSpec,
   FreebsdBase,
   LinuxBusyboxBase,
-  OperatingSystem,
   ServiceSpec,
   SourceLocation,
   UserAccount,

@@ -1,7 +1,7 @@
 // What every booted Fruix system must show, checked through the validation
 // shell on its serial console: shared by the boot and install scenarios.
 import type { Machine } from "../../hypervisors/types.js";
-import { planService } from "../../lib/system/services.js";
+import { planService } from "../../lib/family/linux-busybox/services.js";
 import type { ScenarioContext, SystemUnderTest } from "../../lib/validate/scenario.js";
 
 /** Boots `vm` and waits for the activation line; returns the closure it names and the seconds it took. */

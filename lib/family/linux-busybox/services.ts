@@ -1,9 +1,9 @@
 // What each declared service becomes on the linux-busybox base (pure): either a
 // run script that activation starts under a restart loop, or an inittab line
 // for BusyBox init (ttys belong to init, which gives them a controlling terminal).
-import type { ServiceSpec } from "../declaration/types.js";
-import { FruixError } from "../errors.js";
-import { shellQuote } from "../shell.js";
+import type { ServiceSpec } from "../../declaration/types.js";
+import { FruixError } from "../../errors.js";
+import { shellQuote } from "../../shell.js";
 
 export interface ServicePlan {
   /** Directory name under the closure's services/. */

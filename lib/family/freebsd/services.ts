@@ -1,9 +1,9 @@
 // What each declared service becomes on the freebsd base (pure): rc.conf(5)
 // settings for rc.d scripts the world already has, or a line of /etc/ttys for
 // init(8). Services that make no sense there are refused at the declaration.
-import type { ServiceSpec } from "../declaration/types.js";
-import { FruixError } from "../errors.js";
-import { shellDoubleQuote } from "../shell.js";
+import type { ServiceSpec } from "../../declaration/types.js";
+import { FruixError } from "../../errors.js";
+import { shellDoubleQuote } from "../../shell.js";
 
 export interface FreebsdServicePlan {
   readonly name: string;
