@@ -4,7 +4,6 @@ import { open, rm, truncate, writeFile } from "node:fs/promises";
 import { removeOnInterrupt } from "../cleanup.js";
 import { diskIds, diskLayout, ESP_SIZE, minimumDiskSize } from "../disk/layout.js";
 import { formatSize } from "../disk/size.js";
-import { checkRootSize, stageSystem, writeSystemDisk } from "./system-disk.js";
 import { inspectTarget, type TargetKind } from "../disk/target.js";
 import { FruixError } from "../errors.js";
 import { familyOf } from "../family/index.js";
@@ -12,8 +11,9 @@ import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 import type { SystemBuild } from "../system/build.js";
 import { generationTime, INSTALL_METADATA_PATH } from "../system/generation.js";
-import { defaultRootSize } from "./image.js";
 import { installMetadata } from "../system/install-metadata.js";
+import { defaultRootSize } from "./image.js";
+import { checkRootSize, stageSystem, writeSystemDisk } from "./system-disk.js";
 
 export interface InstallOptions {
   readonly target: string;

@@ -17,8 +17,6 @@ import type { Store } from "../store/index.js";
 import type { SystemBuild } from "../system/build.js";
 import { stageWith, type StagedSystem } from "../system/stage.js";
 
-export type { StagedSystem } from "../system/stage.js";
-
 /** Lays the system out as its family does, in a scratch directory, measured. */
 export function stageSystem(store: Store, build: SystemBuild, created: string): Promise<StagedSystem> {
   return stageWith(store, build, familyOf(build).disk, created);

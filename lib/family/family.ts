@@ -1,8 +1,8 @@
 // The Family contract: everything Fruix does that depends on the base family
 // (linux-busybox, freebsd), as one object per folder. lib/family/index.ts
 // chooses the object; code outside lib/family never asks which family it has.
-import type { DiskIds } from "../disk/layout.js";
 import type { BaseSpec, OperatingSystem } from "../declaration/types.js";
+import type { DiskIds } from "../disk/layout.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 import type { RootId } from "../system/install-metadata.js";

@@ -4,10 +4,10 @@
 import type { Family } from "../family.js";
 import { buildFreebsdSystem } from "./build.js";
 import { freebsdDisk, ROOT_ID } from "./disk.js";
-import { guestDir } from "./guest.js";
 import { freebsdGuest } from "./guest-profile.js";
-import { buildFreebsdInstallerRoot, buildFreebsdInstallerSystem } from "./installer.js";
+import { guestDir } from "./guest.js";
 import { stageFreebsdInstallerMedium } from "./installer-media.js";
+import { buildFreebsdInstallerRoot, buildFreebsdInstallerSystem } from "./installer.js";
 
 export const freebsd: Family = {
   name: "freebsd",

@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { execa } from "execa";
 import type { DiskIds } from "../../disk/layout.js";
 import type { Store } from "../../store/index.js";
-import type { SystemBuild } from "../../system/system-build.js";
 import { closureLink, closureLinkFile } from "../../system/closure-files.js";
+import type { SystemBuild } from "../../system/system-build.js";
 import type { InstallerMedium } from "../family.js";
 import { MD_ROOT_DEVICE, MFSROOT_PATH } from "./installer.js";
 

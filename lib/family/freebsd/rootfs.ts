@@ -9,10 +9,10 @@ import { basename, dirname, join } from "node:path";
 import { execa } from "execa";
 import { parseManifest, type Manifest } from "../../disk/mtree.js";
 import type { Store } from "../../store/index.js";
-import type { SystemBuild } from "../../system/system-build.js";
 import { closureLink, closureLinkFile } from "../../system/closure-files.js";
-import { loaderConfFor } from "./boot.js";
 import { writeFirstGeneration } from "../../system/generation.js";
+import type { SystemBuild } from "../../system/system-build.js";
+import { loaderConfFor } from "./boot.js";
 
 /** Where the running system writes: copied from the world, never linked to the store. */
 export const MUTABLE = ["etc", "var", "root", "tmp", "home", "usr/local"];

@@ -3,10 +3,10 @@
 import type { Family } from "../family.js";
 import { buildLinuxBusyboxSystem } from "./build.js";
 import { linuxBusyboxDisk, ROOT_ID } from "./disk.js";
-import { guestDir } from "./guest.js";
 import { linuxBusyboxGuest } from "./guest-profile.js";
-import { buildLinuxBusyboxInstallerRoot, buildLinuxBusyboxInstallerSystem } from "./installer.js";
+import { guestDir } from "./guest.js";
 import { stageLinuxBusyboxInstallerBoot } from "./installer-media.js";
+import { buildLinuxBusyboxInstallerRoot, buildLinuxBusyboxInstallerSystem } from "./installer.js";
 
 export const linuxBusybox: Family = {
   name: "linux-busybox",
