@@ -14,7 +14,7 @@ function findPackageRoot(start: string): string {
 /** The checkout or installed package (works from lib/ sources and from dist/). */
 export const packageRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 
-/** Guest-side sources (POSIX sh) shipped verbatim into store items. */
+/** The family-neutral guest-side sources (POSIX sh: the helper, receive.sh), shipped verbatim into store items. Each family keeps its own scripts in its folder's guest/. */
 export const guestDir = join(packageRoot, "lib", "guest");
 
 /** Downloads (Debian packages) survive store deletion here: FRUIX_CACHE_DIR or XDG cache. */

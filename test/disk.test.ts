@@ -1,6 +1,6 @@
 // Pure disk logic: sizes, layout, identifiers, partition script, boot entries, target signatures.
 import { describe, expect, it } from "vitest";
-import { bootEntry, entryFileName, espPathFor, loaderConf } from "../lib/disk/boot-entries.js";
+import { bootEntry, entryFileName, espPathFor, loaderConf } from "../lib/family/linux-busybox/boot-entries.js";
 import { sfdiskScript } from "../lib/disk/gpt.js";
 import { diskIds, diskLayout, ESP_SIZE, minimumDiskSize, minimumRootSize } from "../lib/disk/layout.js";
 import { formatSize, GiB, MiB, parseSize } from "../lib/disk/size.js";

@@ -1,6 +1,6 @@
 // The FreeBSD installer media on synthetic sets, checked by independent tools
 // (sgdisk, mtools, fsck.vfat, xorriso, od), built twice for byte equality;
-// and lib/guest/freebsd-installer.sh run under dash and BusyBox sh on the md
+// and lib/family/freebsd/guest/installer.sh run under dash and BusyBox sh on the md
 // root's staged tree with stand-ins for FreeBSD's gpart, newfs, glabel, ...
 // (they log their arguments and make the device nodes gpart would). Nothing
 // here runs FreeBSD: the installer has never run on FreeBSD (docs/installer.md).
@@ -15,8 +15,8 @@ import { silentLogger } from "../lib/log.js";
 import { packageRoot } from "../lib/paths.js";
 import type { Store } from "../lib/store/index.js";
 import { buildSystem, type SystemBuild } from "../lib/system/build.js";
-import { buildFreebsdInstallerSystem, stageFreebsdInstallerRoot } from "../lib/system/freebsd-installer.js";
-import { installerLoaderConf } from "../lib/system/freebsd-installer-media.js";
+import { buildFreebsdInstallerSystem, stageFreebsdInstallerRoot } from "../lib/family/freebsd/installer.js";
+import { installerLoaderConf } from "../lib/family/freebsd/installer-media.js";
 import { cleanupTempDirs, freshStore, fruix, removeTree, tempDir } from "./helpers/fixtures.js";
 import { makeSyntheticSets, type SyntheticSets } from "./helpers/freebsd-sets.js";
 import { shells } from "./helpers/guest-tree.js";
@@ -192,7 +192,7 @@ describe.each(shells.filter(([name]) => name === "dash"))("the FreeBSD in-guest 
       FRUIX_INSTALLER_ROOT: top, PATH: `${stubs}:/usr/bin:/bin`,
       FAKE_BOOT_LABEL: "gptid/9d3b8f0e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", FAKE_MEDIASIZE: String(options.mediasize ?? 1024 * MiB),
     };
-    const result = await execa(shell[0]!, [...shell.slice(1), join(packageRoot, "lib/guest/freebsd-installer.sh")], { env, extendEnv: false, reject: false, all: true });
+    const result = await execa(shell[0]!, [...shell.slice(1), join(packageRoot, "lib/family/freebsd/guest/installer.sh")], { env, extendEnv: false, reject: false, all: true });
     const calls = (await readFile(join(top, "calls"), "utf8").catch(() => "")).trim().split("\n").filter(Boolean).map((c) => c.trim().replaceAll(top, "TOP"));
     return { result, calls, top, mnt: join(top, "mnt/fruix-target") };
   }

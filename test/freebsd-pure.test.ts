@@ -1,19 +1,19 @@
 // The freebsd base's pure parts: tar headers, manifests, accounts, services,
 // boot files, set locations, the UFS superblock reader and the GPT script.
 import { describe, expect, it } from "vitest";
-import { distDirectory, kernelVersion, userlandVersion } from "../lib/base/freebsd.js";
-import { formatManifest, manifestFromTar, mtreeEscape, mtreeUnescape, parseManifest } from "../lib/base/freebsd-manifest.js";
-import { TarLister } from "../lib/base/freebsd-tar.js";
+import { distDirectory, kernelVersion, userlandVersion } from "../lib/family/freebsd/base.js";
+import { formatManifest, mtreeEscape, mtreeUnescape, parseManifest } from "../lib/disk/mtree.js";
+import { manifestFromTar, TarLister } from "../lib/family/freebsd/tar.js";
 import { parseDeclaration, selectSystem } from "../lib/declaration/index.js";
-import { FREEBSD_PARTITIONS, setAttributes } from "../lib/disk/freebsd-disk.js";
+import { FREEBSD_PARTITIONS, setAttributes } from "../lib/family/freebsd/disk.js";
 import { sfdiskScript } from "../lib/disk/gpt.js";
 import { diskIds, diskLayout } from "../lib/disk/layout.js";
 import { MiB } from "../lib/disk/size.js";
 import { readUfsSuperblock, ufsSpec, ufsUsage, type TreeNode } from "../lib/disk/ufs.js";
-import { freebsdAccounts, freebsdGroupFile, masterPasswdFile } from "../lib/system/freebsd-accounts.js";
-import { closureLoaderConf, freebsdFstab, loaderConfFor, RC_CONF_STUB } from "../lib/system/freebsd-boot.js";
-import { planFreebsdService, rcConfFile, ttysFile } from "../lib/system/freebsd-services.js";
-import { passwdFromMaster } from "../lib/system/freebsd-rootfs.js";
+import { freebsdAccounts, freebsdGroupFile, masterPasswdFile } from "../lib/family/freebsd/accounts.js";
+import { closureLoaderConf, freebsdFstab, loaderConfFor, RC_CONF_STUB } from "../lib/family/freebsd/boot.js";
+import { planFreebsdService, rcConfFile, ttysFile } from "../lib/family/freebsd/services.js";
+import { passwdFromMaster } from "../lib/family/freebsd/rootfs.js";
 
 /** One 512-byte ustar header (and its data blocks), checksum included. */
 function tarMember(name: string, options: { flag?: string; mode?: number; uid?: number; gid?: number; data?: string; link?: string }): Buffer {

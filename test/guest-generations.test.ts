@@ -5,7 +5,7 @@
 import { chmod, mkdir, readdir, readFile, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { espPathFor, loaderConf } from "../lib/disk/boot-entries.js";
+import { espPathFor, loaderConf } from "../lib/family/linux-busybox/boot-entries.js";
 import { generationMetadata } from "../lib/system/generation.js";
 import { DATES, entryFor, runHelper, shells, snapshot, worldFixture, type RunOptions } from "./helpers/guest-tree.js";
 

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FAMILIES } from "../lib/family/index.js";
 import { guestDir } from "../lib/paths.js";
 import { writeFirstGeneration } from "../lib/system/generation.js";
 
@@ -91,7 +92,8 @@ describe.each(shells)("fruix helper under %s", (_name, shell) => {
 
 describe("guest scripts", () => {
   it("are clean under shellcheck as POSIX sh", async () => {
-    const scripts = (await readdir(guestDir)).filter((f) => f.endsWith(".sh")).map((f) => join(guestDir, f));
+    const dirs = [guestDir, ...FAMILIES.map((f) => f.guestDir)];
+    const scripts = (await Promise.all(dirs.map(async (dir) => (await readdir(dir)).filter((f) => f.endsWith(".sh")).map((f) => join(dir, f))))).flat();
     expect(scripts.length).toBeGreaterThanOrEqual(5);
     const result = await execa("shellcheck", ["-s", "sh", ...scripts], { reject: false });
     expect(result.stdout).toBe("");

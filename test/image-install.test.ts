@@ -9,7 +9,7 @@ import { MiB } from "../lib/disk/size.js";
 import { silentLogger } from "../lib/log.js";
 import type { Store } from "../lib/store/index.js";
 import { buildSystem, type SystemBuild } from "../lib/system/build.js";
-import { buildImage } from "../lib/system/image.js";
+import { buildImage } from "../lib/deploy/image.js";
 import { cleanupTempDirs, exampleFile, freshStore, fruix, tempDir } from "./helpers/fixtures.js";
 import { ACTIVATED_OR_FAILED, bootUefi } from "./helpers/qemu-direct.js";
 

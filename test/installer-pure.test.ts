@@ -2,14 +2,15 @@
 // install plan the guest sources, the boot entry, the installer declaration.
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { libraryClosure, wrapperScript } from "../lib/base/debian-binaries.js";
-import { readDynamic } from "../lib/base/elf.js";
+import { libraryClosure, wrapperScript } from "../lib/debian/binaries.js";
+import { readDynamic } from "../lib/debian/elf.js";
 import { loadDeclaration, selectSystem } from "../lib/declaration/index.js";
-import { installerEntry } from "../lib/disk/boot-entries.js";
+import { installerEntry } from "../lib/family/linux-busybox/boot-entries.js";
 import { diskIds } from "../lib/disk/layout.js";
 import { installMetadata } from "../lib/system/install-metadata.js";
-import { checkInstallTargetDevice, withInstaller } from "../lib/system/installer.js";
-import { installConf } from "../lib/system/installer-root.js";
+import { checkInstallTargetDevice } from "../lib/cli/args.js";
+import { withInstaller } from "../lib/system/installer.js";
+import { installConf } from "../lib/family/linux-busybox/installer.js";
 import type { SystemBuild } from "../lib/system/build.js";
 import { exampleFile } from "./helpers/fixtures.js";
 
@@ -60,7 +61,7 @@ describe("the install plan", () => {
       target: "/dev/vdb", targetKind: "block-device", installTargetDevice: "/dev/vdb",
       diskCapacity: { placeholder: "disk-capacity" }, rootSize: { placeholder: "root-size" },
       espSize: 64, rootUuid: "u", installed: "1970-01-01T00:00:00Z",
-    });
+    }, "root-uuid");
     expect(text).toContain("(disk-capacity @disk-capacity@)");
     expect(text).toContain("(root-size @root-size@)");
     expect(text).toContain('(install-target-device "/dev/vdb")');

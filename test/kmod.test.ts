@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { moduleDependencies, moduleLoadOrder, moduleName, readModinfo } from "../lib/base/kmod.js";
+import { moduleDependencies, moduleLoadOrder, moduleName, readModinfo } from "../lib/family/linux-busybox/kmod.js";
 
 /** A minimal ELF64 LE object with only .shstrtab and .modinfo, like a .ko's. */
 function fakeModule(modinfo: string[]): Buffer {

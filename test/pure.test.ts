@@ -1,11 +1,11 @@
 // Small pure pieces of the system builder.
 import { describe, expect, it } from "vitest";
 import type { OperatingSystem, ServiceSpec } from "../lib/declaration/types.js";
-import { parseStanza, kernelImageDependency } from "../lib/base/apt.js";
+import { parseStanza, kernelImageDependency } from "../lib/debian/apt.js";
 import { formatSexp, sexpDocument, field, sym } from "../lib/sexp.js";
 import { groupFile, passwdFile, resolveAccounts, shadowFile } from "../lib/system/accounts.js";
 import { generationTime } from "../lib/system/generation.js";
-import { inittabFile, planService } from "../lib/system/services.js";
+import { inittabFile, planService } from "../lib/family/linux-busybox/services.js";
 import { hostForwards, userNetwork } from "../hypervisors/qemu/usernet.js";
 
 const at = { file: "t.scm", line: 1, column: 1 };

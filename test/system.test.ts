@@ -4,12 +4,12 @@ import { readFile, readdir, readlink, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolvePackage } from "../lib/base/apt.js";
+import { resolvePackage } from "../lib/debian/apt.js";
 import { loadDeclaration, parseDeclaration, selectSystem } from "../lib/declaration/index.js";
 import { createLogger, silentLogger } from "../lib/log.js";
 import type { Store } from "../lib/store/index.js";
 import { buildSystem, type SystemBuild } from "../lib/system/build.js";
-import { materializeRootfs } from "../lib/system/rootfs.js";
+import { materializeRootfs } from "../lib/deploy/rootfs.js";
 import { cleanupTempDirs, exampleFile, freshStore, fruix, storeEntries, tempDir } from "./helpers/fixtures.js";
 import { ACTIVATED_OR_FAILED, bootDirect } from "./helpers/qemu-direct.js";
 

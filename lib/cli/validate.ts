@@ -7,7 +7,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { HYPERVISOR_NAMES, hypervisorFactory } from "../../hypervisors/index.js";
 import { FruixError } from "../errors.js";
-import { checkInstallTargetDevice } from "../system/installer.js";
+import { checkInstallTargetDevice } from "./args.js";
 import { createLogger } from "../log.js";
 import { packageRoot } from "../paths.js";
 import { Store } from "../store/index.js";

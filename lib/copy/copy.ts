@@ -10,9 +10,9 @@ import { Transform } from "node:stream";
 import { execa } from "execa";
 import { FruixError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { Store } from "../store/index.js";
-import { shellQuote } from "../system/services.js";
 import { guestDir } from "../paths.js";
+import { shellQuote } from "../shell.js";
+import type { Store } from "../store/index.js";
 import { itemManifest, manifestDifference, manifestLines } from "./manifest.js";
 import type { SshSession } from "./ssh.js";
 

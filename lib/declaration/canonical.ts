@@ -3,7 +3,7 @@
 // so it reads back to the same system. Locations and the binding name are left
 // out; users and groups are sorted by name; service order is kept.
 
-import { SERVICE_TYPES } from "./schema.js";
+import { BASE_TYPES, SERVICE_TYPES } from "./schema.js";
 import type { BaseSpec, OperatingSystem, ServiceSpec, UserAccount, UserGroup } from "./types.js";
 
 /** Bump when the text for an unchanged system would change. */
@@ -35,13 +35,13 @@ function sortByName<T extends { readonly name: string }>(items: readonly T[]): T
   return [...items].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** The base's record with each declared field (kebab-case) read from the spec (camelCase): no family is named here. */
 function base(spec: BaseSpec): string {
-  switch (spec.family) {
-    case "linux-busybox":
-      return record("linux-busybox-base", [["kernel-package", spec.kernelPackage]]);
-    case "freebsd":
-      return record("freebsd-base", [["dist-directory", spec.distDirectory]]);
-  }
+  const type = BASE_TYPES.get(spec.family);
+  if (type === undefined) throw new Error(`no record type for base family ${spec.family}`);
+  const values = spec as unknown as Readonly<Record<string, Plain | undefined>>;
+  const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  return record(type.name, type.fields.map((f) => [f.name, values[camel(f.name)]]));
 }
 
 function group(g: UserGroup): string {

@@ -4,8 +4,8 @@ import { readFile } from "node:fs/promises";
 import { DeclarationError, FruixError } from "../errors.js";
 import { evaluateProgram } from "./evaluate.js";
 import { decodeSource, readData } from "./reader.js";
-import type { SystemSpec } from "./schema.js";
 import type { Declaration, OperatingSystem } from "./types.js";
+import type { SystemSpec } from "./values.js";
 
 export { canonicalSystem } from "./canonical.js";
 export * from "./types.js";

@@ -3,12 +3,11 @@
 // docs/declarations.md is the operator-facing copy of this file.
 
 import { fail } from "./reader.js";
-import type { ListValue, RecordValue, ServiceValue, Value } from "./evaluate.js";
+import type { ConfigValue, ListValue, RecordObject, RecordValue, ServiceConfig, ServiceType, ServiceValue, SystemSpec, Value } from "./values.js";
 import type {
   BaseSpec,
   FreebsdBase,
   LinuxBusyboxBase,
-  OperatingSystem,
   ServiceSpec,
   SourceLocation,
   UserAccount,
@@ -28,13 +27,6 @@ export type FieldType =
   | { readonly kind: "record"; readonly types: readonly string[] }
   | { readonly kind: "service" };
 
-/** A configuration value as ServiceSpec.config holds it. */
-export type ConfigValue = string | number | boolean | readonly string[];
-export type ServiceConfig = Readonly<Record<string, ConfigValue>>;
-
-/** The typed object a record constructor produces. */
-export type SystemSpec = Omit<OperatingSystem, "binding">;
-export type RecordObject = SystemSpec | BaseSpec | UserAccount | UserGroup | ServiceConfig;
 
 export interface FieldSpec {
   readonly name: string;
@@ -306,6 +298,12 @@ const CONFIGURATIONS: RecordType[] = [
   ]),
 ];
 
+/** Each base family's record type: canonical.ts writes a base back through its fields. */
+export const BASE_TYPES: ReadonlyMap<BaseSpec["family"], RecordType> = new Map<BaseSpec["family"], RecordType>([
+  ["linux-busybox", linuxBusyboxBase],
+  ["freebsd", freebsdBase],
+]);
+
 export const RECORD_TYPES: ReadonlyMap<string, RecordType> = new Map(
   [operatingSystem, linuxBusyboxBase, freebsdBase, userAccount, userGroup, ...CONFIGURATIONS].map((t) => [t.name, t]),
 );
@@ -321,14 +319,6 @@ export function constructRecord(type: RecordType, fields: ReadonlyMap<string, Va
 // ---------------------------------------------------------------------------
 // Service types
 
-export interface ServiceType {
-  /** As in ServiceSpec.type, e.g. "httpd". */
-  readonly name: string;
-  /** The identifier a declaration uses, e.g. "httpd-service-type". */
-  readonly identifier: string;
-  /** Configuration record type; undefined when the service takes none. */
-  readonly configuration?: string;
-}
 
 const serviceType = (name: string, configuration?: string): ServiceType => ({
   name,

@@ -6,10 +6,10 @@
 // generation numbers are rewritten (makefs draws them in host directory order).
 import { lstat, open, readdir, readlink, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ManifestEntry } from "../base/freebsd-manifest.js";
-import { mtreeLine } from "../base/freebsd-manifest.js";
 import { FruixError } from "../errors.js";
 import type { Partition } from "./layout.js";
+import type { ManifestEntry } from "./mtree.js";
+import { mtreeLine } from "./mtree.js";
 import { MiB, roundUp } from "./size.js";
 import { tool } from "./tools.js";
 

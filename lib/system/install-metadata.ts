@@ -1,13 +1,14 @@
 // /var/lib/fruix/install.scm: what was installed, where, how, and where every
 // store item on the target came from — a Debian package, a FreeBSD
 // distribution set, or Fruix itself (pure).
+import type { DiskIds } from "../disk/layout.js";
 import { field, sexpDocument, sym, type Sexp } from "../sexp.js";
 import { fruixVersion } from "../version.js";
-import type { SystemBuild } from "./build.js";
+import type { SystemBuild } from "./system-build.js";
 
 /**
  * A value only the in-guest installer can know (the disk's capacity): written
- * as the placeholder symbol `@name@`, which lib/guest/installer.sh replaces.
+ * as the placeholder symbol `@name@`, which the family's guest/installer.sh replaces.
  */
 export interface MeasuredInGuest {
   readonly placeholder: "disk-capacity" | "root-size" | "root-partition-guid";
@@ -38,7 +39,16 @@ function measured(value: number | MeasuredInGuest): Sexp {
   return typeof value === "number" ? value : sym(`@${value.placeholder}@`);
 }
 
-export function installMetadata(build: SystemBuild, spec: InstallSpec): string {
+/** How install.scm names the root: the file system's UUID (ext4), or the partition's GPT GUID (FreeBSD's UFS has no UUID). */
+export type RootIdField = "root-uuid" | "root-partition-guid";
+
+/** Names the root and gives its id from the disk's ids: each family has one. */
+export interface RootId {
+  readonly field: RootIdField;
+  of(ids: DiskIds): string;
+}
+
+export function installMetadata(build: SystemBuild, spec: InstallSpec, rootIdField: RootIdField): string {
   return sexpDocument([
     sym("install"),
     field("format", 1),
@@ -51,7 +61,7 @@ export function installMetadata(build: SystemBuild, spec: InstallSpec): string {
     field("disk-capacity", measured(spec.diskCapacity)),
     field("root-size", measured(spec.rootSize)),
     field("esp-size", spec.espSize),
-    field(build.family === "freebsd" ? "root-partition-guid" : "root-uuid", typeof spec.rootUuid === "string" ? spec.rootUuid : measured(spec.rootUuid)),
+    field(rootIdField, typeof spec.rootUuid === "string" ? spec.rootUuid : measured(spec.rootUuid)),
     field("installed", spec.installed),
     field("declaration-hash", build.declarationHash),
     [sym("store-items"), ...build.items.map((item): Sexp => [sym("store-item"), field("path", item), itemSource(build, item)])],

@@ -1,36 +1,6 @@
-// The installer system: the target declaration turned into a closure that
-// runs lib/guest/installer.sh once at boot, with Debian's disk tools (BusyBox
-// has no GPT partitioner) and a reference to the target closure, so the
-// installer's store holds everything it copies.
-import { realizeLinuxBusybox } from "../base/linux-busybox.js";
-import { importDebianBinaries, type BinarySet } from "../base/debian-binaries.js";
+// The installer's declaration (pure), the same for every family: the target's
+// with the installer service added (lib/family/*/installer.ts build it).
 import type { OperatingSystem, ServiceSpec } from "../declaration/types.js";
-import { FruixError } from "../errors.js";
-import type { Logger } from "../log.js";
-import type { Store } from "../store/index.js";
-import { fruixVersion } from "../version.js";
-import { buildSystem, guestScript, type SystemBuild } from "./build.js";
-import { buildFreebsdInstallerSystem } from "./freebsd-installer.js";
-import { addTree } from "./tree.js";
-
-/** sfdisk, mkfs.fat and mke2fs with every library they load (Debian 12 package names). */
-export const INSTALLER_TOOLS: BinarySet = {
-  name: "fruix-installer-tools",
-  packages: [
-    "fdisk", "libfdisk1", "libsmartcols1", "libreadline8", "libtinfo6", "libblkid1", "libuuid1",
-    "dosfstools", "e2fsprogs", "libext2fs2", "libcom-err2", "libc6",
-  ],
-  binaries: ["sbin/sfdisk", "sbin/mkfs.fat", "sbin/mke2fs"],
-};
-
-/** Install targets are device paths; anything else is refused before building. */
-export function checkInstallTargetDevice(device: string | undefined, option = "--install-target-device"): string {
-  if (!device) throw new FruixError(`${option} DEV is required (e.g. /dev/vdb: see docs/installer.md for each hypervisor's names)`, { exitCode: 2 });
-  if (!/^\/dev\/[A-Za-z0-9][A-Za-z0-9_./-]*$/.test(device) || device.includes("..")) {
-    throw new FruixError(`${option} must be a device path such as /dev/vdb, not '${device}'`, { exitCode: 2 });
-  }
-  return device;
-}
 
 /**
  * The installer's declaration (pure): the target's, named `<host>-installer`,
@@ -41,18 +11,4 @@ export function withInstaller(os: OperatingSystem): OperatingSystem {
   const ttys = os.services.filter((s) => s.type === "getty" || s.type === "validation-shell");
   const installer: ServiceSpec = { type: "fruix-installer", config: {}, location: os.location };
   return { ...os, hostName: `${os.hostName}-installer`, services: [...ttys, installer] };
-}
-
-export async function buildInstallerSystem(store: Store, os: OperatingSystem, target: SystemBuild, log: Logger): Promise<SystemBuild> {
-  if (os.base.family === "freebsd") return buildFreebsdInstallerSystem(store, os, target, log);
-  const base = await realizeLinuxBusybox(store, os.base, log);
-  const tools = await importDebianBinaries(store, INSTALLER_TOOLS, log);
-  const script = await addTree(store, `fruix-installer-${fruixVersion}`, {
-    "bin/fruix-installer": await guestScript("installer.sh", base.busybox),
-  });
-  return buildSystem(store, withInstaller(os), log, {
-    programs: { ...tools.programs, "fruix-installer": `${script}/bin/fruix-installer` },
-    items: [tools.item, script, target.closurePath],
-    packages: tools.packages.map((pkg) => ({ pkg, items: [tools.item] })),
-  });
 }

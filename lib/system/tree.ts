@@ -3,8 +3,8 @@
 // whose description is unchanged costs a lookup, not a rewrite and re-hash.
 import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { memoized } from "../memo.js";
 import type { Store } from "../store/index.js";
+import { memoized } from "../store/memo.js";
 
 export type TreeEntry = string | { readonly text: string; readonly mode: number } | { readonly link: string };
 export type Tree = Record<string, TreeEntry>;

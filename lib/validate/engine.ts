@@ -13,11 +13,11 @@ import type { OperatingSystem } from "../declaration/types.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 import { buildSystem } from "../system/build.js";
-import { buildImage } from "../system/image.js";
-import { installSystem } from "../system/install.js";
-import { buildInstallerSystem } from "../system/installer.js";
-import { buildInstallerDisk, buildInstallerIso } from "../system/installer-media.js";
-import { buildInstallerRoot } from "../system/installer-root.js";
+import { buildImage } from "../deploy/image.js";
+import { installSystem } from "../deploy/install.js";
+import { buildInstallerSystem } from "../deploy/installer.js";
+import { buildInstallerDisk, buildInstallerIso } from "../deploy/installer-media.js";
+import { buildInstallerRoot } from "../deploy/installer.js";
 import { fruixVersion } from "../version.js";
 import { Guest, guestProfileOf } from "./guest.js";
 import { requireValidatable, withValidationShell } from "./instrument.js";
@@ -138,7 +138,7 @@ class Run implements ScenarioContext {
         key,
         (async () => {
           const selected = await this.declaredSystem();
-          const declared = withValidationShell(selected, guestProfileOf(selected).consoleTty);
+          const declared = withValidationShell(selected);
           const os = variant ? variant.transform(declared) : declared;
           this.note(
             variant

@@ -7,13 +7,12 @@ import type { RunResult } from "../../hypervisors/console/shell.js";
 import { keyValues } from "../copy/copy.js";
 import type { OperatingSystem } from "../declaration/types.js";
 import type { GuestProfile } from "../family/guest-profile.js";
-import { linuxBusyboxGuest } from "../family/linux-busybox/guest-profile.js";
+import { familyOf } from "../family/index.js";
 import type { Logger } from "../log.js";
 
-/** The profile of the family a system belongs to: the one place validation picks it. */
-export function guestProfileOf(_os: OperatingSystem): GuestProfile {
-  // Only linux-busybox systems get this far (requireValidatable refuses the others).
-  return linuxBusyboxGuest;
+/** The guest profile of the family a system belongs to. */
+export function guestProfileOf(os: OperatingSystem): GuestProfile {
+  return familyOf(os.base).guest;
 }
 
 /** The activation script's last line: the closure it activated. */

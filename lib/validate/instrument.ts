@@ -3,10 +3,10 @@
 // Only validation does this; declarations never carry it unless they ask.
 import type { OperatingSystem, ServiceSpec } from "../declaration/types.js";
 import { FruixError } from "../errors.js";
+import { familyOf } from "../family/index.js";
 
-export const CONSOLE_TTY = "ttyS0";
-
-export function withValidationShell(os: OperatingSystem, tty = CONSOLE_TTY): OperatingSystem {
+/** The shell goes on the family's serial console (linux-busybox's ttyS0) unless a tty is given. */
+export function withValidationShell(os: OperatingSystem, tty = familyOf(os.base).guest.consoleTty): OperatingSystem {
   const onTty = (s: ServiceSpec) => (s.type === "getty" || s.type === "validation-shell") && s.config.tty === tty;
   const shell: ServiceSpec = { type: "validation-shell", config: { tty }, location: os.location };
   // A getty on the same tty would fight the shell for it.
@@ -14,15 +14,11 @@ export function withValidationShell(os: OperatingSystem, tty = CONSOLE_TTY): Ope
 }
 
 /**
- * Refuses a system the engine cannot run (pure). Scenarios instrument ttyS0
- * and probe a Linux guest (BusyBox, /proc, vda disks, dropbear); no FreeBSD
- * guest has been booted here, so no FreeBSD probe has been checked against one.
+ * Refuses a system the engine cannot run (pure): its family says why
+ * (FreeBSD: no FreeBSD guest has been booted here, so its guest profile has
+ * not been checked against one).
  */
 export function requireValidatable(os: OperatingSystem): void {
-  if (os.base.family === "freebsd") {
-    throw new FruixError(
-      "validate cannot run FreeBSD systems yet: no FreeBSD guest has been booted on this project's test host (docs/freebsd.md); build, image and install them with fruix system ...",
-      { exitCode: 2 },
-    );
-  }
+  const refused = familyOf(os.base).validationRefused;
+  if (refused !== undefined) throw new FruixError(refused, { exitCode: 2 });
 }

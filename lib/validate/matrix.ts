@@ -3,7 +3,7 @@
 // cell's attempts are classed. Running the cells is matrix-run.ts's job.
 import { dirname, resolve } from "node:path";
 import { FruixError } from "../errors.js";
-import { checkInstallTargetDevice } from "../system/installer.js";
+import { checkInstallTargetDevice } from "../cli/args.js";
 import { type JsonNode, JsonSyntaxError, type Position, readJson } from "./json-source.js";
 import type { CellStatus, Status } from "./report.js";
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll } from "vitest";
-import { bootEntry, entryFileName, espPathFor, loaderConf } from "../../lib/disk/boot-entries.js";
+import { bootEntry, entryFileName, espPathFor, loaderConf } from "../../lib/family/linux-busybox/boot-entries.js";
 import { writeFirstGeneration } from "../../lib/system/generation.js";
 import { guestDir } from "../../lib/paths.js";
 

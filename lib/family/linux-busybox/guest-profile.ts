@@ -1,7 +1,7 @@
 // The linux-busybox guest as validation sees it: ttyS0, Linux's and the
 // initramfs's failure lines, and a BusyBox probe.
 import type { GuestProfile } from "../guest-profile.js";
-import { planService } from "../../system/services.js";
+import { planService } from "./services.js";
 
 const PROBE = `
 cs=$(readlink /run/current-system)

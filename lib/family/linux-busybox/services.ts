@@ -1,8 +1,9 @@
 // What each declared service becomes on the linux-busybox base (pure): either a
 // run script that activation starts under a restart loop, or an inittab line
 // for BusyBox init (ttys belong to init, which gives them a controlling terminal).
-import type { ServiceSpec } from "../declaration/types.js";
-import { FruixError } from "../errors.js";
+import type { ServiceSpec } from "../../declaration/types.js";
+import { FruixError } from "../../errors.js";
+import { shellQuote } from "../../shell.js";
 
 export interface ServicePlan {
   /** Directory name under the closure's services/. */
@@ -12,11 +13,6 @@ export interface ServicePlan {
   readonly inittab?: string;
   /** The process a running service shows in ps (validation checks for it). */
   readonly process?: string;
-}
-
-/** Quotes a value for POSIX sh (generated scripts and config files). */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 function str(spec: ServiceSpec, key: string): string {

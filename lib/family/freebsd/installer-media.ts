@@ -8,11 +8,12 @@
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
-import type { DiskIds } from "../disk/layout.js";
-import type { Store } from "../store/index.js";
-import type { SystemBuild } from "./build.js";
-import { closureLink, closureLinkFile } from "./closure-files.js";
-import { MD_ROOT_DEVICE, MFSROOT_PATH } from "./freebsd-installer.js";
+import type { DiskIds } from "../../disk/layout.js";
+import type { Store } from "../../store/index.js";
+import { closureLink, closureLinkFile } from "../../system/closure-files.js";
+import type { SystemBuild } from "../../system/system-build.js";
+import type { InstallerMedium } from "../family.js";
+import { MD_ROOT_DEVICE, MFSROOT_PATH } from "./installer.js";
 
 /**
  * GEOM labels naming each medium, which the installer refuses to write:
@@ -55,4 +56,14 @@ export async function stageFreebsdInstallerBoot(store: Store, installer: SystemB
   const closureConf = await readFile(join(store.toHostPath(installer.closurePath), "boot/loader.conf"), "utf8");
   await writeFile(join(boot, "loader.conf"), installerLoaderConf(closureConf, installer.closurePath, bootLabel));
   await copyFile(store.toHostPath(rootImage), join(top, MFSROOT_PATH));
+}
+
+/**
+ * The family's hook for lib/deploy/installer-media.ts. On the installer disk
+ * loader.efi reads /boot from the partition it was loaded from (`top` is the
+ * ESP); on the ISO the El Torito image holds loader.efi only, and the loader
+ * reads /boot from the ISO 9660 file system.
+ */
+export function stageFreebsdInstallerMedium(store: Store, installer: SystemBuild, _hostName: string, rootImage: string, medium: InstallerMedium): Promise<void> {
+  return stageFreebsdInstallerBoot(store, installer, rootImage, freebsdBootLabel(medium.kind, medium.ids, medium.isoLabel), medium.fat, medium.top);
 }

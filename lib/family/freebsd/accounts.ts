@@ -1,10 +1,10 @@
 // /etc/master.passwd and /etc/group for a FreeBSD system (pure): the world's
 // own system accounts (root, daemon, operator, wheel, ...) with the declared
 // users and groups added. Activation installs them with pwd_mkdb(8).
-import { BUILTIN_GROUPS } from "../declaration/schema.js";
-import type { OperatingSystem, SourceLocation } from "../declaration/types.js";
-import { FruixError } from "../errors.js";
-import { NO_PASSWORD } from "./accounts.js";
+import { BUILTIN_GROUPS } from "../../declaration/schema.js";
+import type { OperatingSystem, SourceLocation } from "../../declaration/types.js";
+import { FruixError } from "../../errors.js";
+import { NO_PASSWORD } from "../../system/accounts.js";
 
 export interface FreebsdUser {
   readonly name: string;

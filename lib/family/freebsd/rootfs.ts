@@ -7,12 +7,12 @@
 import { chmod, copyFile, link, lstat, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { execa } from "execa";
-import { parseManifest, type Manifest } from "../base/freebsd-manifest.js";
-import type { Store } from "../store/index.js";
-import type { SystemBuild } from "./build.js";
-import { closureLink, closureLinkFile } from "./closure-files.js";
-import { loaderConfFor } from "./freebsd-boot.js";
-import { writeFirstGeneration } from "./generation.js";
+import { parseManifest, type Manifest } from "../../disk/mtree.js";
+import type { Store } from "../../store/index.js";
+import { closureLink, closureLinkFile } from "../../system/closure-files.js";
+import { writeFirstGeneration } from "../../system/generation.js";
+import type { SystemBuild } from "../../system/system-build.js";
+import { loaderConfFor } from "./boot.js";
 
 /** Where the running system writes: copied from the world, never linked to the store. */
 export const MUTABLE = ["etc", "var", "root", "tmp", "home", "usr/local"];

@@ -1,5 +1,5 @@
 // The FreeBSD installer: a FreeBSD system closure built from the target
-// declaration that runs lib/guest/freebsd-installer.sh once at boot
+// declaration that runs guest/installer.sh once at boot
 // (rc.d/fruix_installer), and its md root ("mfsroot"): a UFS image of the
 // installer's root tree holding, under /fruix-installer, what the build host
 // can decide about the install. The world's gpart, newfs and newfs_msdos do
@@ -7,25 +7,25 @@
 import { mkdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
-import { temporaryDirectory } from "../cleanup.js";
-import type { OperatingSystem } from "../declaration/types.js";
-import { setAttributes } from "../disk/freebsd-disk.js";
-import { MiB } from "../disk/size.js";
-import { diskFormat, stageSystem } from "../disk/system-disk.js";
-import { BLOCK_SIZE, DENSITY, FRAGMENT_SIZE, MINFREE, minimumUfsSize, ufsSpec, ufsUsage, walkTree, writeUfs, type TreeNode } from "../disk/ufs.js";
-import type { Logger } from "../log.js";
-import { memoized } from "../memo.js";
-import { guestDir } from "../paths.js";
-import type { Store } from "../store/index.js";
-import { fruixVersion } from "../version.js";
-import type { SystemBuild } from "./build.js";
-import { FREEBSD_ESP_LABEL, FREEBSD_ROOT_LABEL } from "./freebsd-boot.js";
-import { buildFreebsdSystem } from "./freebsd-build.js";
-import { freebsdSetItems, MUTABLE, populateFreebsdRootfs } from "./freebsd-rootfs.js";
-import { generationTime } from "./generation.js";
-import { emptyStore, installConfText, installerTargetIds, PAYLOAD_DIR, writePayload, type InstallPlan } from "./installer-root.js";
-import { withInstaller } from "./installer.js";
-import { addTree } from "./tree.js";
+import { temporaryDirectory } from "../../cleanup.js";
+import type { OperatingSystem } from "../../declaration/types.js";
+import { MiB } from "../../disk/size.js";
+import { BLOCK_SIZE, DENSITY, FRAGMENT_SIZE, MINFREE, minimumUfsSize, ufsSpec, ufsUsage, walkTree, writeUfs, type TreeNode } from "../../disk/ufs.js";
+import type { Logger } from "../../log.js";
+import type { Store } from "../../store/index.js";
+import { memoized } from "../../store/memo.js";
+import { generationTime } from "../../system/generation.js";
+import { emptyStore, installConfText, installerTargetIds, PAYLOAD_DIR, writePayload, type InstallPlan } from "../../system/installer-payload.js";
+import { withInstaller } from "../../system/installer.js";
+import { stageWith } from "../../system/stage.js";
+import type { SystemBuild } from "../../system/system-build.js";
+import { addTree } from "../../system/tree.js";
+import { fruixVersion } from "../../version.js";
+import { FREEBSD_ESP_LABEL, FREEBSD_ROOT_LABEL } from "./boot.js";
+import { buildFreebsdSystem } from "./build.js";
+import { freebsdDisk, ROOT_ID, setAttributes } from "./disk.js";
+import { guestDir } from "./guest.js";
+import { freebsdSetItems, MUTABLE, populateFreebsdRootfs } from "./rootfs.js";
 
 /** The root the installer's kernel mounts: the md image the loader preloaded. */
 export const MD_ROOT_DEVICE = "/dev/md0";
@@ -38,11 +38,11 @@ const MD_ROOT_SLACK = 32 * MiB;
 
 /** The installer system: the target's declaration with the installer service, referencing the target closure. */
 export async function buildFreebsdInstallerSystem(store: Store, os: OperatingSystem, target: SystemBuild, log: Logger): Promise<SystemBuild> {
-  const body = await readFile(join(guestDir, "freebsd-installer.sh"), "utf8");
+  const body = await readFile(join(guestDir, "installer.sh"), "utf8");
   const script = await addTree(store, `fruix-installer-freebsd-${fruixVersion}`, {
     "bin/fruix-installer": { text: `#!/bin/sh\n${body}`, mode: 0o555 },
   });
-  const rcd = await readFile(join(guestDir, "freebsd-rc.d-fruix-installer.sh"), "utf8");
+  const rcd = await readFile(join(guestDir, "rc.d-fruix-installer.sh"), "utf8");
   return buildFreebsdSystem(store, withInstaller(os), log, {
     files: {
       "etc/rc.d/fruix_installer": { text: rcd, mode: 0o555 },
@@ -97,10 +97,10 @@ async function withoutStoreItems(rootfs: string): Promise<void> {
  * Returns makefs's specification for it.
  */
 export async function stageFreebsdInstallerRoot(store: Store, target: SystemBuild, installer: SystemBuild, plan: InstallPlan, created: string, ram: string, log: Logger): Promise<string> {
-  const staged = await log.step("stage the target rootfs", () => stageSystem(store, target, created));
+  const staged = await log.step("stage the target rootfs", () => stageWith(store, target, freebsdDisk, created));
   try {
     const ids = installerTargetIds(target, plan.device);
-    const format = diskFormat(target);
+    const format = freebsdDisk;
     await staged.addFiles(format.diskFiles(ids));
     await log.step("installer rootfs", () => populateFreebsdRootfs(store, installer, ram, created));
     await writeFile(join(ram, "etc/fstab"), `# Generated by Fruix: the installer runs from the md image the loader preloaded.\n${MD_ROOT_DEVICE}\t/\tufs\trw\t1\t1\n`);
@@ -113,6 +113,7 @@ export async function stageFreebsdInstallerRoot(store: Store, target: SystemBuil
       created,
       conf: freebsdInstallConf(target, plan, { world: sets.world.item, kernel: sets.kernel.item }, staged.minimumRootSize),
       rootUuid: { placeholder: "root-partition-guid" }, // gpart chooses it in the guest
+      rootIdField: ROOT_ID.field,
     });
     // Owners and modes: the installer's sets for its own tree, the target's for the staged root.
     const own = await freebsdSetItems(store, installer.closurePath);

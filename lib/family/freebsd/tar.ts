@@ -1,7 +1,8 @@
 // Reads the headers of a tar stream (pure): FreeBSD's distribution sets are
 // pax archives whose headers carry what the store cannot keep — owners, the
 // setuid bit, file flags (SCHILY.fflags). The files themselves are extracted
-// by tar(1); this only lists.
+// by tar(1); this only lists, and makes the set's mtree manifest.
+import type { Manifest, ManifestEntry } from "../../disk/mtree.js";
 
 export type TarEntryType = "file" | "dir" | "symlink" | "hardlink" | "other";
 
@@ -171,4 +172,25 @@ export class TarLister {
     // Hard links and directories carry no data, whatever their size field says.
     this.skip = type === "file" || type === "other" ? Math.ceil(entrySize / BLOCK) * BLOCK : 0;
   }
+}
+
+const KIND: Record<TarEntryType, ManifestEntry["type"] | undefined> = {
+  file: "file", hardlink: "file", dir: "dir", symlink: "link", other: undefined,
+};
+
+/** A hard link takes the attributes its header gives, like any file. */
+export function manifestFromTar(entries: readonly TarEntry[]): Manifest {
+  const manifest = new Map<string, ManifestEntry>();
+  for (const e of entries) {
+    const type = KIND[e.type];
+    if (!type) continue;
+    manifest.set(e.path, {
+      type, mode: e.mode, uid: e.uid, gid: e.gid,
+      ...(e.uname ? { uname: e.uname } : {}),
+      ...(e.gname ? { gname: e.gname } : {}),
+      ...(type === "link" ? { link: e.link! } : {}),
+      ...(e.flags ? { flags: e.flags } : {}),
+    });
+  }
+  return manifest;
 }

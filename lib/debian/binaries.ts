@@ -8,9 +8,9 @@ import { basename, dirname, join } from "node:path";
 import { temporaryDirectory } from "../cleanup.js";
 import { FruixError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { memoized } from "../memo.js";
 import { field, sexpDocument, sym } from "../sexp.js";
 import type { Store } from "../store/index.js";
+import { memoized } from "../store/memo.js";
 import { fetchPackage, resolvePackage, unpackPackage, type DebianPackage } from "./apt.js";
 import { readDynamic } from "./elf.js";
 

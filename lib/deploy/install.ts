@@ -4,15 +4,16 @@ import { open, rm, truncate, writeFile } from "node:fs/promises";
 import { removeOnInterrupt } from "../cleanup.js";
 import { diskIds, diskLayout, ESP_SIZE, minimumDiskSize } from "../disk/layout.js";
 import { formatSize } from "../disk/size.js";
-import { checkRootSize, stageSystem, writeSystemDisk } from "../disk/system-disk.js";
 import { inspectTarget, type TargetKind } from "../disk/target.js";
 import { FruixError } from "../errors.js";
+import { familyOf } from "../family/index.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
-import type { SystemBuild } from "./build.js";
-import { generationTime, INSTALL_METADATA_PATH } from "./generation.js";
+import type { SystemBuild } from "../system/build.js";
+import { generationTime, INSTALL_METADATA_PATH } from "../system/generation.js";
+import { installMetadata } from "../system/install-metadata.js";
 import { defaultRootSize } from "./image.js";
-import { installMetadata } from "./install-metadata.js";
+import { checkRootSize, stageSystem, writeSystemDisk } from "./system-disk.js";
 
 export interface InstallOptions {
   readonly target: string;
@@ -57,7 +58,7 @@ export async function installSystem(store: Store, build: SystemBuild, options: I
     }
     checkRootSize(layout, staged, options.rootSize === undefined ? `a disk of ${formatSize(capacity)}` : "--root-size");
 
-    const freebsd = build.family === "freebsd";
+    const { rootId } = familyOf(build);
     const metadata = installMetadata(build, {
       target: options.target,
       targetKind: target.kind,
@@ -65,9 +66,9 @@ export async function installSystem(store: Store, build: SystemBuild, options: I
       diskCapacity: capacity,
       rootSize: layout.root.size,
       espSize: ESP_SIZE,
-      rootUuid: freebsd ? ids.rootGuid : ids.rootUuid,
+      rootUuid: rootId.of(ids),
       installed: created,
-    });
+    }, rootId.field);
     await staged.addFiles({ [INSTALL_METADATA_PATH]: metadata, "/var/lib/fruix/system/generations/1/install.scm": metadata });
 
     // A raw file we create is ours to remove if the install does not complete.

@@ -1,14 +1,14 @@
-// The initramfs: BusyBox, the boot modules and lib/guest/initramfs-init.sh,
+// The initramfs: BusyBox, the boot modules and guest/initramfs-init.sh,
 // as one gzip'd newc archive in its own store item.
-import { gzipSync } from "node:zlib";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { LinuxBusyboxItems } from "../base/linux-busybox.js";
-import type { Logger } from "../log.js";
-import { memoized } from "../memo.js";
-import { guestDir } from "../paths.js";
-import type { Store } from "../store/index.js";
-import { cpioArchive, type CpioEntry } from "./cpio.js";
+import { gzipSync } from "node:zlib";
+import type { Logger } from "../../log.js";
+import type { Store } from "../../store/index.js";
+import { memoized } from "../../store/memo.js";
+import { cpioArchive, type CpioEntry } from "../../system/cpio.js";
+import type { LinuxBusyboxItems } from "./base.js";
+import { guestDir } from "./guest.js";
 
 export async function buildInitramfs(store: Store, base: LinuxBusyboxItems, log: Logger): Promise<string> {
   const init = await readFile(join(guestDir, "initramfs-init.sh"));

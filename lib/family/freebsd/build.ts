@@ -3,19 +3,19 @@
 // linux-busybox closure where the two share a meaning (see docs/freebsd.md).
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { realizeFreebsd, type FreebsdItems } from "../base/freebsd.js";
-import type { FreebsdBase, OperatingSystem } from "../declaration/types.js";
-import type { Logger } from "../log.js";
-import { guestDir } from "../paths.js";
-import { field, sexpDocument, sym, type Sexp } from "../sexp.js";
-import type { Store } from "../store/index.js";
-import { fruixVersion } from "../version.js";
-import { buildHelper, declarationHash, storeLayoutDocument, systemMetadataHead, type SystemBuild } from "./build.js";
-import { freebsdAccounts, freebsdGroupFile, masterPasswdFile, type FreebsdAccounts } from "./freebsd-accounts.js";
-import { closureLoaderConf, FREEBSD_ROOT_DEVICE, RC_CONF_STUB } from "./freebsd-boot.js";
-import { AUTOLOGIN_GETTYTAB, planFreebsdService, rcConfFile, ttysFile, type FreebsdServicePlan } from "./freebsd-services.js";
-import { shellQuote } from "./services.js";
-import { addTree, type Tree } from "./tree.js";
+import type { FreebsdBase, OperatingSystem } from "../../declaration/types.js";
+import type { Logger } from "../../log.js";
+import { field, sexpDocument, sym, type Sexp } from "../../sexp.js";
+import { shellQuote } from "../../shell.js";
+import type { Store } from "../../store/index.js";
+import { buildHelper, declarationHash, storeLayoutDocument, systemMetadataHead, type SystemBuild } from "../../system/system-build.js";
+import { addTree, type Tree } from "../../system/tree.js";
+import { fruixVersion } from "../../version.js";
+import { freebsdAccounts, freebsdGroupFile, masterPasswdFile, type FreebsdAccounts } from "./accounts.js";
+import { realizeFreebsd, type FreebsdItems } from "./base.js";
+import { closureLoaderConf, FREEBSD_ROOT_DEVICE, RC_CONF_STUB } from "./boot.js";
+import { guestDir } from "./guest.js";
+import { AUTOLOGIN_GETTYTAB, planFreebsdService, rcConfFile, ttysFile, type FreebsdServicePlan } from "./services.js";
 
 /** What the closure is made from. */
 /** Files a closure carries beyond its base's (the installer's rc.d script and program), and the items they need. */
@@ -80,8 +80,8 @@ function metadataDocuments(inputs: Inputs): { metadata: string; storeLayout: str
 async function closureTree(store: Store, inputs: Inputs, extras: FreebsdExtras): Promise<Tree> {
   const { os, base, plans } = inputs;
   const docs = metadataDocuments(inputs);
-  const activation = await readFile(join(guestDir, "freebsd-activate.sh"), "utf8");
-  const rcd = await readFile(join(guestDir, "freebsd-rc.d-fruix.sh"), "utf8");
+  const activation = await readFile(join(guestDir, "activate.sh"), "utf8");
+  const rcd = await readFile(join(guestDir, "rc.d-fruix.sh"), "utf8");
   const tree: Tree = {
     activate: { text: `#!/bin/sh\n${activation}`, mode: 0o555 },
     parameters: [

@@ -3,14 +3,14 @@
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
-import { temporaryDirectory } from "../cleanup.js";
-import type { LinuxBusyboxBase } from "../declaration/types.js";
-import { FruixError } from "../errors.js";
-import type { Logger } from "../log.js";
-import { memoized } from "../memo.js";
-import { field, sexpDocument, sym } from "../sexp.js";
-import type { Store } from "../store/index.js";
-import { fetchPackage, resolveKernelPackage, resolvePackage, unpackPackage, type DebianPackage } from "./apt.js";
+import { temporaryDirectory } from "../../cleanup.js";
+import { fetchPackage, resolveKernelPackage, resolvePackage, unpackPackage, type DebianPackage } from "../../debian/apt.js";
+import type { LinuxBusyboxBase } from "../../declaration/types.js";
+import { FruixError } from "../../errors.js";
+import type { Logger } from "../../log.js";
+import { field, sexpDocument, sym } from "../../sexp.js";
+import type { Store } from "../../store/index.js";
+import { memoized } from "../../store/memo.js";
 import { moduleDependencies, moduleLoadOrder, moduleName } from "./kmod.js";
 
 /** Bump when what an import recipe puts into its item changes. */

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Store } from "./store/index.js";
+import type { Store } from "./index.js";
 
 export async function memoized(store: Store, key: unknown, produce: () => Promise<string>): Promise<string> {
   const digest = createHash("sha256").update(JSON.stringify(key)).digest("hex");

@@ -4,13 +4,13 @@ import { truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { diskIds, diskLayout } from "../disk/layout.js";
 import { MiB, roundUp } from "../disk/size.js";
-import { checkRootSize, stageSystem, writeSystemDisk } from "../disk/system-disk.js";
 import type { Logger } from "../log.js";
-import { memoized } from "../memo.js";
 import { field, sexpDocument, sym } from "../sexp.js";
 import type { Store } from "../store/index.js";
-import type { SystemBuild } from "./build.js";
-import { generationTime } from "./generation.js";
+import { memoized } from "../store/memo.js";
+import type { SystemBuild } from "../system/build.js";
+import { generationTime } from "../system/generation.js";
+import { checkRootSize, stageSystem, writeSystemDisk } from "./system-disk.js";
 
 /** Without --root-size: half again the minimum, in whole 64 MiB, for room to switch generations. */
 export function defaultRootSize(minimum: number): number {

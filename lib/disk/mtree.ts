@@ -1,8 +1,7 @@
-// The mtree manifest of a FreeBSD set (pure): every entry with the owner,
-// mode and flags the set gives it. Store items are normalized (0444/0555, no
-// owners, no setuid), so each set item keeps this file beside its tree, and
-// the disk writer turns it into makefs's -F specification.
-import type { TarEntry, TarEntryType } from "./freebsd-tar.js";
+// mtree(5) manifests (pure): every entry with the owner, mode and flags to
+// restore. Store items are normalized (0444/0555, no owners, no setuid), so
+// each FreeBSD set item keeps one beside its tree (lib/family/freebsd/tar.ts
+// reads it from the set), and ufs.ts turns it into makefs's -F specification.
 
 /** What the image must restore for one path. */
 export interface ManifestEntry {
@@ -18,10 +17,6 @@ export interface ManifestEntry {
 
 /** Path (relative, "." for the top) -> entry, in the archive's order. */
 export type Manifest = ReadonlyMap<string, ManifestEntry>;
-
-const KIND: Record<TarEntryType, ManifestEntry["type"] | undefined> = {
-  file: "file", hardlink: "file", dir: "dir", symlink: "link", other: undefined,
-};
 
 /** Safe characters stay; everything else (space, glob characters, '#', '\', non-ASCII) is \ooo. */
 export function mtreeEscape(path: string): string {
@@ -43,23 +38,6 @@ export function mtreeUnescape(text: string): string {
     } else bytes.push(...Buffer.from(text[i]!, "utf8"));
   }
   return Buffer.from(bytes).toString("utf8");
-}
-
-/** A hard link takes the attributes its header gives, like any file. */
-export function manifestFromTar(entries: readonly TarEntry[]): Manifest {
-  const manifest = new Map<string, ManifestEntry>();
-  for (const e of entries) {
-    const type = KIND[e.type];
-    if (!type) continue;
-    manifest.set(e.path, {
-      type, mode: e.mode, uid: e.uid, gid: e.gid,
-      ...(e.uname ? { uname: e.uname } : {}),
-      ...(e.gname ? { gname: e.gname } : {}),
-      ...(type === "link" ? { link: e.link! } : {}),
-      ...(e.flags ? { flags: e.flags } : {}),
-    });
-  }
-  return manifest;
 }
 
 export function manifestPath(path: string): string {

@@ -4,13 +4,14 @@
 // made by makefs with the sets' owners and modes restored.
 import { copyFile, mkdir } from "node:fs/promises";
 import { basename, join } from "node:path";
-import type { ManifestEntry } from "../base/freebsd-manifest.js";
-import { closureLinkFile } from "../system/closure-files.js";
-import { FREEBSD_ESP_LABEL, FREEBSD_ROOT_LABEL, freebsdFstab } from "../system/freebsd-boot.js";
-import { freebsdSetItems, populateFreebsdRootfs, type SetItem } from "../system/freebsd-rootfs.js";
-import { FREEBSD_UFS_TYPE, type PartitionScheme } from "./gpt.js";
-import type { DiskFormat } from "./system-disk.js";
-import { minimumUfsSize, ufsSpec, ufsUsage, walkTree, writeUfs, type TreeNode } from "./ufs.js";
+import { FREEBSD_UFS_TYPE, type PartitionScheme } from "../../disk/gpt.js";
+import type { ManifestEntry } from "../../disk/mtree.js";
+import { minimumUfsSize, ufsSpec, ufsUsage, walkTree, writeUfs, type TreeNode } from "../../disk/ufs.js";
+import { closureLinkFile } from "../../system/closure-files.js";
+import type { RootId } from "../../system/install-metadata.js";
+import type { DiskFormat } from "../../system/stage.js";
+import { FREEBSD_ESP_LABEL, FREEBSD_ROOT_LABEL, freebsdFstab } from "./boot.js";
+import { freebsdSetItems, populateFreebsdRootfs, type SetItem } from "./rootfs.js";
 
 export const FREEBSD_PARTITIONS: PartitionScheme = { espName: FREEBSD_ESP_LABEL, rootType: FREEBSD_UFS_TYPE, rootName: FREEBSD_ROOT_LABEL };
 
@@ -28,6 +29,9 @@ export function setAttributes(world: SetItem, kernel: SetItem): (node: TreeNode)
     return path.startsWith("frx/") ? undefined : world.manifest.get(path);
   };
 }
+
+/** install.scm names the root by its GPT partition's GUID: UFS has no UUID. */
+export const ROOT_ID: RootId = { field: "root-partition-guid", of: (ids) => ids.rootGuid };
 
 export const freebsdDisk: DiskFormat = {
   partitions: FREEBSD_PARTITIONS,

@@ -8,16 +8,16 @@ import { createReadStream } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { execa } from "execa";
-import { removeOnInterrupt } from "../cleanup.js";
-import type { FreebsdBase } from "../declaration/types.js";
-import { FruixError } from "../errors.js";
-import type { Logger } from "../log.js";
-import { memoized } from "../memo.js";
-import { field, sexpDocument, sym } from "../sexp.js";
-import type { Store } from "../store/index.js";
-import { tempName } from "../store/paths.js";
-import { formatManifest, manifestFromTar } from "./freebsd-manifest.js";
-import { TarLister, type TarEntry } from "./freebsd-tar.js";
+import { removeOnInterrupt } from "../../cleanup.js";
+import type { FreebsdBase } from "../../declaration/types.js";
+import { formatManifest } from "../../disk/mtree.js";
+import { FruixError } from "../../errors.js";
+import type { Logger } from "../../log.js";
+import { field, sexpDocument, sym } from "../../sexp.js";
+import type { Store } from "../../store/index.js";
+import { memoized } from "../../store/memo.js";
+import { tempName } from "../../store/paths.js";
+import { manifestFromTar, TarLister, type TarEntry } from "./tar.js";
 
 /** Bump when what an import recipe puts into its item changes. */
 const RECIPE_VERSION = 1;

@@ -1,54 +1,27 @@
 // The installer's boot media, each made by one function: a GPT disk whose
 // ESP boots the installer, and a UEFI-bootable ISO whose El Torito image does.
-// Both carry systemd-boot, one entry, the kernel, the initramfs and the root
-// image (root.cpio.gz), which the entry passes as a second initrd.
-import { copyFile, mkdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+// What goes on them (boot loader, kernel, root image) is the family's
+// (lib/family/*/installer-media.ts).
+import { copyFile, mkdir, rm, truncate, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { temporaryDirectory } from "../cleanup.js";
-import { espPathFor, installerEntry, loaderConf, INSTALLER_ENTRY } from "../disk/boot-entries.js";
 import { writeEsp } from "../disk/esp.js";
 import { treeUsage } from "../disk/ext4.js";
 import { writeEspOnlyGpt } from "../disk/gpt.js";
 import { diskIds, ESP_SIZE } from "../disk/layout.js";
 import { MiB, roundUp } from "../disk/size.js";
 import { tool } from "../disk/tools.js";
+import { familyOf } from "../family/index.js";
 import type { Logger } from "../log.js";
-import { memoized } from "../memo.js";
 import type { Store } from "../store/index.js";
-import type { SystemBuild } from "./build.js";
-import { closureLink, closureLinkFile } from "./closure-files.js";
-import { freebsdBootLabel, stageFreebsdInstallerBoot } from "./freebsd-installer-media.js";
-import { bootMediumOfEsp } from "./installer-root.js";
+import { memoized } from "../store/memo.js";
+import type { SystemBuild } from "../system/build.js";
 
 /** The ISO's volume label: the installer finds its CD by it. */
 export const ISO_LABEL = "FRUIX_INSTALL";
 /** FAT times cannot go before 1980; xorriso gets the same instant. */
 const MEDIA_EPOCH = "315532800";
 const ISO_DATE = "1980010100000000";
-
-/** Fills `dir` with the installer's boot files. */
-async function stageInstallerBoot(store: Store, installer: SystemBuild, hostName: string, rootImage: string, bootMedium: string, dir: string): Promise<void> {
-  const kernel = await closureLink(store, installer.closurePath, "boot/vmlinuz");
-  const initrd = await closureLink(store, installer.closurePath, "boot/initrd.img");
-  const put = async (source: string, espPath: string) => {
-    await mkdir(dirname(join(dir, espPath)), { recursive: true });
-    await copyFile(source, join(dir, espPath));
-  };
-  await put(await closureLinkFile(store, installer.closurePath, "boot/bootloader.efi"), "/EFI/BOOT/BOOTX64.EFI");
-  for (const file of [kernel, initrd, rootImage]) await put(store.toHostPath(file), espPathFor(file));
-  const kernelArguments = (await readFile(join(store.toHostPath(installer.closurePath), "boot/kernel-arguments"), "utf8")).trim().split(/\s+/);
-  const entry = installerEntry({
-    hostName,
-    closure: installer.closurePath,
-    kernel: espPathFor(kernel),
-    initrds: [espPathFor(initrd), espPathFor(rootImage)],
-    bootMedium,
-    kernelArguments,
-  });
-  await mkdir(join(dir, "loader/entries"), { recursive: true });
-  await writeFile(join(dir, "loader/loader.conf"), loaderConf("installer"));
-  await writeFile(join(dir, "loader/entries", INSTALLER_ENTRY), entry);
-}
 
 /** A FAT32 size that holds `dir` with room to spare; never below an ESP's 64 MiB (FAT32 needs 65525 clusters). */
 async function fatSizeFor(dir: string): Promise<number> {
@@ -73,10 +46,7 @@ export async function buildInstallerDisk(store: Store, installer: SystemBuild, r
     withScratch(async (scratch) => {
       const ids = diskIds(`${installer.closurePath}\0installer-disk\0${rootImage}`);
       const boot = join(scratch, "esp");
-      if (installer.family === "freebsd") {
-        // loader.efi reads /boot from the partition it was loaded from: everything is on the ESP.
-        await stageFreebsdInstallerBoot(store, installer, rootImage, freebsdBootLabel("disk", ids, ISO_LABEL), boot, boot);
-      } else await stageInstallerBoot(store, installer, hostName, rootImage, bootMediumOfEsp(ids.espVolumeId), boot);
+      await familyOf(installer).stageInstallerBoot(store, installer, hostName, rootImage, { kind: "disk", ids, isoLabel: ISO_LABEL, fat: boot, top: boot });
       const esp = { offset: MiB, size: await fatSizeFor(boot) };
       return store.add(`fruix-installer-${hostName}`, async (out) => {
         const disk = join(out, "disk.img");
@@ -104,10 +74,7 @@ export async function buildInstallerIso(store: Store, installer: SystemBuild, ro
       const boot = join(scratch, "esp");
       const cd = join(scratch, "cd");
       await mkdir(cd);
-      if (installer.family === "freebsd") {
-        // The El Torito image holds loader.efi only; the loader reads /boot from the ISO 9660 file system.
-        await stageFreebsdInstallerBoot(store, installer, rootImage, freebsdBootLabel("iso", ids, ISO_LABEL), boot, cd);
-      } else await stageInstallerBoot(store, installer, hostName, rootImage, `LABEL=${ISO_LABEL}`, boot);
+      await familyOf(installer).stageInstallerBoot(store, installer, hostName, rootImage, { kind: "iso", ids, isoLabel: ISO_LABEL, fat: boot, top: cd });
       const size = await fatSizeFor(boot);
       return store.add(`fruix-installer-iso-${hostName}`, async (out) => {
         const efiboot = join(cd, "efiboot.img");

@@ -1,0 +1,24 @@
+// The freebsd family (DESIGN §5): kernel and world from distribution sets,
+// loader.efi on the ESP, a UFS2 root made by makefs, rc.d integration, and
+// an installer that runs from an md root with the world's gpart and newfs.
+import type { Family } from "../family.js";
+import { buildFreebsdSystem } from "./build.js";
+import { freebsdDisk, ROOT_ID } from "./disk.js";
+import { freebsdGuest } from "./guest-profile.js";
+import { guestDir } from "./guest.js";
+import { stageFreebsdInstallerMedium } from "./installer-media.js";
+import { buildFreebsdInstallerRoot, buildFreebsdInstallerSystem } from "./installer.js";
+
+export const freebsd: Family = {
+  name: "freebsd",
+  buildSystem: (store, os, log) => buildFreebsdSystem(store, os, log),
+  disk: freebsdDisk,
+  rootId: ROOT_ID,
+  buildInstallerSystem: buildFreebsdInstallerSystem,
+  buildInstallerRoot: buildFreebsdInstallerRoot,
+  stageInstallerBoot: stageFreebsdInstallerMedium,
+  guestDir,
+  guest: freebsdGuest,
+  validationRefused:
+    "validate cannot run FreeBSD systems yet: no FreeBSD guest has been booted on this project's test host (docs/freebsd.md); build, image and install them with fruix system ...",
+};
