@@ -109,6 +109,8 @@ export class XapiModel {
   private readonly tasks = new Map<string, Task>();
   private nextDomid = 1;
   private stopped = false;
+  /** VMs whose guest rebooted, while their new domain is being built. */
+  private readonly restarts = new Map<string, Promise<void>>();
   readonly hosts: HostInfo[] = [];
 
   constructor(private readonly options: ModelOptions) {
@@ -659,6 +661,11 @@ export class XapiModel {
       paused,
       accel: this.options.accel,
     });
+    if (this.stopped) {
+      // stopAll came while QEMU started (a restart after a guest reboot): no domain outlives the host.
+      await domain.kill();
+      throw new ApiFailure("INTERNAL_ERROR", ["the test host is stopping"]);
+    }
     this.domains.set(vm, domain);
     this.domainsById.set(domid, domain);
     Object.assign(row, { power_state: paused ? "Paused" : "Running", domid: String(domid), resident_on: host.ref });
@@ -675,11 +682,21 @@ export class XapiModel {
     if (end === "killed") return; // the API call that killed it sets the new state
     const row = this.table("VM").get(vm);
     if (!row) return;
-    this.markHalted(vm, row);
-    // actions_after_reboot = restart: a guest reboot builds a new domain with a new domid.
-    if (end === "guest-reset" && !this.stopped) {
-      this.startDomain(vm, false).catch((error) => this.options.log(`VM "${row.name_label}": restart after guest reboot failed: ${(error as Error).message}`));
+    if (end !== "guest-reset" || this.stopped) {
+      this.markHalted(vm, row);
+      return;
     }
+    // actions_after_reboot = restart: a guest reboot builds a new domain with a new domid.
+    // xenopsd keeps power_state Running while it reboots a VM ("rebooting_vms" in
+    // xenops_server.ml: no transient Halted); there is no domain (domid -1) until the new one.
+    row.domid = "-1";
+    const restart = this.startDomain(vm, false)
+      .catch((error) => {
+        this.options.log(`VM "${row.name_label}": restart after guest reboot failed: ${(error as Error).message}`);
+        this.markHalted(vm, row);
+      })
+      .finally(() => this.restarts.delete(vm));
+    this.restarts.set(vm, restart);
   }
 
   private markHalted(vm: string, row: Row): void {
@@ -688,6 +705,8 @@ export class XapiModel {
   }
 
   private async stopDomain(vm: string): Promise<void> {
+    // xenopsd runs one operation at a time per VM: a shutdown waits for a reboot in progress.
+    await this.restarts.get(vm);
     const domain = this.domains.get(vm);
     this.domains.delete(vm);
     if (domain) await domain.kill();
@@ -698,6 +717,7 @@ export class XapiModel {
   /** Test host shutdown: every domain killed, no restart. */
   async stopAll(): Promise<void> {
     this.stopped = true;
+    await Promise.all([...this.restarts.values()]);
     await Promise.all([...this.domains.keys()].map((vm) => this.stopDomain(vm)));
   }
 
