@@ -1,6 +1,6 @@
 // Matrix runs (pure): the matrix file (projects = hypervisors with their
 // options, x scenarios), the cells it makes, shard selection, and how a
-// cell's attempts are classed. Running the cells is matrix-run.ts's job.
+// cell's attempts are classed. Running the cells is run.ts's job.
 import { dirname, resolve } from "node:path";
 import { FruixError } from "../errors.js";
 import { checkInstallTargetDevice } from "../cli/args.js";

@@ -98,7 +98,7 @@ export function entryFor(closure: FakeClosure, generation: number, created: stri
  * Lays out an installed system at `root` running `first` as generation 1: the
  * generation layout and GC roots (writeFirstGeneration), and an ESP at
  * boot/efi with generation 1's boot files, entry and loader.conf, as
- * lib/disk/system-disk.ts writes them.
+ * lib/deploy/system-disk.ts writes them.
  */
 export async function installTree(root: string, first: FakeClosure, created: string): Promise<void> {
   await writeFirstGeneration(root, first.path, join(root, first.path), created);
