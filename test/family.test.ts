@@ -19,6 +19,16 @@ describe("the family switch", () => {
     expect(familyOf({ family: "freebsd" }).name).toBe("freebsd");
   });
 
+  it("gives each family's probe every fact of the runtime contract, the family's own commands in their place", () => {
+    const keys = ["current_system", "host_name", "activation_logged", "users", "processes", "current_link", "current_generation", "generation_closure", "generation_files", "gcroot_current", "gcroot_generation", "esp_mounted", "helper_current"];
+    for (const family of FAMILIES) {
+      const printed = [...family.guest.probeScript.matchAll(/echo "(\w+)=/g)].map((m) => m[1]);
+      expect(printed, family.name).toEqual(keys);
+    }
+    expect(familyOf({ family: "linux-busybox" }).guest.probeScript).toContain(`echo "esp_mounted=$(grep -c ' /boot/efi ' /proc/mounts)"`);
+    expect(familyOf({ family: "freebsd" }).guest.probeScript).toContain(`echo "processes=$(ps -ax -o comm= | sort -u | tr '\\n' ' ')"`);
+  });
+
   it("finds every guest script the families read in their own guest/ folder", async () => {
     const expected: Record<string, string[]> = {
       "linux-busybox": ["activate.sh", "boot-init.sh", "initramfs-init.sh", "installer.sh", "shutdown.sh"],

@@ -21,3 +21,37 @@ export interface GuestProfile {
   /** The process names (as `ps -o comm` shows them) the declared services run. */
   expectedProcesses(os: OperatingSystem): string[];
 }
+
+/** The commands a family answers in its own terms inside the probe. */
+export interface ProbeCommands {
+  /** Prints the account names, space-separated. */
+  readonly users: string;
+  /** Prints the running processes' names (as expectedProcesses names them), space-separated. */
+  readonly processes: string;
+  /** Prints how many times /boot/efi is mounted. */
+  readonly espMounted: string;
+}
+
+/**
+ * The probe: the runtime contract's facts (DESIGN §6: the same paths in every
+ * family) with the family's own commands for users, processes and mounts, as
+ * one line of shell printing key=value lines.
+ */
+export function probeScript(commands: ProbeCommands): string {
+  return [
+    "cs=$(readlink /run/current-system)",
+    'echo "current_system=$cs"',
+    'echo "host_name=$(hostname)"',
+    'echo "activation_logged=$(grep -c "activated $cs" /var/log/fruix-activation.log)"',
+    `echo "users=$(${commands.users})"`,
+    `echo "processes=$(${commands.processes})"`,
+    'echo "current_link=$(readlink /var/lib/fruix/system/current)"',
+    'echo "current_generation=$(cat /var/lib/fruix/system/current-generation)"',
+    'echo "generation_closure=$(readlink /var/lib/fruix/system/generations/1/closure)"',
+    "echo \"generation_files=$(ls /var/lib/fruix/system/generations/1 | tr '\\n' ' ')\"",
+    'echo "gcroot_current=$(readlink /frx/var/fruix/gcroots/current-system)"',
+    'echo "gcroot_generation=$(readlink /frx/var/fruix/gcroots/system-1)"',
+    `echo "esp_mounted=$(${commands.espMounted})"`,
+    "echo \"helper_current=$(/usr/local/bin/fruix system status | sed -n 's/^current_closure=//p')\"",
+  ].join("; ");
+}

@@ -3,24 +3,7 @@
 // and a probe in FreeBSD sh terms (no /proc: mount(8) for the ESP). No FreeBSD
 // guest has been booted on this project's test host yet (docs/freebsd.md):
 // the family refuses validation until one has checked this profile.
-import type { GuestProfile } from "../guest-profile.js";
-
-const PROBE = `
-cs=$(readlink /run/current-system)
-echo "current_system=$cs"
-echo "host_name=$(hostname)"
-echo "activation_logged=$(grep -c "activated $cs" /var/log/fruix-activation.log)"
-echo "users=$(cut -d: -f1 /etc/passwd | grep -v '^#' | tr '\\n' ' ')"
-echo "processes=$(ps -ax -o comm= | sort -u | tr '\\n' ' ')"
-echo "current_link=$(readlink /var/lib/fruix/system/current)"
-echo "current_generation=$(cat /var/lib/fruix/system/current-generation)"
-echo "generation_closure=$(readlink /var/lib/fruix/system/generations/1/closure)"
-echo "generation_files=$(ls /var/lib/fruix/system/generations/1 | tr '\\n' ' ')"
-echo "gcroot_current=$(readlink /frx/var/fruix/gcroots/current-system)"
-echo "gcroot_generation=$(readlink /frx/var/fruix/gcroots/system-1)"
-echo "esp_mounted=$(mount -p | grep -c '[[:space:]]/boot/efi[[:space:]]')"
-echo "helper_current=$(/usr/local/bin/fruix system status | sed -n 's/^current_closure=//p')"
-`;
+import { type GuestProfile, probeScript } from "../guest-profile.js";
 
 /** The process each daemon service runs, as ps -o comm shows it (the rc.d scripts of the world start them). */
 const PROCESSES: Readonly<Record<string, string>> = { syslogd: "syslogd", crond: "cron", sshd: "sshd", "dhcp-client": "dhclient" };
@@ -35,6 +18,10 @@ export const freebsdGuest: GuestProfile = {
     /fruix-installer: error: .*/,
   ],
   quietShell: "stty -echo; PS1=; PS2=; export PS1 PS2; sysctl kern.consmute=0 >/dev/null 2>&1 || true",
-  probeScript: PROBE.trim().split("\n").join("; "),
+  probeScript: probeScript({
+    users: "cut -d: -f1 /etc/passwd | grep -v '^#' | tr '\\n' ' '",
+    processes: "ps -ax -o comm= | sort -u | tr '\\n' ' '",
+    espMounted: "mount -p | grep -c '[[:space:]]/boot/efi[[:space:]]'",
+  }),
   expectedProcesses: (os) => os.services.flatMap((s) => (PROCESSES[s.type] ? [PROCESSES[s.type]!] : [])),
 };
