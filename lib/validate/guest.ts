@@ -116,8 +116,7 @@ export class Guest {
   /** One round trip through the shell: the profile's probe, as key=value facts. */
   probe(): Promise<Map<string, string>> {
     return this.step("probe the running system", async () => {
-      const output = await this.machine.shell.succeed(this.profile.probeScript);
-      return new Map(output.split("\n").map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+      return new Map(Object.entries(keyValues(await this.machine.shell.succeed(this.profile.probeScript))));
     });
   }
 }
