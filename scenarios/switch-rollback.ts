@@ -3,6 +3,7 @@
 // code, into the guest's dropbear), the helper switches and rolls back.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { GuestCommandFailed } from "../hypervisors/console/shell.js";
 import { copyClosure, keyValues, switchRemote } from "../lib/copy/copy.js";
 import { parseDestination } from "../lib/copy/destination.js";
 import { ed25519KeyPair } from "../lib/copy/keygen.js";
@@ -37,7 +38,8 @@ async function waitForSshd(vm: Guest): Promise<void> {
   const { exitCode } = await vm.run(`(i=0; until ${ready}; do i=$((i+1)); [ $i -lt 90 ] || exit 1; sleep 1; done)`, { timeoutMs: 120_000 });
   if (exitCode !== 0) {
     const seen = await vm.succeed("ip -4 addr; ps -o pid,comm,args; tail -n 5 /var/log/messages 2>/dev/null; true");
-    throw new Error(`no DHCP address on eth0 or no dropbear after 90 s:\n${seen}`);
+    // The guest did not come up as declared: a failed assertion about the guest, not the host's fault.
+    throw new GuestCommandFailed(vm.name, "wait 90 s for a DHCP address on eth0 and dropbear", exitCode, seen);
   }
 }
 
