@@ -127,8 +127,8 @@ describe("a guest's transcript", () => {
     expect(await readFile(join(folder, "vm-serial.log"), "latin1")).toBe(`[    0.000000] Linux version 6.1 (fake)\r\nfruix: activated ${CLOSURE}\r\n`);
   });
 
-  it("with --verbose, goes to stderr line by line as `<machine> # <line>`", async () => {
-    const folder = join(await tempDir(), "attempt");
+  /** What a booting guest's attempt writes to stderr, with or without --verbose. */
+  async function stderrOfBoot(verbose: boolean): Promise<string[]> {
     const written: string[] = [];
     const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
       written.push(String(chunk));
@@ -136,37 +136,26 @@ describe("a guest's transcript", () => {
     });
     try {
       await runAttempt(
-        scenario("verbose", async (ctx) => {
+        scenario(verbose ? "verbose" : "quiet", async (ctx) => {
           await (await ctx.guest("vm", { disks: [] })).boot();
         }),
-        options(fakeHypervisor([]), { verbose: true }),
-        folder,
-      );
-    } finally {
-      spy.mockRestore();
-    }
-    expect(written).toContain("vm # [    0.000000] Linux version 6.1 (fake)\n");
-    expect(written).toContain(`vm # fruix: activated ${CLOSURE}\n`);
-  });
-
-  it("without --verbose, stays off stderr", async () => {
-    const written: string[] = [];
-    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-      written.push(String(chunk));
-      return true;
-    });
-    try {
-      await runAttempt(
-        scenario("quiet", async (ctx) => {
-          await (await ctx.guest("vm", { disks: [] })).boot();
-        }),
-        options(fakeHypervisor([])),
+        options(fakeHypervisor([]), { verbose }),
         join(await tempDir(), "attempt"),
       );
     } finally {
       spy.mockRestore();
     }
-    expect(written.filter((w) => w.startsWith("vm # "))).toEqual([]);
+    return written;
+  }
+
+  it("with --verbose, goes to stderr line by line as `<machine> # <line>`", async () => {
+    const written = await stderrOfBoot(true);
+    expect(written).toContain("vm # [    0.000000] Linux version 6.1 (fake)\n");
+    expect(written).toContain(`vm # fruix: activated ${CLOSURE}\n`);
+  });
+
+  it("without --verbose, stays off stderr", async () => {
+    expect((await stderrOfBoot(false)).filter((w) => w.startsWith("vm # "))).toEqual([]);
   });
 });
 
