@@ -1,3 +1,4 @@
+// Fruix's version, read once from package.json: closures, reports and `fruix --version` name it.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "./paths.js";
