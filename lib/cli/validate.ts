@@ -3,10 +3,11 @@
 // projects (hypervisors with their options) from a file. Either way the run's
 // settings are built once, here, and one run model runs it (validate/run.ts).
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { HYPERVISOR_NAMES, hypervisorFactory } from "../../hypervisors/index.js";
 import { FruixError } from "../errors.js";
+import { makeDirectories } from "../fs.js";
 import { checkInstallTargetDevice } from "./args.js";
 import { createLogger } from "../log.js";
 import { packageRoot } from "../paths.js";
@@ -72,11 +73,11 @@ export async function validateCommand(context: CommandContext): Promise<Record<s
     onlyProjects,
     verbose: o.verbose ?? false,
   };
-  // latest points at the run while it goes: `tail -f reports/latest/.../vm-serial.log` follows a boot.
-  if (!o["report-dir"]) {
-    await mkdir(reportDir, { recursive: true });
-    await markLatest(reportsRoot, id);
-  }
+  await makeDirectories(reportDir).catch((error: Error) => {
+    throw new FruixError(`cannot create the report directory ${reportDir}: ${error.message}`, { cause: error });
+  });
+  // latest points at the run from its start: `tail -f reports/latest/.../vm-serial.log` follows a boot.
+  if (!o["report-dir"]) await markLatest(reportsRoot, id);
   const run = await runValidation(cells, settings, [progressReporter(log, layout), markdownReporter, jsonReporter, junitReporter()]);
   return layout === "plain" ? plainResult(run, reportDir) : matrixResult(run, reportDir, matrix);
 }

@@ -6,6 +6,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { execa } from "execa";
 import { removeOnInterrupt } from "../cleanup.js";
 import { FruixError } from "../errors.js";
+import { makeDirectories } from "../fs.js";
 import { familyOf } from "../family/index.js";
 import type { Store } from "../store/index.js";
 import type { SystemBuild } from "../system/build.js";
@@ -22,7 +23,7 @@ async function checkTarget(dir: string): Promise<void> {
 export async function materializeRootfs(store: Store, build: SystemBuild, dir: string, created: string): Promise<string> {
   const target = resolve(dir);
   await checkTarget(target);
-  await mkdir(dirname(target), { recursive: true });
+  await makeDirectories(dirname(target));
   const staging = join(dirname(target), `.${basename(target)}.fruix-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
   const forget = removeOnInterrupt(staging);

@@ -4,6 +4,7 @@ import { chmod, copyFile, constants as fsConstants, mkdir, readdir, readlink, re
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { removeOnInterrupt } from "../cleanup.js";
 import { FruixError } from "../errors.js";
+import { makeDirectories } from "../fs.js";
 import { randomToken, symlinkAtomic } from "./atomic.js";
 import { computeClosure } from "./closure.js";
 import { exists, isValidItem, itemHostPath, readRecord, writeRecord } from "./db.js";
@@ -78,7 +79,7 @@ export class Store {
     const layout = storeLayout(storeDir, stateDir);
     for (const dir of [layout.storeDir, layout.dbDir, layout.rootsDir, layout.tempRootsDir, layout.lockDir]) {
       try {
-        await mkdir(dir, { recursive: true, mode: 0o755 });
+        await makeDirectories(dir, 0o755);
       } catch (e) {
         throw new FruixError(`cannot create store directory ${dir}: ${(e as Error).message}`, { cause: e });
       }

@@ -13,6 +13,7 @@ import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 import { symlinkAtomic, writeFileAtomic } from "../store/atomic.js";
 import { fruixVersion } from "../version.js";
+import { makeDirectories } from "../fs.js";
 import { runAttempt } from "./engine.js";
 import { type Cell, classify, type Project, type Shard } from "./matrix.js";
 import type { AttemptRecord, CellId, CellRecord, Reporter, RunEvent, RunRecord, ScenarioReport } from "./report.js";
@@ -129,7 +130,7 @@ async function runCell(cell: Cell<Scenario>, settings: RunSettings, reporters: r
 /** Runs the cells (already sharded and filtered) and writes the run directory through the reporters. */
 export async function runValidation(cells: ReadonlyArray<Cell<Scenario>>, settings: RunSettings, reporters: readonly Reporter[]): Promise<RunRecord> {
   const started = new Date();
-  await mkdir(settings.reportDir, { recursive: true });
+  await makeDirectories(settings.reportDir);
   const records: CellRecord[] = [];
   const snapshot = (complete: boolean): RunRecord => ({
     kind: "fruix-matrix-run",
