@@ -1,7 +1,7 @@
 // Runs one attempt of a scenario against one hypervisor adapter: the context
 // the scenario sees, its machines, and the record of what happened.
 import { isDeepStrictEqual } from "node:util";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { BootFailure, ConsoleTimeout } from "../../hypervisors/console/log.js";
 import { GuestCommandFailed } from "../../hypervisors/console/shell.js";
