@@ -16,7 +16,7 @@ import { fruixVersion } from "../version.js";
 import { makeDirectories } from "../fs.js";
 import { runAttempt } from "./engine.js";
 import { type Cell, classify, type Project, type Shard } from "./matrix.js";
-import type { AttemptRecord, CellId, CellRecord, Reporter, RunEvent, RunRecord, ScenarioReport } from "./report.js";
+import type { AttemptRecord, CellId, CellRecord, Reporter, RunEvent, RunRecord, ScenarioReport, StepRecord } from "./report.js";
 import type { Scenario } from "./scenario.js";
 
 /** Where a run's attempts keep their files. */
@@ -84,10 +84,16 @@ async function runCell(cell: Cell<Scenario>, settings: RunSettings, reporters: r
   const hypervisor = settings.adapter(project);
   for (let number = 1; number <= max; number += 1) {
     const folder = attemptFolder(settings.layout, id, number);
-    // Steps end while the attempt runs: reporters hear of them at once (written in order, never awaited by the scenario).
+    // Steps end while the attempt runs: reporters hear of them at once (written in order, never awaited by the
+    // scenario). A failed write is kept for after the attempt, never left as an unhandled rejection meanwhile.
     let pending = Promise.resolve();
-    const onStep = (step: ScenarioReport["steps"][number]) => {
-      pending = pending.then(() => emit(settings, reporters, { type: "step-end", cell: id, attempt: number, step }));
+    let stepWriteFailed: unknown;
+    const onStep = (step: StepRecord) => {
+      pending = pending
+        .then(() => emit(settings, reporters, { type: "step-end", cell: id, attempt: number, step }))
+        .catch((error: unknown) => {
+          stepWriteFailed ??= error;
+        });
     };
     const run = () =>
       runAttempt(
@@ -110,6 +116,7 @@ async function runCell(cell: Cell<Scenario>, settings: RunSettings, reporters: r
       );
     const report = settings.layout === "plain" ? await run() : await settings.log.step(`${project.name}/${scenario.id}, attempt ${number} of ${max}`, run);
     await pending;
+    if (stepWriteFailed !== undefined) throw stepWriteFailed;
     const record = attemptRecord(report, folder);
     reports.push(report);
     attempts.push(record);
