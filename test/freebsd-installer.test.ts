@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDeclaration, selectSystem } from "../lib/declaration/index.js";
-import { readUfsSuperblockAt } from "../lib/disk/ufs.js";
+import { readUfsSuperblockAt } from "../lib/family/freebsd/ufs/index.js";
+import { ffsSbget } from "./helpers/ffs-sbget.js";
+import { checkUfsImage } from "./helpers/ufs-check.js";
 import { silentLogger } from "../lib/log.js";
 import { packageRoot } from "../lib/paths.js";
 import type { Store } from "../lib/store/index.js";
@@ -44,7 +46,9 @@ function settings(text: string): Map<string, string> {
 /** The md root: a UFS file system whose superblock FreeBSD's search finds at the start of the file. */
 async function checkMdRoot(file: string): Promise<void> {
   const sb = (await readUfsSuperblockAt(file, 0))!;
-  expect(sb).toMatchObject({ version: 2, blockSize: 32768, fragmentSize: 4096, sizeBytes: (await stat(file)).size });
+  expect(sb).toMatchObject({ version: 2, location: 65536, sblockloc: 65536, blockSize: 32768, fragmentSize: 4096, sizeBytes: (await stat(file)).size });
+  expect(ffsSbget(file)).toEqual({ ok: true, location: 65536 });
+  expect(checkUfsImage(file).problems).toEqual([]);
   const magic = await execa("od", ["-A", "n", "-t", "x4", "-j", String(sb.location + 1372), "-N", "4", file]);
   expect(magic.stdout.trim()).toBe("19540119");
   // The payload is in it: install.conf names the device, in the image's bytes.
@@ -158,7 +162,7 @@ esac`,
 // dash only: a BusyBox sh runs its own sysctl, mount, sync, poweroff applets before
 // looking at PATH, so the stand-ins would not be what it calls.
 describe.each(shells.filter(([name]) => name === "dash"))("the FreeBSD in-guest installer under %s (FreeBSD tools stood in for)", (_name, shell) => {
-  let template: string; // the md root's tree, as makefs gets it
+  let template: string; // the md root's tree, as the UFS2 writer gets it
   let stubs: string;
   let target: SystemBuild;
   let store: Store;
@@ -275,7 +279,7 @@ it("the installer's md root carries rc.d/fruix_installer, an fstab for md0, and 
   expect(await readFile(join(store.toHostPath(installer.closurePath), "rc.conf"), "utf8")).toContain('fruix_installer_enable="YES"');
   const ram = join(await tempDir(), "ram");
   await mkdir(ram);
-  const spec = await stageFreebsdInstallerRoot(store, target, installer, { device: "/dev/vtbd1" }, "1970-01-01T00:00:00Z", ram, silentLogger);
+  const attributes = await stageFreebsdInstallerRoot(store, target, installer, { device: "/dev/vtbd1" }, "1970-01-01T00:00:00Z", ram, silentLogger);
   expect(await readFile(join(ram, "etc/rc.d/fruix_installer"), "utf8")).toContain("# REQUIRE: fruix");
   expect(await readFile(join(ram, "etc/fstab"), "utf8")).toContain("/dev/md0\t/\tufs");
   const payload = join(ram, "fruix-installer");
@@ -288,8 +292,9 @@ it("the installer's md root carries rc.d/fruix_installer, an fstab for md0, and 
   for (const line of ["DEVICE='/dev/vtbd1'", `CLOSURE='${target.closurePath}'`, "ESP_LABEL='efiesp'", "ROOT_LABEL='fruix-root'", "MUTABLE='etc var root tmp home usr/local'"]) {
     expect(conf.split("\n")).toContain(line);
   }
-  // makefs gets the sets' owners for the staged root, as for an image.
-  expect(spec).toMatch(/^\.\/fruix-installer\/root\/etc\/master\.passwd type=file uid=0 gid=0 mode=0600 /m);
+  // The UFS2 writer gets the sets' owners for the staged root, as for an image.
+  const node = { path: "fruix-installer/root/etc/master.passwd", type: "file" as const, mode: 0o444, size: 1, ino: 1, allocated: 4096 };
+  expect(attributes(node)).toMatchObject({ type: "file", uid: 0, gid: 0, mode: 0o600 });
   await rm(ram, { recursive: true, force: true }).catch(() => removeTree(ram));
 }, 300_000);
 

@@ -9,7 +9,7 @@ import { FREEBSD_PARTITIONS, setAttributes } from "../lib/family/freebsd/disk.js
 import { sfdiskScript } from "../lib/disk/gpt.js";
 import { diskIds, diskLayout } from "../lib/disk/layout.js";
 import { MiB } from "../lib/disk/size.js";
-import { readUfsSuperblock, ufsSpec, ufsUsage, type TreeNode } from "../lib/disk/ufs.js";
+import { readUfsSuperblock, ufsEntry, ufsUsage, type TreeNode } from "../lib/family/freebsd/ufs/index.js";
 import { freebsdAccounts, freebsdGroupFile, masterPasswdFile } from "../lib/family/freebsd/accounts.js";
 import { closureLoaderConf, freebsdFstab, loaderConfFor, RC_CONF_STUB } from "../lib/family/freebsd/boot.js";
 import { planFreebsdService, rcConfFile, ttysFile } from "../lib/family/freebsd/services.js";
@@ -223,9 +223,9 @@ describe("UFS", () => {
     expect(readUfsSuperblock(superblockAt(8192, 0x011954, 8192))).toMatchObject({ version: 1 });
   });
 
-  it("gives makefs every node, with the sets' attributes for their paths and root:wheel for the rest", () => {
-    const node = (path: string, type: TreeNode["type"], mode: number, ino: number, size = 0): TreeNode => ({ path, type, mode, size, ino });
-    const world = { item: "/frx/store/h-freebsd-world-14.1", manifest: new Map([["usr/bin/su", { type: "file" as const, mode: 0o4555, uid: 0, gid: 0 }]]) };
+  it("gives the UFS2 writer every node, with the sets' attributes for their paths and root:wheel for the rest", () => {
+    const node = (path: string, type: TreeNode["type"], mode: number, ino: number, size = 0): TreeNode => ({ path, type, mode, size, ino, allocated: size });
+    const world = { item: "/frx/store/h-freebsd-world-14.1", manifest: new Map([["usr/bin/su", { type: "file" as const, mode: 0o4555, uid: 0, gid: 0, flags: "schg" }]]) };
     const kernel = { item: "/frx/store/k-freebsd-kernel-14.1", manifest: new Map([["boot/kernel/kernel", { type: "file" as const, mode: 0o555, uid: 0, gid: 0 }]]) };
     const nodes = [
       node(".", "dir", 0o755, 1),
@@ -234,16 +234,17 @@ describe("UFS", () => {
       node("boot/kernel/kernel", "file", 0o555, 3, 9000),
       node("etc/rc.conf", "file", 0o644, 4, 10),
     ];
-    const spec = ufsSpec(nodes, setAttributes(world, kernel));
-    expect(spec.split("\n")).toEqual([
-      "#mtree",
-      ". type=dir uid=0 gid=0 mode=0755 time=1.0",
-      "./usr/bin/su type=file uid=0 gid=0 mode=04555 time=1.0",
-      "./frx/store/h-freebsd-world-14.1/tree/usr/bin/su type=file uid=0 gid=0 mode=04555 time=1.0",
-      "./boot/kernel/kernel type=file uid=0 gid=0 mode=0555 time=1.0",
-      "./etc/rc.conf type=file uid=0 gid=0 mode=0644 time=1.0",
-      "",
+    const attributes = setAttributes(world, kernel);
+    const entries = nodes.map((n) => ufsEntry(n, attributes(n)));
+    expect(entries.map((e) => [e.path, e.mode.toString(8), e.uid, e.gid, e.flags])).toEqual([
+      [".", "755", 0, 0, 0],
+      ["usr/bin/su", "4555", 0, 0, 0x20000], // schg: Debian's makefs dropped it, the writer keeps it
+      ["frx/store/h-freebsd-world-14.1/tree/usr/bin/su", "4555", 0, 0, 0x20000],
+      ["boot/kernel/kernel", "555", 0, 0, 0],
+      ["etc/rc.conf", "644", 0, 0, 0],
     ]);
+    // Both names of the hard link want the same attributes, so they stay one inode.
+    expect(entries[1]!.inode).toBe(entries[2]!.inode);
     expect(ufsUsage(nodes)).toEqual({ bytes: 4096 + 8192 + 12288 + 4096, inodes: 4 }); // the hard link counted once
   });
 });

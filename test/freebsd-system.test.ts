@@ -9,7 +9,9 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadDeclaration, parseDeclaration, selectSystem, type OperatingSystem } from "../lib/declaration/index.js";
 import { MiB } from "../lib/disk/size.js";
-import { readUfsSuperblockAt } from "../lib/disk/ufs.js";
+import { readUfsSuperblockAt } from "../lib/family/freebsd/ufs/index.js";
+import { ffsSbget } from "./helpers/ffs-sbget.js";
+import { checkUfsImage } from "./helpers/ufs-check.js";
 import { createLogger, silentLogger } from "../lib/log.js";
 import { packageRoot } from "../lib/paths.js";
 import type { Store } from "../lib/store/index.js";
@@ -212,11 +214,14 @@ async function checkFreebsdDisk(disk: string): Promise<void> {
   await execa("dd", [`if=${disk}`, `of=${join(dir, "esp.img")}`, "bs=1M", `skip=1`, "count=64", "status=none"]);
   expect((await execa("fsck.vfat", ["-n", join(dir, "esp.img")], { reject: false })).exitCode).toBe(0);
 
-  // Root: a UFS2 superblock filling the partition, read by od and by FreeBSD's search rules. Debian's
-  // makefs puts it at 8 KiB (fs_sblockloc 8192), not at 64 KiB where FreeBSD's newfs puts UFS2
-  // superblocks (and where file(1) looks): see docs/freebsd.md.
+  // Root: a UFS2 superblock filling the partition at 64 KiB, where FreeBSD 13.2 and later look for it
+  // (fs_sblockloc 65536), read by od, by FreeBSD's own checks and by an fsck-style recount: see docs/freebsd.md.
   const sb = (await readUfsSuperblockAt(disk, ROOT_OFFSET))!;
-  expect(sb).toMatchObject({ version: 2, location: 8192, sblockloc: 8192, sizeBytes: rootSectors * 512, blockSize: 32768, fragmentSize: 4096 });
+  expect(sb).toMatchObject({ version: 2, location: 65536, sblockloc: 65536, sizeBytes: rootSectors * 512, blockSize: 32768, fragmentSize: 4096 });
+  expect(ffsSbget(disk, ROOT_OFFSET)).toEqual({ ok: true, location: 65536 });
+  const fsck = checkUfsImage(disk, ROOT_OFFSET);
+  expect(fsck.problems).toEqual([]);
+  expect(fsck.tree.get("usr/bin/su")).toMatchObject({ type: "file", mode: 0o4555, uid: 0, gid: 0 });
   const magic = await execa("od", ["-A", "n", "-t", "x4", "-j", String(ROOT_OFFSET + sb.location + 1372), "-N", "4", disk]);
   expect(magic.stdout.trim()).toBe("19540119");
 

@@ -1,7 +1,7 @@
 // mtree(5) manifests (pure): every entry with the owner, mode and flags to
 // restore. Store items are normalized (0444/0555, no owners, no setuid), so
 // each FreeBSD set item keeps one beside its tree (lib/family/freebsd/tar.ts
-// reads it from the set), and ufs.ts turns it into makefs's -F specification.
+// reads it from the set), and the FreeBSD family's UFS2 writer applies it.
 
 /** What the image must restore for one path. */
 export interface ManifestEntry {
@@ -44,16 +44,15 @@ export function manifestPath(path: string): string {
   return path === "." ? "." : `./${path}`;
 }
 
-/** One mtree line; `withFlags` false for makefs builds that cannot apply them. */
-export function mtreeLine(path: string, e: ManifestEntry, options: { withFlags?: boolean; withNames?: boolean; time?: string } = {}): string {
+/** One mtree line. */
+export function mtreeLine(path: string, e: ManifestEntry): string {
   const fields = [
     mtreeEscape(manifestPath(path)), `type=${e.type}`, `uid=${e.uid}`, `gid=${e.gid}`,
-    ...(options.withNames !== false && e.uname ? [`uname=${mtreeEscape(e.uname)}`] : []),
-    ...(options.withNames !== false && e.gname ? [`gname=${mtreeEscape(e.gname)}`] : []),
+    ...(e.uname ? [`uname=${mtreeEscape(e.uname)}`] : []),
+    ...(e.gname ? [`gname=${mtreeEscape(e.gname)}`] : []),
     `mode=0${e.mode.toString(8)}`,
     ...(e.link !== undefined ? [`link=${mtreeEscape(e.link)}`] : []),
-    ...(options.withFlags !== false && e.flags ? [`flags=${e.flags}`] : []),
-    ...(options.time ? [`time=${options.time}`] : []),
+    ...(e.flags ? [`flags=${e.flags}`] : []),
   ];
   return fields.join(" ");
 }

@@ -1,12 +1,13 @@
 // The FreeBSD system disk: an ESP holding only the set's loader.efi as
 // EFI/BOOT/BOOTX64.EFI (the loader finds the UFS root on the same disk by
 // its /boot/defaults/loader.conf), and a freebsd-ufs root named fruix-root,
-// made by makefs with the sets' owners and modes restored.
+// written by Fruix's UFS2 writer (./ufs) with the sets' owners, modes and
+// flags restored.
 import { copyFile, mkdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { FREEBSD_UFS_TYPE, type PartitionScheme } from "../../disk/gpt.js";
 import type { ManifestEntry } from "../../disk/mtree.js";
-import { minimumUfsSize, ufsSpec, ufsUsage, walkTree, writeUfs, type TreeNode } from "../../disk/ufs.js";
+import { minimumUfsSize, ufsUsage, walkTree, writeUfs, type TreeNode } from "./ufs/index.js";
 import { closureLinkFile } from "../../system/closure-files.js";
 import type { RootId } from "../../system/install-metadata.js";
 import type { DiskFormat } from "../../system/stage.js";
@@ -42,10 +43,9 @@ export const freebsdDisk: DiskFormat = {
     await mkdir(join(dir, "EFI/BOOT"), { recursive: true });
     await copyFile(await closureLinkFile(store, build.closurePath, "boot/loader.efi"), join(dir, "EFI/BOOT/BOOTX64.EFI"));
   },
-  rootStep: "root file system (makefs -t ffs -o version=2)",
+  rootStep: "root file system (UFS2)",
   async writeRoot(store, build, device, part, staged, _ids, isFile) {
     const { world, kernel } = await freebsdSetItems(store, build.closurePath);
-    const spec = ufsSpec(await walkTree(staged.rootfs), setAttributes(world, kernel));
-    await writeUfs(device, part, staged.scratch, basename(staged.rootfs), spec, isFile);
+    await writeUfs(device, part, staged.rootfs, setAttributes(world, kernel), isFile);
   },
 };

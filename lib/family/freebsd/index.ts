@@ -1,6 +1,7 @@
 // The freebsd family (DESIGN §5): kernel and world from distribution sets,
-// loader.efi on the ESP, a UFS2 root made by makefs, rc.d integration, and
-// an installer that runs from an md root with the world's gpart and newfs.
+// loader.efi on the ESP, a UFS2 root made by Fruix's own writer (./ufs),
+// rc.d integration, and an installer that runs from an md root with the
+// world's gpart and newfs.
 import type { Family } from "../family.js";
 import { buildFreebsdSystem } from "./build.js";
 import { freebsdDisk, ROOT_ID } from "./disk.js";

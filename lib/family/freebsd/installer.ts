@@ -10,7 +10,7 @@ import { execa } from "execa";
 import { temporaryDirectory } from "../../cleanup.js";
 import type { OperatingSystem } from "../../declaration/types.js";
 import { MiB } from "../../disk/size.js";
-import { BLOCK_SIZE, DENSITY, FRAGMENT_SIZE, MINFREE, minimumUfsSize, ufsSpec, ufsUsage, walkTree, writeUfs, type TreeNode } from "../../disk/ufs.js";
+import { BLOCK_SIZE, DENSITY, FRAGMENT_SIZE, MINFREE, minimumUfsSize, ufsUsage, walkTree, writeUfs, type Attributes, type TreeNode } from "./ufs/index.js";
 import type { Logger } from "../../log.js";
 import type { Store } from "../../store/index.js";
 import { memoized } from "../../store/memo.js";
@@ -94,9 +94,9 @@ async function withoutStoreItems(rootfs: string): Promise<void> {
  * Lays out the md root in `ram` (an empty directory): the installer system's
  * root tree, and /fruix-installer with the target's root tree (without its
  * store items), its ESP files, the item list, install.conf and install.scm.
- * Returns makefs's specification for it.
+ * Returns the owners, modes and flags the md root's nodes get.
  */
-export async function stageFreebsdInstallerRoot(store: Store, target: SystemBuild, installer: SystemBuild, plan: InstallPlan, created: string, ram: string, log: Logger): Promise<string> {
+export async function stageFreebsdInstallerRoot(store: Store, target: SystemBuild, installer: SystemBuild, plan: InstallPlan, created: string, ram: string, log: Logger): Promise<Attributes> {
   const staged = await log.step("stage the target rootfs", () => stageWith(store, target, freebsdDisk, created));
   try {
     const ids = installerTargetIds(target, plan.device);
@@ -120,9 +120,7 @@ export async function stageFreebsdInstallerRoot(store: Store, target: SystemBuil
     const forInstaller = setAttributes(own.world, own.kernel);
     const forTarget = setAttributes(sets.world, sets.kernel);
     const prefix = `${PAYLOAD_DIR}/root/`;
-    return ufsSpec(await walkTree(ram), (node) =>
-      node.path.startsWith(prefix) ? forTarget({ ...node, path: node.path.slice(prefix.length) }) : forInstaller(node),
-    );
+    return (node) => (node.path.startsWith(prefix) ? forTarget({ ...node, path: node.path.slice(prefix.length) }) : forInstaller(node));
   } finally {
     await staged.dispose();
   }
@@ -137,13 +135,13 @@ export async function buildFreebsdInstallerRoot(store: Store, target: SystemBuil
     try {
       const ram = join(scratch, "ram");
       await mkdir(ram);
-      const spec = await stageFreebsdInstallerRoot(store, target, installer, plan, created, ram, log);
+      const attributes = await stageFreebsdInstallerRoot(store, target, installer, plan, created, ram, log);
       const size = minimumUfsSize(ufsUsage(await walkTree(ram))) + MD_ROOT_SLACK;
       return await store.add(`fruix-installer-root-${target.hostName}`, async (out) => {
         const image = join(out, "mfsroot");
         await writeFile(image, "");
         await truncate(image, size);
-        await log.step("md root image (makefs)", () => writeUfs(image, { offset: 0, size }, scratch, "ram", spec, true));
+        await log.step("md root image (UFS2)", () => writeUfs(image, { offset: 0, size }, ram, attributes, true));
       });
     } finally {
       forget();
