@@ -53,7 +53,6 @@ for spec in $(cat /disks); do
   msg=$(mount -t ufs -o ro,ufstype=ufs2 $dev /mnt/$n 2>&1)
   rc=$?
   echo "ufs-reader: mount $dev rc=$rc $msg"
-  [ $rc = 0 ] || msg="$msg; kernel: $(dmesg | grep -i ufs | tail -n 2)"
   echo "DISK $n rc=$rc $msg" | tr '\\n' ' ' >> $out
   echo >> $out
   [ $rc = 0 ] || continue
@@ -145,6 +144,6 @@ export async function readWithLinux(store: Store, work: string, disks: ReadonlyA
     300_000,
   );
   if (!matched || !/ufs-reader: done/.test(transcript)) throw new Error(`the Linux UFS reader did not finish:\n${transcript.slice(-3000)}`);
-  const text = (await readFile(output, "latin1")).split("\nEND\n")[0]!;
+  const text = (await readFile(output, "utf8")).split("\nEND\n")[0]!;
   return { readings: parseOutput(text), transcript };
 }

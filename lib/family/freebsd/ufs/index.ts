@@ -8,7 +8,7 @@ export { BLOCK_SIZE, DENSITY, FRAGMENT_SIZE, MINFREE, ufsGeometry, type UfsGeome
 export { planUfs, type UfsEntry, type UfsPlan } from "./plan.js";
 export { readUfsSuperblock, SUPERBLOCK_SEARCH, type UfsSuperblock } from "./superblock.js";
 export { minimumUfsSize, ufsUsage, walkTree, type TreeNode } from "./tree.js";
-export { PINNED_TIME, ufsEntries, ufsEntry, writeUfs, type Attributes } from "./write.js";
+export { PINNED_TIME, ufsEntries, ufsEntry, writePlan, writeUfs, type Attributes } from "./write.js";
 
 /** The superblock of the file system at `offset` of `file`, found as FreeBSD's ffs_sbget finds it. */
 export async function readUfsSuperblockAt(file: string, offset: number): Promise<UfsSuperblock | undefined> {

@@ -109,13 +109,8 @@ async function punchRange(image: string, part: Partition): Promise<void> {
   await tool("fallocate", ["--punch-hole", "--offset", String(part.offset), "--length", String(part.size), image]).catch(() => undefined);
 }
 
-/**
- * Writes a UFS2 file system of exactly `part.size` bytes, made from the tree
- * at `root`, at `part.offset` of `device`. Nothing is written when the tree
- * cannot be planned.
- */
-export async function writeUfs(device: string, part: Partition, root: string, attributes: Attributes, isFile: boolean): Promise<UfsPlan> {
-  const plan = planUfs(await ufsEntries(root, attributes, BLOCK_SIZE), part.size, { time: PINNED_TIME });
+/** Writes a planned file system at `part.offset` of `device`, copying file contents from the tree at `root`. */
+export async function writePlan(device: string, part: Partition, root: string, plan: UfsPlan, isFile: boolean): Promise<void> {
   if (isFile) await punchRange(device, part);
   const handle = await open(device, "r+");
   try {
@@ -127,5 +122,15 @@ export async function writeUfs(device: string, part: Partition, root: string, at
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Writes a UFS2 file system of exactly `part.size` bytes, made from the tree
+ * at `root`, at `part.offset` of `device`. Nothing is written when the tree
+ * cannot be planned.
+ */
+export async function writeUfs(device: string, part: Partition, root: string, attributes: Attributes, isFile: boolean): Promise<UfsPlan> {
+  const plan = planUfs(await ufsEntries(root, attributes, BLOCK_SIZE), part.size, { time: PINNED_TIME });
+  await writePlan(device, part, root, plan, isFile);
   return plan;
 }
