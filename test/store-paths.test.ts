@@ -17,7 +17,7 @@ import {
   validateItemName,
   validateRootName,
 } from "../lib/store/paths.js";
-import { parseProcStatStartTime } from "../lib/store/process.js";
+import { parseProcStatStartTime } from "../lib/process.js";
 import { CONTENT_BLOCK, FORMAT_VERSION, serializeItem, type MemNode } from "../lib/store/serialize.js";
 
 const H = "a".repeat(64);
