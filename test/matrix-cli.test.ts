@@ -125,7 +125,8 @@ describe("a real matrix run: image-boot on QEMU with --retries, and a project wh
 
   it("leaves no QEMU process and no work directory behind", async () => {
     expect(await ourQemus()).toEqual([]);
-    expect((await readdir(tmpdir())).filter((d) => d.startsWith("fruix-validate-"))).toEqual(workDirsBefore);
+    // Nothing new (the run may also have swept a killed run's older ones).
+    expect((await readdir(tmpdir())).filter((d) => d.startsWith("fruix-validate-") && !workDirsBefore.includes(d))).toEqual([]);
   });
 
   it("signs off: a document whose every link opens a file of the run, INCOMPLETE because of the skipped cell", async () => {

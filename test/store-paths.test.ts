@@ -17,7 +17,7 @@ import {
   validateItemName,
   validateRootName,
 } from "../lib/store/paths.js";
-import { parseProcStatStartTime } from "../lib/store/process.js";
+import { parseProcStatStartTime } from "../lib/process.js";
 import { CONTENT_BLOCK, FORMAT_VERSION, serializeItem, type MemNode } from "../lib/store/serialize.js";
 
 const H = "a".repeat(64);
@@ -102,6 +102,10 @@ describe("store location", () => {
   it("puts state beside the store, mirroring /frx/store and /frx/var/fruix", () => {
     expect(chooseStateDir("/frx/store", undefined, {})).toBe("/frx/var/fruix");
     expect(chooseStateDir("/data/fruix/store", undefined, {})).toBe("/data/fruix/var/fruix");
+    // Any other name gets its own: stores side by side never share state.
+    expect(chooseStateDir("/data/a", undefined, {})).toBe("/data/var/fruix-a");
+    expect(chooseStateDir("/data/b", undefined, {})).toBe("/data/var/fruix-b");
+    expect(chooseStateDir("/data/fruix", undefined, {})).toBe("/data/var/fruix-fruix");
     expect(chooseStateDir("/s", undefined, { FRUIX_STATE_DIR: "/st" })).toBe("/st");
     expect(chooseStateDir("/s", "/explicit", { FRUIX_STATE_DIR: "/st" })).toBe("/explicit");
   });

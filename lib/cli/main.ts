@@ -2,7 +2,7 @@
 // The `fruix` command: results as key=value lines on stdout (or one JSON object
 // with --json), progress on stderr, one clear line and a non-zero exit on error.
 import { parseArgs } from "node:util";
-import { handleInterrupts } from "../cleanup.js";
+import { handleInterrupts, sweepTemporaries } from "../cleanup.js";
 import { DeclarationError, FruixError } from "../errors.js";
 import { fruixVersion } from "../version.js";
 import { commands } from "./commands.js";
@@ -69,6 +69,8 @@ export async function main(argv: string[]): Promise<number> {
   const name = positionals.slice(0, words).join(" ");
   const command = commands[name];
   if (!command) throw new FruixError(`unknown command '${positionals.slice(0, 2).join(" ")}' (see 'fruix --help')`, { exitCode: 2 });
+  // What a SIGKILLed run left in TMPDIR goes first (its makers are gone).
+  await sweepTemporaries();
   const context: CommandContext = { args: positionals.slice(words), options: values };
   // A command may set exit_code (validate: 1 when a scenario failed); it is not printed.
   const { exit_code: exitCode, ...result } = await command(context);

@@ -125,7 +125,7 @@ export async function fetchPackage(pkg: DebianPackage, onDownload?: (pkg: Debian
 
   onDownload?.(pkg);
   await mkdir(dir, { recursive: true });
-  const { path: tmp, forget } = await temporaryDirectory(".download-", dir);
+  const { path: tmp, forget } = await temporaryDirectory("fruix-download-", { parent: dir });
   try {
     const result = await execa("apt-get", ["download", `${pkg.name}=${pkg.version}`], { cwd: tmp, reject: false, all: true });
     const [file] = (await readdir(tmp)).filter((f) => f.endsWith(".deb"));

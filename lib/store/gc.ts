@@ -15,8 +15,8 @@ import { exists, itemHostPath, readRecord, removeRecord } from "./db.js";
 import type { StoreLayout } from "./location.js";
 import type { LockOptions, StoreLock } from "./lock.js";
 import { baseNameOfRecordFile } from "./metadata.js";
-import { compareBytes, parseBaseName, parseStorePath, parseTempName, splitStorePath, tempName } from "./paths.js";
-import { isPidAlive } from "./process.js";
+import { isLeftover } from "../process.js";
+import { compareBytes, parseBaseName, parseStorePath, splitStorePath, tempName, TEMP_NAME } from "./paths.js";
 import { liveTempRoots } from "./temproots.js";
 import { isErrno, removeTree, treeSize } from "./tree.js";
 
@@ -69,8 +69,7 @@ export async function collectGarbage(
         }
         continue;
       }
-      const temp = parseTempName(entry);
-      if (temp !== undefined && !isPidAlive(temp.pid)) {
+      if (isLeftover(entry, TEMP_NAME)) {
         leftovers.push(host);
         freedBytes += await treeSize(host);
         toDelete.push(host);
@@ -80,14 +79,14 @@ export async function collectGarbage(
     for (const file of await readdir(layout.dbDir)) {
       const base = baseNameOfRecordFile(file);
       const orphan = base !== undefined && parseBaseName(base) !== undefined && !present.has(base);
-      if (orphan || isDeadTemp(file)) {
+      if (orphan || isLeftover(file, TEMP_NAME)) {
         leftovers.push(join(layout.dbDir, file));
         toDelete.push(join(layout.dbDir, file));
       }
     }
     for (const dir of [layout.rootsDir, layout.lockDir]) {
       for (const file of await readdir(dir)) {
-        if (isDeadTemp(file)) {
+        if (isLeftover(file, TEMP_NAME)) {
           leftovers.push(join(dir, file));
           toDelete.push(join(dir, file));
         }
@@ -101,11 +100,6 @@ export async function collectGarbage(
 
   if (!dryRun) for (const p of toDelete) await removeTree(p);
   return { removed: removed.sort(compareBytes), leftovers: leftovers.sort(compareBytes), freedBytes, dryRun };
-}
-
-function isDeadTemp(entry: string): boolean {
-  const t = parseTempName(entry);
-  return t !== undefined && !isPidAlive(t.pid);
 }
 
 /** The closure of the GC roots and live temp roots. Rooted content without a record is kept (verify reports it). */

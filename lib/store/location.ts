@@ -3,7 +3,7 @@
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { STORE_PREFIX } from "./paths.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -31,14 +31,17 @@ export function chooseStoreDir(input: LocationInput): string {
 }
 
 /**
- * Metadata, roots, locks: explicit option, FRUIX_STATE_DIR, else `<dirname(store)>/var/fruix`,
- * which mirrors the guest (/frx/store beside /frx/var/fruix).
+ * Metadata, roots, locks: explicit option, FRUIX_STATE_DIR, else beside the store in
+ * `<dirname(store)>/var/`: `fruix` for a store directory named `store` (/frx/store keeps
+ * /frx/var/fruix, as in the guest), `fruix-<name>` for any other. The name is unique in
+ * the folder, so two stores there never share state.
  */
 export function chooseStateDir(storeDir: string, explicit: string | undefined, env: Env): string {
   if (explicit !== undefined && explicit !== "") return resolve(explicit);
   const fromEnv = env["FRUIX_STATE_DIR"];
   if (fromEnv !== undefined && fromEnv !== "") return resolve(fromEnv);
-  return join(dirname(storeDir), "var", "fruix");
+  const name = basename(storeDir);
+  return join(dirname(storeDir), "var", name === "store" ? "fruix" : `fruix-${name}`);
 }
 
 /** The state directory's subdirectories. */

@@ -24,7 +24,7 @@ import { link, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FruixError } from "../errors.js";
 import { randomToken } from "./atomic.js";
-import { currentProcess, isProcessAlive, type ProcessIdentity } from "./process.js";
+import { currentProcess, isProcessAlive, type ProcessIdentity } from "../process.js";
 import { isErrno } from "./tree.js";
 
 export interface LockOptions {

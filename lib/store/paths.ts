@@ -5,6 +5,7 @@
 
 import { posix } from "node:path";
 import { FruixError } from "../errors.js";
+import { ownedName } from "../process.js";
 
 /** The store directory as seen inside every guest; printed paths start with it. */
 export const STORE_PREFIX = "/frx/store";
@@ -118,11 +119,14 @@ export function compareBytes(a: string, b: string): number {
 export type TempKind = "tmp" | "gc";
 
 export function tempName(kind: TempKind, pid: number, random: string): string {
-  return `.${kind}-${pid}-${random}`;
+  return ownedName(`.${kind}-`, pid, random);
 }
 
+/** A store temporary's name (first group: the pid, for isLeftover); `.json` and the like for records. */
+export const TEMP_NAME = /^\.(?:tmp|gc)-([0-9]+)-[A-Za-z0-9]+(?:\.[a-z]+)?$/;
+
 export function parseTempName(entry: string): { kind: TempKind; pid: number } | undefined {
-  const m = /^\.(tmp|gc)-([0-9]+)-[A-Za-z0-9]+(?:\.[a-z]+)?$/.exec(entry);
+  const m = TEMP_NAME.exec(entry);
   if (m === null) return undefined;
-  return { kind: m[1] as TempKind, pid: Number(m[2]) };
+  return { kind: entry.startsWith(".gc-") ? "gc" : "tmp", pid: Number(m[1]) };
 }

@@ -13,6 +13,7 @@ import { hashItemTree } from "./hash.js";
 import { resolveLocation, storeLayout, type Env, type StoreLayout } from "./location.js";
 import { StoreLock, type LockOptions } from "./lock.js";
 import { makeRecord, type ItemRecord } from "./metadata.js";
+import { checkOwner, recordOwner } from "./owner.js";
 import {
   canonicalReferences,
   compareBytes,
@@ -34,7 +35,7 @@ import { checkItem, verifyStore, type VerifyResult } from "./verify.js";
 export interface StoreOpenOptions {
   /** The directory holding the items (the host's stand-in for /frx/store). */
   readonly store?: string;
-  /** Metadata, roots, locks; default FRUIX_STATE_DIR, else `<dirname(store)>/var/fruix`. */
+  /** Metadata, roots, locks; default FRUIX_STATE_DIR, else `<dirname(store)>/var/fruix[-<name>]` (docs/store.md). */
   readonly stateDir?: string;
   /** Environment to read FRUIX_STORE, FRUIX_STATE_DIR, XDG_DATA_HOME, HOME from; default process.env. */
   readonly env?: Env;
@@ -77,6 +78,8 @@ export class Store {
   static async open(opts: StoreOpenOptions = {}): Promise<Store> {
     const { storeDir, stateDir } = await resolveLocation(opts);
     const layout = storeLayout(storeDir, stateDir);
+    // Before anything is made: another store's state directory is refused as it is found.
+    const owner = await checkOwner(layout);
     for (const dir of [layout.storeDir, layout.dbDir, layout.rootsDir, layout.tempRootsDir, layout.lockDir]) {
       try {
         await makeDirectories(dir, 0o755);
@@ -84,6 +87,7 @@ export class Store {
         throw new FruixError(`cannot create store directory ${dir}: ${(e as Error).message}`, { cause: e });
       }
     }
+    if (owner === "unrecorded") await recordOwner(layout);
     return new Store(layout, opts.lock ?? {});
   }
 

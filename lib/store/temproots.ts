@@ -10,7 +10,7 @@ import { appendFile, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { randomToken } from "./atomic.js";
 import { isStorePath } from "./paths.js";
-import { isPidAlive } from "./process.js";
+import { isPidAlive } from "../process.js";
 import { isErrno } from "./tree.js";
 
 export class TempRoots {

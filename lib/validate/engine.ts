@@ -236,8 +236,10 @@ export async function runAttempt(
   const started = new Date();
   // First: an adapter that cannot be configured fails before there is anything to clean up.
   const hypervisor = options.hypervisor();
-  const { path: workRoot, forget } = await temporaryDirectory(`fruix-validate-${options.runId}-`);
-  if (options.keep) forget(); // --keep: an interrupted run keeps its machines' files too
+  // Short: QEMU's sockets go inside, and a unix socket path has at most 107 bytes.
+  const { path: workRoot, forget } = await temporaryDirectory("fruix-validate-", { keep: options.keep });
+  // --keep: an interrupted run keeps its machines' files too (and, named without a pid, no later run sweeps them).
+  if (options.keep) forget();
   const workDir = join(workRoot, scenario.id);
   const run = new Run(hypervisor, workDir, folder, options);
   let failure: Failure | undefined;

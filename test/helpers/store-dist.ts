@@ -12,7 +12,9 @@ export const childScript = join(repoRoot, "test", "helpers", "store-child.mjs");
 
 export function ensureStoreDist(): void {
   const srcDir = join(repoRoot, "lib", "store");
-  const sources = [join(repoRoot, "lib", "errors.ts"), ...readdirSync(srcDir).filter((f) => f.endsWith(".ts")).map((f) => join(srcDir, f))];
+  // The store and the shared helpers it imports.
+  const helpers = ["errors.ts", "process.ts", "cleanup.ts", "fs.ts"].map((f) => join(repoRoot, "lib", f));
+  const sources = [...helpers, ...readdirSync(srcDir).filter((f) => f.endsWith(".ts")).map((f) => join(srcDir, f))];
   const outputs = sources.map((s) => join(repoRoot, "dist", s.slice(repoRoot.length + 1).replace(/\.ts$/, ".js")));
   const newestSource = Math.max(...sources.map((s) => statSync(s).mtimeMs));
   const fresh = outputs.every((o) => existsSync(o) && statSync(o).mtimeMs >= newestSource);
