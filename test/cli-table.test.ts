@@ -1,6 +1,7 @@
 // The command table and what is made from it, without running the command:
 // the parser (options per command, values, suggestions), help, completion
 // scripts and the man page. test/cli.test.ts runs the built command.
+import { existsSync } from "node:fs";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { commands } from "../lib/cli/commands.js";
@@ -173,6 +174,25 @@ COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length 
     expect(script).toContain("compdef _fruix fruix");
     for (const command of COMMANDS) expect(script).toContain(`"${commandName(command)}") opts="${optionsOf(command).map((n) => `--${n}`).join(" ")}" ;;`);
   });
+
+  // zsh is not among the Debian packages set-up installs: where it is there, the script runs for real.
+  it.skipIf(!existsSync("/usr/bin/zsh"))("offers the same words under zsh", async () => {
+    const offered = async (...words: string[]) => {
+      const script = `compadd() { [[ $1 == -- ]] && shift; print -r -- "$*"; }
+_files() { print -r -- "(files $*)"; }
+compdef() { :; }
+${completionScript("zsh")}
+fruix() { node ${packageRoot}/dist/lib/cli/main.js "$@"; }
+words=(${words.map((w) => `'${w}'`).join(" ")}); CURRENT=${words.length}; _fruix`;
+      return (await execa("zsh", ["-f", "-c", script], { cwd: packageRoot })).stdout;
+    };
+    expect(await offered("fruix", "")).toBe("system store report validate help version completion");
+    expect(await offered("fruix", "--store", "/tmp", "store", "")).toBe("verify gc");
+    expect(await offered("fruix", "validate", "--hypervisor", "")).toBe("qemu xcp-ng");
+    expect(await offered("fruix", "system", "build", "--s")).toBe("--system --store --json --quiet --help");
+    expect(await offered("fruix", "system", "rootfs", "f", "")).toBe("(files -/)");
+    expect((await offered("fruix", "validate", "")).split(" ")).toContain("image-boot");
+  }, 20_000);
 
   it("is valid bash", async () => {
     expect((await execa("bash", ["-n"], { input: completionScript("bash"), reject: false })).exitCode).toBe(0);
