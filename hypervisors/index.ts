@@ -3,7 +3,10 @@
 import { FruixError } from "../lib/errors.js";
 import { QemuHypervisor } from "./qemu/index.js";
 import { XcpngHypervisor } from "./xcp-ng/index.js";
+import { HYPERVISOR_NAMES, type HypervisorName } from "./names.js";
 import type { Accel, Hypervisor } from "./types.js";
+
+export { HYPERVISOR_NAMES };
 
 export interface AdapterOptions {
   readonly accel: "auto" | Accel;
@@ -13,16 +16,15 @@ export interface AdapterOptions {
 
 type AdapterFactory = (options: AdapterOptions) => Hypervisor;
 
-const ADAPTERS: ReadonlyMap<string, AdapterFactory> = new Map<string, AdapterFactory>([
-  ["qemu", (o) => new QemuHypervisor(o)],
-  ["xcp-ng", (o) => new XcpngHypervisor(o)],
-]);
-
-export const HYPERVISOR_NAMES: readonly string[] = [...ADAPTERS.keys()];
+// One factory per name in names.ts: the compiler holds the two lists together.
+const ADAPTERS: Readonly<Record<HypervisorName, AdapterFactory>> = {
+  qemu: (o) => new QemuHypervisor(o),
+  "xcp-ng": (o) => new XcpngHypervisor(o),
+};
 
 /** Checks the name now and returns a factory the engine calls once per run. */
 export function hypervisorFactory(name: string, options: AdapterOptions): () => Hypervisor {
-  const factory = ADAPTERS.get(name);
+  const factory = (HYPERVISOR_NAMES as readonly string[]).includes(name) ? ADAPTERS[name as HypervisorName] : undefined;
   if (!factory) throw new FruixError(`unknown hypervisor '${name}' (known: ${HYPERVISOR_NAMES.join(", ")})`, { exitCode: 2 });
   return () => factory(options);
 }

@@ -4,6 +4,7 @@ import { mkdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { makeDirectories } from "../lib/fs.js";
+import { Store } from "../lib/store/index.js";
 import { cleanupTempDirs, exampleFile, fruix, tempDir } from "./helpers/fixtures.js";
 
 afterAll(cleanupTempDirs);
@@ -32,10 +33,14 @@ describe("makeDirectories", () => {
 });
 
 describe("directories an operator names", () => {
-  it("--store under /proc is one line and exit 1, not a hang", async () => {
+  it("--store under /proc is one line and exit 2, not a hang", async () => {
     const result = await fruix(["system", "build", exampleFile, "--store", "/proc/fruix-no-store"]);
-    expect([result.exitCode, result.stderr.trim()]).toEqual([1, "fruix: cannot create store directory /proc/fruix-no-store: ENOENT: no such file or directory, mkdir '/proc/fruix-no-store'"]);
+    expect([result.exitCode, result.stderr.trim()]).toEqual([2, "fruix: --store /proc/fruix-no-store: /proc is a kernel file system, not a place for a store"]);
   }, 20_000);
+
+  it("a store under /proc opened by the library fails, not spins", async () => {
+    await expect(Store.open({ store: "/proc/fruix-no-store" })).rejects.toThrow("cannot create store directory /proc/fruix-no-store: ENOENT");
+  }, 5_000);
 
   it("--report-dir under /proc is one line and exit 1, before any machine", async () => {
     const store = join(await tempDir(), "store");

@@ -40,7 +40,7 @@ describe("fruix validate --matrix: bad input", () => {
     const cases: Array<[string[], string]> = [
       [["--matrix", "/nonexistent/m.json"], "fruix: cannot read the matrix file /nonexistent/m.json: ENOENT"],
       [["--matrix", nightly, "--shard", "3/2"], "fruix: --shard must be i/n with 1 <= i <= n (e.g. --shard 2/3), not '3/2'"],
-      [["--matrix", nightly, "--retries", "many"], "fruix: --retries must be a whole number from 0 to 10, not 'many'"],
+      [["--matrix", nightly, "--retries", "many"], "fruix: --retries needs a non-negative integer, at most 10, not 'many'"],
       [["--matrix", nightly, "--project", "vmware"], `fruix: unknown project vmware in ${nightly} (projects: qemu, xcp-ng)`],
       [["--matrix", nightly, "--accel", "tcg"], `fruix: --accel cannot be combined with --matrix: set it per project in ${nightly}`],
       [["--matrix", nightly, "image-boot"], `fruix: name scenarios in ${nightly}, not on the command line, with --matrix`],

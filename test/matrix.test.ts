@@ -211,6 +211,6 @@ describe("retries", () => {
   it("parses --retries", () => {
     expect(parseRetries("0")).toBe(0);
     expect(parseRetries("3")).toBe(3);
-    for (const bad of ["-1", "1.5", "x", "11", ""]) expect(() => parseRetries(bad)).toThrow(/^--retries must be a whole number from 0 to 10/);
+    for (const bad of ["-1", "1.5", "x", "11", ""]) expect(() => parseRetries(bad)).toThrow(/^--retries needs a non-negative integer, at most 10, not /);
   });
 });

@@ -245,7 +245,7 @@ describe("the validate command line", () => {
   });
 
   it("rejects a bad --accel and an unknown hypervisor", async () => {
-    expect((await fruix(["validate", "image-boot", "--accel", "fast"])).stderr.trim()).toBe("fruix: --accel must be one of auto, kvm, tcg");
+    expect((await fruix(["validate", "image-boot", "--accel", "fast"])).stderr.trim()).toBe("fruix: --accel must be one of auto, kvm, tcg, not 'fast'");
     expect((await fruix(["validate", "image-boot", "--hypervisor", "vmware"])).stderr.trim()).toMatch(/^fruix: /);
   });
 });

@@ -22,30 +22,33 @@ import { loadScenarios, selectScenarios } from "../validate/registry.js";
 import { ACCELS, type Matrix, MatrixFileError, matrixCells, parseMatrix, parseRetries, parseShard, shardCells, STATUS_WORD } from "../validate/matrix.js";
 import { markLatest, type RunLayout, type RunSettings, runValidation } from "../validate/run.js";
 import type { Scenario } from "../validate/scenario.js";
-import type { CommandContext } from "./options.js";
+import { type CommandContext, Printout, type Result } from "./options.js";
 
 function runId(): string {
   return `${new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d{3}Z$/, "Z")}-${randomBytes(2).toString("hex")}`;
 }
 
-export async function validateCommand(context: CommandContext): Promise<Record<string, string | number>> {
+/** `--list`: id, phase, title and hypervisors of each scenario (tab-separated), or with --json one document. */
+function scenarioListing(scenarios: readonly Scenario[]): Printout {
+  const text = scenarios.map((s) => `${s.id}\t${s.phase}\t${s.title}\t${s.hypervisors.join(",")}\n`).join("");
+  return new Printout(text, { scenarios: scenarios.map((s) => ({ id: s.id, phase: s.phase, title: s.title, hypervisors: s.hypervisors })) });
+}
+
+export async function validateCommand(context: CommandContext): Promise<Result | Printout> {
   const o = context.options;
   const all = await loadScenarios();
   if (o.project !== undefined && o.matrix === undefined) throw new FruixError("--project picks projects of a --matrix file", { exitCode: 2 });
   // --retries and --shard make even a command-line run a matrix run, with the matrix's folders.
   const layout: RunLayout = o.matrix !== undefined || o.retries !== undefined || o.shard !== undefined ? "matrix" : "plain";
-  if (o.list && layout === "plain") {
-    for (const s of all) process.stdout.write(`${s.id}\t${s.phase}\t${s.title}\t${s.hypervisors.join(",")}\n`);
-    return {};
-  }
+  if (o.list && layout === "plain") return scenarioListing(selectScenarios(all, { ids: context.args, grep: o.grep, hypervisor: o.hypervisor }));
   const matrix = await matrixOf(context, all);
   const shard = o.shard === undefined ? undefined : parseShard(o.shard);
   const retries = o.retries === undefined ? matrix.retries : parseRetries(o.retries);
   const onlyProjects = o.project ?? [];
   const cells = shardCells(matrixCells(matrix, all, process.env, onlyProjects), shard);
   if (o.list) {
-    for (const c of cells) process.stdout.write(`${c.project.name}/${c.scenario.id}\t${c.skip ? `skip: ${c.skip}` : "run"}\n`);
-    return {};
+    const text = cells.map((c) => `${c.project.name}/${c.scenario.id}\t${c.skip ? `skip: ${c.skip}` : "run"}\n`).join("");
+    return new Printout(text, { cells: cells.map((c) => ({ project: c.project.name, scenario: c.scenario.id, run: !c.skip, ...(c.skip ? { skip: c.skip } : {}) })) });
   }
 
   const log = createLogger({ quiet: o.quiet });

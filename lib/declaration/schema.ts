@@ -532,6 +532,12 @@ function checkServices(services: readonly ServiceValue[]): void {
 
 /** " (did you mean 'x'?)" for a close candidate, else "". */
 export function didYouMean(name: string, candidates: Iterable<string>): string {
+  const best = closestName(name, candidates);
+  return best === undefined ? "" : ` (did you mean '${best}'?)`;
+}
+
+/** The candidate a slip of the keyboard away from `name` (the CLI suggests commands and options with it), or undefined. */
+export function closestName(name: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
@@ -543,17 +549,21 @@ export function didYouMean(name: string, candidates: Iterable<string>): string {
   }
   // Small on purpose: names sharing a long suffix (-service-type) are not "close".
   const limit = name.length <= 4 ? 1 : 2;
-  return best !== undefined && bestDistance <= limit ? ` (did you mean '${best}'?)` : "";
+  return bestDistance <= limit ? best : undefined;
 }
 
+/** Edits (insert, delete, substitute, swap two neighbours: `jsno` -> `json` is one) from a to b. */
 function editDistance(a: string, b: string): number {
+  let before: number[] = [];
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) current[j] = Math.min(current[j]!, before[j - 2]! + 1);
     }
+    before = previous;
     previous = current;
   }
   return previous[b.length]!;

@@ -289,6 +289,6 @@ export const STATUS_WORD: Readonly<Record<CellStatus, string>> = { passed: "PASS
 
 export function parseRetries(text: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n > MAX_RETRIES) throw new FruixError(`--retries must be a whole number from 0 to ${MAX_RETRIES}, not '${text}'`, { exitCode: 2 });
+  if (!/^\d+$/.test(text) || n > MAX_RETRIES) throw new FruixError(`--retries needs a non-negative integer, at most ${MAX_RETRIES}, not '${text}'`, { exitCode: 2 });
   return n;
 }

@@ -21,7 +21,8 @@ export async function loadScenarios(): Promise<Scenario[]> {
 export interface Selection {
   readonly ids: readonly string[];
   readonly grep?: string;
-  readonly hypervisor: string;
+  /** Only scenarios this adapter can run; undefined: any (`--list` without --hypervisor). */
+  readonly hypervisor?: string;
 }
 
 /** The scenarios a command line names, in the order given; unknown ids are an error listing the known ones. */
@@ -36,11 +37,14 @@ export function selectScenarios(all: readonly Scenario[], selection: Selection):
     const pattern = new RegExp(selection.grep);
     chosen = chosen.filter((s) => pattern.test(s.id) || pattern.test(s.title));
   }
-  const unsupported = chosen.filter((s) => !s.hypervisors.includes(selection.hypervisor as never));
-  if (selection.ids.length > 0 && unsupported.length > 0) {
-    throw new FruixError(`${unsupported.map((s) => s.id).join(", ")} cannot run on ${selection.hypervisor} (see 'fruix validate --list')`, { exitCode: 2 });
+  const hypervisor = selection.hypervisor;
+  if (hypervisor !== undefined) {
+    const unsupported = chosen.filter((s) => !s.hypervisors.includes(hypervisor as never));
+    if (selection.ids.length > 0 && unsupported.length > 0) {
+      throw new FruixError(`${unsupported.map((s) => s.id).join(", ")} cannot run on ${hypervisor} (see 'fruix validate --list')`, { exitCode: 2 });
+    }
+    chosen = chosen.filter((s) => s.hypervisors.includes(hypervisor as never));
   }
-  chosen = chosen.filter((s) => s.hypervisors.includes(selection.hypervisor as never));
   if (chosen.length === 0) throw new FruixError("no scenario matches (see 'fruix validate --list')", { exitCode: 2 });
   return chosen;
 }
