@@ -22,7 +22,8 @@ const debianTools = {
   mtools: "/usr/bin/mcopy",
   e2fsprogs: "/usr/sbin/mke2fs",
   xorriso: "/usr/bin/xorriso",
-  makefs: "/usr/sbin/makefs",
+  makefs: "/usr/sbin/makefs", // tests only: its UFS2 root is the negative fixture the UFS2 oracles refuse
+  zsh: "/usr/bin/zsh", // tests only: the zsh completion script is run, not just read
   cpio: "/usr/bin/cpio",
   "xz-utils": "/usr/bin/xz",
   shellcheck: "/usr/bin/shellcheck",
