@@ -15,17 +15,10 @@ import { silentLogger } from "../../lib/log.js";
 import type { Store } from "../../lib/store/index.js";
 import { cpioArchive, type CpioEntry } from "../../lib/system/cpio.js";
 import { runQemuUntil } from "./qemu-direct.js";
+import type { ExpectedNode } from "./ufs-trees.js";
 
-export interface SeenNode {
-  readonly type: "file" | "dir" | "link";
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly size: number;
-  readonly nlink: number;
-  readonly sha256?: string;
-  readonly link?: string;
-}
+/** What Linux shows for a path: the shape of ufs-trees.ts's expected nodes. */
+export type SeenNode = ExpectedNode;
 
 export interface DiskReading {
   /** What mount printed and its exit status. */
