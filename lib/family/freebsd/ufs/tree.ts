@@ -1,6 +1,6 @@
 // A staged tree as the UFS2 writer sees it: every node with what lstat says
 // (the walk), and how big a file system it needs (pure).
-import { lstat, readdir, readlink } from "node:fs/promises";
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { FruixError } from "../../../errors.js";
 import { MiB, roundUp } from "../../../disk/size.js";
@@ -17,18 +17,22 @@ export interface TreeNode {
   readonly link?: string;
 }
 
-/** Every node of a staged tree, parents before children, names sorted. */
+/**
+ * Every node of a staged tree, parents before children, names sorted.
+ * Synchronous calls: a world has tens of thousands of nodes, and each
+ * promise round trip through the thread pool costs more than the lstat.
+ */
 export async function walkTree(root: string): Promise<TreeNode[]> {
   const nodes: TreeNode[] = [];
-  const visit = async (path: string): Promise<void> => {
+  const visit = (path: string): void => {
     const host = path === "." ? root : join(root, path);
-    const info = await lstat(host);
+    const info = lstatSync(host);
     const type = info.isDirectory() ? "dir" : info.isSymbolicLink() ? "link" : info.isFile() ? "file" : undefined;
     if (!type) throw new FruixError(`${host}: only files, directories and symlinks can go into a UFS2 image`);
-    nodes.push({ path, type, mode: info.mode & 0o7777, size: info.size, ino: info.ino, allocated: info.blocks * 512, ...(type === "link" ? { link: await readlink(host) } : {}) });
-    if (type === "dir") for (const name of (await readdir(host)).sort()) await visit(path === "." ? name : `${path}/${name}`);
+    nodes.push({ path, type, mode: info.mode & 0o7777, size: info.size, ino: info.ino, allocated: info.blocks * 512, ...(type === "link" ? { link: readlinkSync(host) } : {}) });
+    if (type === "dir") for (const name of readdirSync(host).sort()) visit(path === "." ? name : `${path}/${name}`);
   };
-  await visit(".");
+  visit(".");
   return nodes;
 }
 

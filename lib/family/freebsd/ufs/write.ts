@@ -3,11 +3,13 @@
 // manifests; everything is planned first (lib/family/freebsd/ufs/plan.ts),
 // so a tree that does not fit, or a name or file UFS2 cannot hold, is
 // refused before the disk is opened.
-import { open, readFile, type FileHandle } from "node:fs/promises";
+import { closeSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import type { Partition } from "../../../disk/layout.js";
 import type { ManifestEntry } from "../../../disk/mtree.js";
 import { tool } from "../../../disk/tools.js";
+import { FruixError } from "../../../errors.js";
 import { BLOCK_SIZE } from "./geometry.js";
 import { parseFileFlags } from "./inode.js";
 import { planUfs, type PlannedFile, type UfsEntry, type UfsPlan } from "./plan.js";
@@ -16,7 +18,6 @@ import { walkTree, type TreeNode } from "./tree.js";
 /** Times in the image: 1 s after the epoch, as the store's. */
 export const PINNED_TIME = 1;
 const BATCH_BYTES = 8 * 1024 * 1024;
-const WHOLE_FILE_BYTES = 4 * 1024 * 1024;
 
 /** The owner, mode and flags a node gets: the manifest's entry when it has one of the same type, else root:wheel and the staged mode. */
 export type Attributes = (node: TreeNode) => ManifestEntry | undefined;
@@ -62,45 +63,58 @@ export async function ufsEntries(root: string, attributes: Attributes, bsize: nu
   return entries;
 }
 
-/** Joins writes that follow each other into one (most data is laid out in order). */
+/**
+ * Lays writes that follow each other into one buffer and writes it whole
+ * (most data is laid out in order). File contents are read straight into
+ * it. Synchronous calls, for the same reason as the walk; the event loop
+ * gets a turn after each flush, so Ctrl-C is still heard.
+ */
 class WriteBatch {
+  private readonly buffer = Buffer.alloc(BATCH_BYTES);
   private start = 0;
-  private parts: Buffer[] = [];
-  private length = 0;
-  constructor(private readonly handle: FileHandle, private readonly base: number) {}
+  private used = 0;
+  constructor(private readonly fd: number, private readonly base: number) {}
 
-  async add(offset: number, data: Buffer): Promise<void> {
-    if (this.parts.length > 0 && (offset !== this.start + this.length || this.length >= BATCH_BYTES)) await this.flush();
-    if (this.parts.length === 0) this.start = offset;
-    this.parts.push(data);
-    this.length += data.length;
+  /** A zeroed slice of `length` bytes that will land at `offset` of the file system. */
+  async slice(offset: number, length: number): Promise<Buffer> {
+    if (this.used > 0 && (offset !== this.start + this.used || this.used + length > this.buffer.length)) await this.flush();
+    if (this.used === 0) this.start = offset;
+    const slice = this.buffer.subarray(this.used, this.used + length);
+    this.used += length;
+    return slice;
+  }
+
+  /** Metadata: copied in, or written on its own when it is too big to batch (a large inode table). */
+  async put(offset: number, data: Buffer): Promise<void> {
+    if (data.length <= this.buffer.length / 2) {
+      data.copy(await this.slice(offset, data.length));
+      return;
+    }
+    await this.flush();
+    for (let done = 0; done < data.length; ) done += writeSync(this.fd, data, done, data.length - done, this.base + offset + done);
   }
 
   async flush(): Promise<void> {
-    if (this.parts.length === 0) return;
-    const data = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
-    for (let done = 0; done < data.length; ) {
-      done += (await this.handle.write(data, done, data.length - done, this.base + this.start + done)).bytesWritten;
-    }
-    this.parts = [];
-    this.length = 0;
+    for (let done = 0; done < this.used; ) done += writeSync(this.fd, this.buffer, done, this.used - done, this.base + this.start + done);
+    this.buffer.fill(0, 0, this.used);
+    this.used = 0;
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }
 
 async function copyFile(file: PlannedFile, root: string, plan: UfsPlan, batch: WriteBatch): Promise<void> {
-  const { fsize, bsize } = plan.geometry;
-  const host = join(root, file.path);
-  const whole = file.size <= WHOLE_FILE_BYTES ? await readFile(host) : undefined;
-  const handle = whole ? undefined : await open(host, "r");
+  const fd = openSync(join(root, file.path), "r");
   try {
     for (const block of file.blocks) {
-      const data = Buffer.alloc(block.span);
-      if (whole) whole.copy(data, 0, block.lbn * bsize, block.lbn * bsize + block.length);
-      else await handle!.read(data, 0, block.length, block.lbn * bsize);
-      await batch.add(block.addr * fsize, data);
+      const into = await batch.slice(block.addr * plan.geometry.fsize, block.span);
+      for (let done = 0; done < block.length; ) {
+        const read = readSync(fd, into, done, block.length - done, block.lbn * plan.geometry.bsize + done);
+        if (read === 0) throw new FruixError(`${join(root, file.path)}: shorter than when it was planned (it changed while the image was written)`);
+        done += read;
+      }
     }
   } finally {
-    await handle?.close();
+    closeSync(fd);
   }
 }
 
@@ -112,15 +126,15 @@ async function punchRange(image: string, part: Partition): Promise<void> {
 /** Writes a planned file system at `part.offset` of `device`, copying file contents from the tree at `root`. */
 export async function writePlan(device: string, part: Partition, root: string, plan: UfsPlan, isFile: boolean): Promise<void> {
   if (isFile) await punchRange(device, part);
-  const handle = await open(device, "r+");
+  const fd = openSync(device, "r+");
   try {
-    const batch = new WriteBatch(handle, part.offset);
+    const batch = new WriteBatch(fd, part.offset);
     for (const file of plan.files) await copyFile(file, root, plan, batch);
-    for (const write of plan.metadata) await batch.add(write.offset, write.data);
+    for (const write of plan.metadata) await batch.put(write.offset, write.data);
     await batch.flush();
-    if (!isFile) await handle.sync();
+    if (!isFile) fsyncSync(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
