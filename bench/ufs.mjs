@@ -66,3 +66,4 @@ console.log(`tree: 20,000 small files, 200 libraries, links; file system ${SIZE 
 console.log(`fruix UFS2 writer  median ${f.toFixed(2)} s  (${times.fruix.map((t) => t.toFixed(2)).join(" ")})`);
 console.log(`makefs -t ffs      median ${m.toFixed(2)} s  (${times.makefs.map((t) => t.toFixed(2)).join(" ")})`);
 console.log(`ratio fruix/makefs ${(f / m).toFixed(2)} (target <= 1.00)`);
+process.exitCode = f / m <= 1 ? 0 : 1;

@@ -18,6 +18,8 @@ import { walkTree, type TreeNode } from "./tree.js";
 /** Times in the image: 1 s after the epoch, as the store's. */
 export const PINNED_TIME = 1;
 const BATCH_BYTES = 8 * 1024 * 1024;
+/** Metadata larger than this (inode tables of big trees) is written on its own, not copied into the batch. */
+const DIRECT_BYTES = 1024 * 1024;
 
 /** The owner, mode and flags a node gets: the manifest's entry when it has one of the same type, else root:wheel and the staged mode. */
 export type Attributes = (node: TreeNode) => ManifestEntry | undefined;
@@ -86,7 +88,7 @@ class WriteBatch {
 
   /** Metadata: copied in, or written on its own when it is too big to batch (a large inode table). */
   async put(offset: number, data: Buffer): Promise<void> {
-    if (data.length <= this.buffer.length / 2) {
+    if (data.length <= DIRECT_BYTES) {
       data.copy(await this.slice(offset, data.length));
       return;
     }
