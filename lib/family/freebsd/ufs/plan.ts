@@ -231,9 +231,10 @@ export function planUfs(entries: readonly UfsEntry[], sizeBytes: number, options
 
   const alloc = new Allocator(g);
   const needed = inodes.reduce((sum, inode) => sum + fragmentsNeeded(inode, g), 0);
-  const noRoom = () =>
-    new FruixError(`the tree needs ${formatSize(needed * g.fsize)} of data blocks; a ${formatSize(sizeBytes)} UFS2 file system has ${formatSize(alloc.freeFragments * g.fsize)} free for data`);
-  if (needed > alloc.freeFragments) throw noRoom();
+  const free = alloc.freeFragments;
+  // Small files' last fragments may not pack perfectly, so allocation itself can still run out.
+  const noRoom = () => new FruixError(`the tree needs ${formatSize(needed * g.fsize)} of data blocks; a ${formatSize(sizeBytes)} UFS2 file system has ${formatSize(free * g.fsize)} free for data`);
+  if (needed > free) throw noRoom();
   const metadata: PlannedWrite[] = [];
   try {
     for (const inode of inodes) allocate(inode, g, alloc, metadata);
