@@ -1,5 +1,5 @@
-// TEST DOUBLE: the HTTP side of one host of Fruix's XCP-ng test host: XML-RPC
-// on POST, and the raw VDI handlers. import_raw_vdi follows xen-api's
+// TEST DOUBLE: the HTTP side of one host of Fruix's XCP-ng test host: JSON-RPC
+// on POST /jsonrpc, XML-RPC on any other POST, and the raw VDI handlers. import_raw_vdi follows xen-api's
 // import_raw_vdi.ml: a VDI whose SR this host cannot see is answered with a
 // 302 to the host that can; otherwise 200 comes before the body is read and
 // the outcome is reported through the task (the caller's task_id, or one of
@@ -7,7 +7,7 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import http from "node:http";
 import { pipeline } from "node:stream/promises";
-import { decodeCall, encodeResponse, failure, success, XmlRpcFormatError } from "../../../hypervisors/xcp-ng/xmlrpc.js";
+import { decodeCall, encodeResponse, failure, success, XmlRpcFormatError, type XmlRpcValue } from "../../../hypervisors/xcp-ng/xmlrpc.js";
 import { ApiFailure, type HostInfo, type XapiModel } from "./xapi-model.js";
 
 const LABEL = "XCP-ng TEST DOUBLE";
@@ -40,7 +40,9 @@ export function createHostServer(model: XapiModel, host: HostInfo, port: () => n
 
 async function handle(model: XapiModel, host: HostInfo, port: () => number, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", `http://${host.address}`);
-  if (req.method === "POST" && (url.pathname === "/" || url.pathname === "/RPC2")) {
+  // xapi's HTTP server picks the handler with the longest matching prefix: /jsonrpc is JSON-RPC, any other POST is XML-RPC ("/").
+  if (req.method === "POST" && (url.pathname === "/jsonrpc" || url.pathname.startsWith("/jsonrpc/"))) return jsonRpc(model, host, req, res);
+  if (req.method === "POST") {
     let call: Awaited<ReturnType<typeof decodeCall>>;
     try {
       call = await decodeCall(await readBody(req));
@@ -62,6 +64,40 @@ async function handle(model: XapiModel, host: HostInfo, port: () => number, req:
   }
   req.resume();
   send(res, 404, `not found (${LABEL})`);
+}
+
+/** JSON values for the model's XML-RPC values: datetimes as xapi writes them (20240101T00:00:00Z). */
+function toJson(value: XmlRpcValue): unknown {
+  if (value instanceof Date) return value.toISOString().replace(/[-:]|\.\d{3}/g, "");
+  if (Array.isArray(value)) return value.map(toJson);
+  if (typeof value === "object" && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJson(v)]));
+  return value;
+}
+
+/**
+ * JSON-RPC as xapi's api_server.ml answers it: v2.0 when the request says
+ * so (a failure is error {code: 1, message: CODE, data: [params]}), else
+ * v1.0 (result and error side by side, the error as [CODE, params...]).
+ */
+async function jsonRpc(model: XapiModel, host: HostInfo, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  let request: { jsonrpc?: string; method?: unknown; params?: unknown; id?: unknown };
+  try {
+    request = JSON.parse(await readBody(req)) as typeof request;
+  } catch (error) {
+    return internalError(res, `Jsonrpc.Malformed_method_request: ${(error as Error).message}`);
+  }
+  if (typeof request.method !== "string" || !Array.isArray(request.params)) return internalError(res, "Jsonrpc.Malformed_method_request: method and params are required");
+  const v2 = request.jsonrpc === "2.0";
+  const id = request.id ?? null;
+  let body: unknown;
+  try {
+    const result = toJson(await model.dispatch(request.method, request.params as XmlRpcValue[], host.master));
+    body = v2 ? { jsonrpc: "2.0", result, id } : { result, error: null, id };
+  } catch (error) {
+    if (!(error instanceof ApiFailure)) throw error;
+    body = v2 ? { jsonrpc: "2.0", error: { code: 1, message: error.code, data: error.params }, id } : { result: null, error: [error.code, ...error.params], id };
+  }
+  send(res, 200, JSON.stringify(body), { "Content-Type": "application/json" });
 }
 
 async function rawVdi(model: XapiModel, host: HostInfo, port: () => number, url: URL, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

@@ -23,7 +23,7 @@ type Struct = Record<string, XmlRpcValue>;
 type Row = Struct & { uuid: string };
 
 export const NULL_REF = "OpaqueRef:NULL";
-const CLASSES = ["session", "pool", "host", "SR", "VDI", "VBD", "VM", "task"] as const;
+const CLASSES = ["session", "pool", "host", "SR", "VDI", "VBD", "VM", "network", "task"] as const;
 type ClassName = (typeof CLASSES)[number];
 
 export interface HostInfo {
@@ -144,6 +144,7 @@ export class XapiModel {
     this.add("pool", { name_label: "fruix-xcpng-testhost", master: masterRef, other_config: { "fruix-test-double": "true" } });
     const local = this.add("SR", { name_label: "Local storage", type: "ext", content_type: "user", shared: false, other_config: {} });
     this.srHost.set(local, memberRef);
+    this.add("network", { name_label: "Pool-wide network associated with eth0", bridge: "xenbr0", MTU: "1500", other_config: {} });
     const iso = this.add("SR", { name_label: "ISO library", type: "iso", content_type: "iso", shared: false, other_config: {} });
     this.srHost.set(iso, masterRef);
     // The template XCP-ng ships for "boot from install media"; its other_config:disks asks provision for a disk.
@@ -250,7 +251,7 @@ export class XapiModel {
   // ---- tasks ----------------------------------------------------------------------------
 
   createTask(label: string, description: string): string {
-    const ref = this.add("task", { name_label: label, name_description: description, status: "pending" });
+    const ref = this.add("task", { name_label: label, name_description: description, status: "pending", progress: 0, result: "", error_info: [] });
     this.tasks.set(ref, { status: "pending", result: "", error: [] });
     return ref;
   }
@@ -273,7 +274,7 @@ export class XapiModel {
       task.status = "failure";
     }
     const row = this.table("task").get(ref);
-    if (row) row.status = task.status;
+    if (row) Object.assign(row, { status: task.status, progress: 1, result: task.result, error_info: task.error });
   }
 
   /** Field getters and the class-wide calls every XAPI class has. */
@@ -355,7 +356,7 @@ export class XapiModel {
         if (task.status === "pending") {
           task.status = "cancelled";
           task.error = ["TASK_CANCELLED", ref as string];
-          this.table("task").get(ref as string)!.status = "cancelled";
+          Object.assign(this.table("task").get(ref as string)!, { status: "cancelled", error_info: task.error });
         }
         return "";
       },
@@ -366,6 +367,83 @@ export class XapiModel {
 
     this.defineVmMethods(def);
     this.defineStorageMethods(def);
+    this.defineEventMethods(def);
+    // Introspection, as xapi's system.listMethods: every call name, the class-wide ones included.
+    def("system.listMethods", {
+      arity: 0,
+      session: false,
+      run: () => [
+        ...this.methods.keys(),
+        ...CLASSES.filter((c) => c !== "session").flatMap((c) => ["get_all", "get_all_records", "get_record", "get_by_uuid"].map((call) => `${c}.${call}`)),
+      ].sort(),
+    });
+  }
+
+  // ---- events (event.inject, event.from: xapi_event.ml) ------------------------------------
+
+  private eventId = 0;
+  private readonly eventLog: Array<{ id: number; class: string; operation: "add" | "mod" | "del"; ref: string; snapshot: Struct }> = [];
+  private readonly lastSnapshot = new Map<string, { cls: string; json: string }>();
+
+  /** Records what changed in the database since the last look, as add/mod/del events with increasing ids. */
+  private recordEvents(): void {
+    const live = new Set<string>();
+    for (const cls of CLASSES) {
+      if (cls === "session") continue;
+      for (const [ref, row] of this.table(cls)) {
+        live.add(ref);
+        const json = JSON.stringify(row);
+        const before = this.lastSnapshot.get(ref);
+        if (before?.json === json) continue;
+        this.lastSnapshot.set(ref, { cls: cls.toLowerCase(), json });
+        this.eventLog.push({ id: ++this.eventId, class: cls.toLowerCase(), operation: before ? "mod" : "add", ref, snapshot: { ...row } });
+      }
+    }
+    for (const [ref, before] of this.lastSnapshot) {
+      if (live.has(ref)) continue;
+      this.lastSnapshot.delete(ref);
+      this.eventLog.push({ id: ++this.eventId, class: before.cls, operation: "del", ref, snapshot: {} });
+    }
+  }
+
+  private token(): string {
+    return String(this.eventId).padStart(16, "0");
+  }
+
+  private defineEventMethods(def: (name: string, m: Method) => void): void {
+    def("event.inject", {
+      // (session, class, ref): a "mod" event for the object; returns the token just past it.
+      arity: 3,
+      run: (cls, ref) => {
+        const name = CLASSES.find((c) => c.toLowerCase() === str(cls).toLowerCase());
+        if (!name) throw new ApiFailure("EVENT_SUBSCRIPTION_PARSE_FAILURE", [str(cls)]);
+        const row = this.row(name, ref);
+        this.recordEvents();
+        this.eventLog.push({ id: ++this.eventId, class: name.toLowerCase(), operation: "mod", ref: ref as string, snapshot: { ...row } });
+        return this.token();
+      },
+    });
+    def("event.from", {
+      // (session, classes, token, timeout): the events after `token` for `classes` ("*": all), waiting up to `timeout` seconds for one.
+      arity: 4,
+      run: async (classes, token, timeout) => {
+        if (!Array.isArray(classes)) throw new ApiFailure("XMLRPC_UNMARSHAL_FAILURE", ["string set", JSON.stringify(classes)]);
+        const wanted = new Set(classes.map((c) => str(c).toLowerCase().split("/")[0]!));
+        const since = str(token) === "" ? 0 : Number(str(token));
+        if (!Number.isInteger(since)) throw new ApiFailure("EVENT_FROM_TOKEN_PARSE_FAILURE", [str(token)]);
+        const seconds = typeof timeout === "number" ? timeout : Number(timeout);
+        const deadline = Date.now() + Math.max(0, seconds) * 1000;
+        const matching = () => this.eventLog.filter((e) => e.id > since && (wanted.has("*") || wanted.has(e.class)));
+        this.recordEvents();
+        while (matching().length === 0 && Date.now() < deadline && !this.stopped) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          this.recordEvents();
+        }
+        const counts: Struct = {};
+        for (const cls of CLASSES) if (cls !== "session" && (wanted.has("*") || wanted.has(cls.toLowerCase()))) counts[cls.toLowerCase()] = this.table(cls).size;
+        return { events: matching().map((e) => ({ ...e, id: String(e.id), timestamp: String(e.id) })), valid_ref_counts: counts, token: this.token() };
+      },
+    });
   }
 
   /**
