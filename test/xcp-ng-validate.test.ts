@@ -82,10 +82,12 @@ describe("fruix validate image-boot --hypervisor xcp-ng (against the test double
       await vm.start();
       await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });
       // The guest reboots itself: Xen (and the double) build a new domain; the console follows.
-      for (let i = 0; i < 12 && domains().length < 2; i++) {
-        vm.console.send("\nreboot -f\n");
-        await new Promise((r) => setTimeout(r, 5000));
-      }
+      // `reboot -f` is typed once, when the shell answers: typed again and again until a second
+      // domain showed up, it could land in that domain's console and reboot it too.
+      let shell = false;
+      for (let i = 0; i < 12 && !shell; i++) shell = await vm.shell.run("true", { timeoutMs: 5_000 }).then(() => true, () => false);
+      expect(shell, "the validation shell answers after activation").toBe(true);
+      vm.console.send("reboot -f\n");
       await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });
       await vm.reboot();
       await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });
