@@ -2,7 +2,7 @@
 // the scenario sees, its machines, and the record of what happened.
 import { isDeepStrictEqual } from "node:util";
 import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { BootFailure, ConsoleTimeout } from "../../hypervisors/console/log.js";
 import { GuestCommandFailed } from "../../hypervisors/console/shell.js";
 import type { Hypervisor, Machine } from "../../hypervisors/types.js";
@@ -19,9 +19,11 @@ import { buildInstallerSystem } from "../deploy/installer.js";
 import { buildInstallerDisk, buildInstallerIso } from "../deploy/installer-media.js";
 import { buildInstallerRoot } from "../deploy/installer.js";
 import { fruixVersion } from "../version.js";
+import { packageRoot } from "../paths.js";
+import { declarationHash } from "../system/system-build.js";
 import { Guest, guestProfileOf } from "./guest.js";
 import { requireValidatable, withValidationShell } from "./instrument.js";
-import type { CheckRecord, Failure, FailureKind, ScenarioReport, StepRecord } from "./report.js";
+import type { CheckRecord, Failure, FailureKind, ScenarioReport, StepRecord, SystemUnderTestRecord } from "./report.js";
 import type { MachineRequest, Scenario, ScenarioContext, SystemUnderTest } from "./scenario.js";
 
 /** What one attempt of one scenario runs with (RunSettings, narrowed to one cell). */
@@ -68,6 +70,8 @@ class Run implements ScenarioContext {
   readonly machines: Machine[] = [];
   private built = new Map<string, Promise<SystemUnderTest>>();
   private declared: Promise<OperatingSystem> | undefined;
+  /** The declared system as built (not a variant), for the report. */
+  systemUnderTest: SystemUnderTestRecord | undefined;
 
   constructor(
     readonly hypervisor: Hypervisor,
@@ -145,7 +149,16 @@ class Run implements ScenarioContext {
               ? `variant "${variant.name}" of the system under test (${os.hostName})`
               : `system under test: ${this.options.declaration} (${os.binding}) plus a validation shell on ttyS0 (instrumentation; a getty there is dropped)`,
           );
-          return { os, build: await buildSystem(this.store, os, this.log) };
+          const build = await buildSystem(this.store, os, this.log);
+          if (!variant) {
+            this.systemUnderTest = {
+              declaration: declarationName(this.options.declaration),
+              system: this.options.system,
+              declarationHash: declarationHash(selected),
+              base: [...build.packages.map((p) => `${p.pkg.name} ${p.pkg.version}`), ...(build.sets ?? []).map((s) => `${s.set.name} ${s.set.version}`)],
+            };
+          }
+          return { os, build };
         })(),
       );
     }
@@ -197,6 +210,19 @@ class Run implements ScenarioContext {
     this.machines.push(machine);
     return new Guest(machine, profile, this.log);
   }
+}
+
+/**
+ * The declaration as reports name it, never an absolute host path: relative to
+ * Fruix's folder or the working directory when inside one, else its file name.
+ */
+export function declarationName(file: string, cwd = process.cwd(), root = packageRoot): string {
+  const absolute = resolve(cwd, file);
+  for (const base of [root, cwd]) {
+    const rel = relative(base, absolute);
+    if (rel && !rel.startsWith("..") && !isAbsolute(rel)) return rel;
+  }
+  return basename(absolute);
 }
 
 /** A machine's serial transcript, in the attempt's report folder. */
@@ -285,6 +311,7 @@ export async function runAttempt(
       checks: run.checks,
       results: run.results,
       failure,
+      systemUnderTest: run.systemUnderTest,
       transcripts,
     };
     return report;

@@ -12,7 +12,7 @@ import type { Hypervisor } from "../../hypervisors/types.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 import { symlinkAtomic, writeFileAtomic } from "../store/atomic.js";
-import { fruixVersion } from "../version.js";
+import { fruixCommit, fruixVersion } from "../version.js";
 import { makeDirectories } from "../fs.js";
 import { runAttempt } from "./engine.js";
 import { type Cell, classify, type Project, type Shard } from "./matrix.js";
@@ -58,6 +58,7 @@ function attemptRecord(report: ScenarioReport, folder: string): AttemptRecord {
     report: `${folder}/report.md`,
     transcripts: report.transcripts.map((t) => `${folder}/${t.file}`),
     failure: report.failure?.message,
+    failureKind: report.failure?.kind,
   };
 }
 
@@ -130,6 +131,7 @@ async function runCell(cell: Cell<Scenario>, settings: RunSettings, reporters: r
     seconds: reports.reduce((sum, r) => sum + r.seconds, 0),
     closurePath: last.results.find(([k]) => k === "closure_path")?.[1],
     hypervisorNotes: last.hypervisorNotes ?? [],
+    systemUnderTest: [...reports].reverse().find((r) => r.systemUnderTest)?.systemUnderTest,
     attempts,
   };
 }
@@ -139,6 +141,7 @@ export async function runValidation(cells: ReadonlyArray<Cell<Scenario>>, settin
   const started = new Date();
   await makeDirectories(settings.reportDir);
   const records: CellRecord[] = [];
+  const commit = fruixCommit();
   const snapshot = (complete: boolean): RunRecord => ({
     kind: "fruix-matrix-run",
     formatVersion: 1,
@@ -146,6 +149,7 @@ export async function runValidation(cells: ReadonlyArray<Cell<Scenario>>, settin
     started: started.toISOString(),
     seconds: (Date.now() - started.getTime()) / 1000,
     fruixVersion,
+    fruixCommit: commit,
     matrixFile: settings.matrixFile,
     shard: settings.shard,
     onlyProjects: settings.onlyProjects,
