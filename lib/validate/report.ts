@@ -69,6 +69,8 @@ export interface ScenarioReport {
   readonly failure?: Failure;
   /** The system the attempt built from the declaration; absent if it failed before building, and in older reports. */
   readonly systemUnderTest?: SystemUnderTestRecord;
+  /** What the adapter ran for each machine: QEMU's exact command line, or the VM's XAPI record (absent in older reports). */
+  readonly machines?: ReadonlyArray<{ readonly machine: string; readonly kind: string; readonly text: string }>;
   /** Serial transcripts, as file names relative to the scenario's report folder. */
   readonly transcripts: ReadonlyArray<{ readonly machine: string; readonly file: string }>;
 }
