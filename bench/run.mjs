@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 let failed = 0;
-for (const script of ["store-hash.mjs", "build.mjs", "image.mjs", "boot.mjs", "ufs.mjs"]) {
+for (const script of ["store-hash.mjs", "build.mjs", "image.mjs", "boot.mjs", "ufs.mjs", "jobs.mjs"]) {
   console.log(`== bench/${script}`);
   const result = spawnSync(process.execPath, [join(here, script)], { stdio: "inherit" });
   if (result.status !== 0) failed++;

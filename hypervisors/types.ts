@@ -68,6 +68,12 @@ export interface Endpoint {
   readonly port: number;
 }
 
+/** What an adapter ran for a machine, recorded in every report: QEMU's exact command line, or the VM's XAPI record. */
+export interface Invocation {
+  readonly kind: "command line" | "XAPI VM record";
+  readonly text: string;
+}
+
 export interface Machine {
   readonly name: string;
   /** The serial console's log: transcript, waits, failure scan (DESIGN §7's SerialConsole less `run`). */
@@ -85,6 +91,14 @@ export interface Machine {
   endpoint?(port: number): Promise<Endpoint>;
   insertCdrom(path: string): Promise<void>;
   ejectCdrom(): Promise<void>;
+  /**
+   * --debug-on-failure: leaves the machine running for an operator and lets go of its console
+   * (and QEMU's QMP), so they are free to attach; says how to attach and how to end it, and
+   * resolves `ended` when the machine stops. destroy() still removes everything afterwards.
+   */
+  keepForDebugging?(): Promise<{ readonly instructions: readonly string[]; readonly ended: Promise<void> }>;
+  /** What the adapter ran for this machine (once started); both adapters give it, a test's fake machine may not. */
+  invocation?(): Invocation | undefined;
   /**
    * Always safe and idempotent: stops the machine and removes everything the
    * adapter made for it, unless `keepFiles` (--keep, to look at a failure).

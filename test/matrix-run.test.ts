@@ -18,6 +18,8 @@ import { jsonReporter } from "../lib/validate/reporters/json.js";
 import { junitReporter } from "../lib/validate/reporters/junit.js";
 import { markdownReporter } from "../lib/validate/reporters/markdown.js";
 import { runValidation } from "../lib/validate/run.js";
+import { declarationName } from "../lib/validate/engine.js";
+import { fruixCommit } from "../lib/version.js";
 import { defineScenario, type Scenario } from "../lib/validate/scenario.js";
 import { cleanupTempDirs, exampleFile, freshStore, tempDir } from "./helpers/fixtures.js";
 
@@ -120,6 +122,9 @@ describe("runValidation of a matrix with retries", () => {
     const json = JSON.parse(await readFile(join(reportDir, "matrix.json"), "utf8"));
     expect(json).toEqual(JSON.parse(JSON.stringify(run)));
     expect(json.kind).toBe("fruix-matrix-run");
+    // The sign-off's header names the commit Fruix ran from (this is a git checkout).
+    expect(json.fruixCommit).toBe(fruixCommit());
+    expect(json.fruixCommit).toMatch(/^[0-9a-f]{40}$/);
   });
 
   it("shows flaky distinctly in the Markdown summary", async () => {
@@ -235,5 +240,13 @@ describe("one run model: a plain run, and the event stream", () => {
     expect(read.cells.map((c) => `${c.scenario}=${c.status}`)).toEqual(["first=passed", "second=passed"]);
     expect((await readdir(reportDir)).sort()).toEqual(["first", "junit.xml", "matrix.json", "second", "summary.md"]);
     expect((await readdir(join(reportDir, "first"))).sort()).toEqual(["report.md", "result.json"]);
+  });
+});
+
+describe("the declaration as reports name it", () => {
+  it("is never an absolute host path: relative to Fruix's folder or the working directory, else its file name", () => {
+    expect(declarationName("/src/fruix/examples/minimal.scm", "/elsewhere", "/src/fruix")).toBe("examples/minimal.scm");
+    expect(declarationName("sys/web.scm", "/home/op/infra", "/src/fruix")).toBe("sys/web.scm");
+    expect(declarationName("/tmp/fruix-test-1/decl.scm", "/home/op", "/src/fruix")).toBe("decl.scm");
   });
 });

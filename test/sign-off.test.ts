@@ -1,14 +1,18 @@
 // `fruix report sign-off`: run directories (matrix and plain) merged into one
 // Markdown and one HTML document; escaping, links, conflicts, test doubles,
 // and one clear line for a missing or damaged run directory.
+import { existsSync } from "node:fs";
 import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { inflateSync } from "node:zlib";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CellRecord, RunRecord, ScenarioReport } from "../lib/validate/report.js";
 import { jsonReporter } from "../lib/validate/reporters/json.js";
 import { type LegacyPlainRun, readRunDir } from "../lib/validate/run-dir.js";
 import { renderSignOffHtml } from "../lib/validate/sign-off-html.js";
-import { buildSignOff, mdText, renderSignOffMarkdown } from "../lib/validate/sign-off.js";
+import { buildSignOff, mdText, renderSignOffMarkdown, TREND_LENGTH } from "../lib/validate/sign-off.js";
 import { cleanupTempDirs, fruix, tempDir } from "./helpers/fixtures.js";
 
 afterAll(cleanupTempDirs);
@@ -167,27 +171,41 @@ describe("the sign-off document", () => {
   it("merges shards into one scenario x hypervisor table; the test double gets its own column", () => {
     expect(signOff.columns).toEqual(["qemu", "xcp-ng", "xcp-ng (test double)"]);
     expect(markdown).toContain("| scenario | qemu | xcp-ng | xcp-ng \\(test double\\) |");
-    expect(markdown).toMatch(/^\| image-boot \| CONFLICT: PASS \\\(run 1\\\), FAIL \\\(run 3\\\) \| SKIPPED \| not run \|$/m);
-    expect(markdown).toMatch(/^\| direct-install \| FLAKY \| not run \| PASS \|$/m);
-    expect(markdown).toMatch(/^\| switch-rollback \| FAIL \| not run \| not run \|$/m);
+    expect(markdown).toContain("| image-boot | [PASS](../runs/qemu%20shard%201/qemu/image-boot/attempt-1/report.md) (trend: FAIL → PASS) | SKIPPED | not run |");
+    expect(markdown).toContain("| direct-install | [FLAKY](../runs/qemu%20shard%201/qemu/direct-install/attempt-2/report.md) | not run | [PASS](../runs/shard-2/xcp-ng/direct-install/attempt-1/report.md) |");
+    expect(markdown).toContain("| switch-rollback | [FAIL](../runs/shard-2/qemu/switch-rollback/attempt-1/report.md) | not run | not run |");
     // Never labelled as XCP-ng itself: the cell that ran on the double is only in the double's column.
-    expect(markdown).not.toMatch(/^\| direct-install \| [A-Z]+ \| PASS/m);
+    expect(markdown).not.toMatch(/^\| direct-install \| [^|]+ \| \[PASS/m);
   });
 
-  it("shows a conflict instead of overwriting it, and counts the worse result", () => {
-    expect(signOff.conflicts).toBe(1);
-    expect(markdown).toMatch(/^## Conflicts$/m);
-    expect(markdown).toContain("- image-boot on qemu: run 1 PASS, run 3 FAIL");
-    expect(signOff.counts).toEqual({ passed: 1, flaky: 1, failed: 2, skipped: 1 });
+  it("takes a cell found in an older run as history: the newest run decides, the older one is its trend, not a conflict", () => {
+    expect(signOff.conflicts).toBe(0);
+    expect(markdown).not.toMatch(/^## Conflicts$/m);
+    const imageBoot = signOff.cells.find((c) => c.scenario === "image-boot" && c.column === "qemu")!;
+    expect([imageBoot.status, imageBoot.deciding.sourceNumber, imageBoot.trend.map((e) => e.cell.status)]).toEqual(["passed", 1, ["failed", "passed"]]);
+    expect(markdown).toMatch(/^\| image-boot \| qemu \| PASS \|.*\| 1 \|\n\| image-boot \| qemu \| FAIL \(older\) \|.*\| 3 \|$/m);
+    expect(signOff.counts).toEqual({ passed: 2, flaky: 1, failed: 1, skipped: 1 });
     expect(signOff.verdict).toBe("FAIL");
-    expect(markdown).toContain("**Verdict: FAIL** — 2 cells failed.");
+  });
+
+  it("names each failed cell's failure in the verdict line and in a Failures section, with its report and transcript", () => {
+    const message = mdText(HOSTILE);
+    expect(markdown).toContain(`**Verdict: FAIL** — 1 cell failed: switch-rollback on qemu: ${message}.`);
+    expect(markdown).toContain(
+      `- **switch-rollback on qemu** (run 2, attempt 1): ${message} — [report](../runs/shard-2/qemu/switch-rollback/attempt-1/report.md) [vm-serial.log](../runs/shard-2/qemu/switch-rollback/attempt-1/vm-serial.log)`,
+    );
+    expect(html).toContain('<a href="../runs/shard-2/qemu/switch-rollback/attempt-1/vm-serial.log">vm-serial.log</a></li>');
+    expect(html).toMatch(/<p id="verdict" class="verdict failed">Verdict: FAIL — 1 cell failed: switch-rollback on qemu: &lt;script&gt;/);
   });
 
   it("links each attempt's report and transcript relative to the document, closure paths and durations", () => {
     expect(markdown).toContain("[report](../runs/qemu%20shard%201/qemu/direct-install/attempt-1/report.md)");
     expect(markdown).toContain("[vm-serial.log](../runs/qemu%20shard%201/qemu/direct-install/attempt-2/vm-serial.log)");
     expect(markdown).toContain("[report](../runs/plain/image-boot/report.md)");
-    expect(markdown).toContain(`\`${CLOSURE}\``);
+    // Shortened in the tables, whole in the closures list (and on hover in HTML).
+    expect(markdown).toMatch(/\| `\/frx\/store\/11111111…-fruix-system-fruix-minimal` \|/);
+    expect(markdown).toContain(`- \`/frx/store/11111111…-fruix-system-fruix-minimal\`: \`${CLOSURE}\``);
+    expect(html).toContain(`<code title="${CLOSURE}">/frx/store/11111111…-fruix-system-fruix-minimal</code>`);
     expect(markdown).toMatch(/\| direct-install \| qemu \| FLAKY \| `[^`]+` \| 1 min 1 s \| 1: FAIL 30\.0 s .*<br>2: PASS 31\.0 s /);
     expect(html).toContain('<a href="../runs/qemu%20shard%201/qemu/direct-install/attempt-1/report.md">report</a>');
   });
@@ -216,11 +234,11 @@ describe("the sign-off document", () => {
     expect(html.startsWith("<!DOCTYPE html>")).toBe(true);
     expect(html).toMatch(/<style>[^<]+<\/style>/);
     expect(html).not.toMatch(/<script|<link|src=|https?:/);
-    expect(html).toContain('<td class="failed conflict">CONFLICT: PASS (run 1), FAIL (run 3)</td>');
+    expect(html).toContain('<td class="failed"><a href="../runs/shard-2/qemu/switch-rollback/attempt-1/report.md">FAIL</a></td>');
   });
 
   it("lists every run it was made from", () => {
-    expect(markdown).toMatch(/^1\. matrix run run-a, started 2025-01-02T03:04:05\.000Z, fruix 0\.1\.0, matrix matrix/m);
+    expect(markdown).toMatch(/^1\. matrix run run-a, started 2025-01-02T03:04:05\.000Z, wall time 1 min 40 s, fruix 0\.1\.0, matrix matrix/m);
     expect(markdown).toContain("shard 1/2");
     expect(markdown).toMatch(/^3\. run plain-run, /m);
   });
@@ -251,11 +269,11 @@ describe("fruix report sign-off (the command)", () => {
       `sign_off_html=${join(root, "out", "sign-off.html")}`,
       "runs=3",
       "cells=5",
-      "passed=1",
+      "passed=2",
       "flaky=1",
-      "failed=2",
+      "failed=1",
       "skipped=1",
-      "conflicts=1",
+      "conflicts=0",
       "verdict=FAIL",
     ]);
     expect(await readFile(out, "utf8")).toMatch(/^# Fruix validation sign-off$/m);
@@ -276,5 +294,140 @@ describe("fruix report sign-off (the command)", () => {
     expect(usage.exitCode).toBe(2);
     expect(usage.stderr.trim()).toBe("fruix: expected RUN_DIR... and --output FILE.md: fruix report sign-off RUN_DIR... --output FILE.md");
     await expect(readFile(out)).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe("history: run directories from several nights", () => {
+  const SUT = { declaration: "examples/minimal.scm", declarationHash: "ab".repeat(32), base: ["linux-image-6.1.0-40-amd64 6.1.153-1", "systemd-boot-efi 252.39-1~deb12u1", "busybox-static 1:1.35.0-4+b4"] };
+
+  it("the newest run of each cell decides; older runs are its trend (the last 7), never conflicts", async () => {
+    const nights = ["FAIL", "PASS", "PASS", "FAIL", "PASS", "PASS", "PASS", "FAIL", "PASS"] as const;
+    const dirs: string[] = [];
+    for (const [k, result] of nights.entries()) {
+      const started = `2025-02-${String(k + 1).padStart(2, "0")}T02:00:00.000Z`;
+      dirs.push(await writeRun(join(root, "nights", `night-${k + 1}`), recordFiles(matrixRun(`night-${k + 1}`, [cell("qemu", "image-boot", result === "PASS" ? "passed" : "failed")], { started }))));
+    }
+    // Given in any order: start times decide which run is the newest.
+    const runs = await Promise.all([...dirs].reverse().map(readRunDir));
+    const s = buildSignOff(runs, root, new Date());
+    expect([s.verdict, s.conflicts, s.counts.passed]).toEqual(["PASS", 0, 1]);
+    expect(s.cells[0]!.trend).toHaveLength(TREND_LENGTH);
+    const md = renderSignOffMarkdown(s);
+    expect(md).toContain("(trend: PASS → FAIL → PASS → PASS → PASS → FAIL → PASS) |");
+    expect(renderSignOffHtml(s)).toContain('<span class="trend">PASS → FAIL → PASS → PASS → PASS → FAIL → PASS</span>');
+    // A failure last night fails the sign-off, whatever came before.
+    const last = await writeRun(join(root, "nights", "night-10"), recordFiles(matrixRun("night-10", [cell("qemu", "image-boot", "failed")], { started: "2025-02-10T02:00:00.000Z" })));
+    const failed = buildSignOff([...runs, await readRunDir(last)], root, new Date());
+    expect([failed.verdict, failed.conflicts]).toEqual(["FAIL", 0]);
+  });
+
+  it("runs that started at the same moment and disagree are a conflict: both shown, the worse counts", async () => {
+    const a = await writeRun(join(root, "same", "a"), recordFiles(matrixRun("same-a", [cell("qemu", "image-boot", "passed")])));
+    const b = await writeRun(join(root, "same", "b"), recordFiles(matrixRun("same-b", [cell("qemu", "image-boot", "failed")])));
+    const s = buildSignOff([await readRunDir(a), await readRunDir(b)], root, new Date());
+    expect([s.verdict, s.conflicts]).toEqual(["FAIL", 1]);
+    expect(renderSignOffMarkdown(s)).toContain("| image-boot | CONFLICT: PASS \\(run 1\\), FAIL \\(run 2\\) |");
+    expect(renderSignOffMarkdown(s)).toContain("- image-boot on qemu: run 1 PASS, run 2 FAIL");
+  });
+
+  it("the header names Fruix's version and commit, the declaration and its hash, the base under test and each run's wall time", async () => {
+    const commit = "0123456789abcdef0123456789abcdef01234567";
+    const dir = await writeRun(join(root, "header"), recordFiles(matrixRun("h", [cell("qemu", "image-boot", "passed", { systemUnderTest: SUT })], { fruixCommit: commit, seconds: 133.4 })));
+    const s = buildSignOff([await readRunDir(dir)], root, new Date());
+    const md = renderSignOffMarkdown(s);
+    expect(md).toContain(`- Fruix: ${mdText(`0.1.0 (commit ${commit})`)}`);
+    expect(md).toContain(`- declaration: examples/minimal.scm, declaration hash ${"ab".repeat(32)}`);
+    expect(md).toContain(`- kernel, loader and userland: ${SUT.base.map(mdText).join(", ")}`);
+    expect(md).toContain("- run 1 (h): wall time 2 min 13 s");
+    expect(renderSignOffHtml(s)).toContain("<li>kernel, loader and userland: linux-image-6.1.0-40-amd64 6.1.153-1, systemd-boot-efi 252.39-1~deb12u1, busybox-static 1:1.35.0-4+b4</li>");
+    expect(md.indexOf("## Under test")).toBeLessThan(md.indexOf("## Scenario x hypervisor"));
+  });
+
+  it("holds no absolute host path: run directories are relative, host folders in messages are cut", async () => {
+    const where = join(root, "host-paths", "run");
+    const message = `qemu-img: Could not open '${join(tmpdir(), "fruix-validate-1234-abcd", "image-boot", "disk0.qcow2")}' and /home/ci/work/x.img`;
+    const failing = cell("qemu", "image-boot", "failed", { systemUnderTest: { ...SUT, declaration: "examples/minimal.scm" } });
+    const dir = await writeRun(where, recordFiles(matrixRun("hp", [{ ...failing, attempts: failing.attempts.map((a) => ({ ...a, failure: message })) }], { matrixFile: join(root, "matrix.json") })));
+    const out = join(root, "host-paths", "out", "sign-off.md");
+    const result = await fruix(["report", "sign-off", dir, "--output", out]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    for (const file of [out, out.replace(/\.md$/, ".html")]) {
+      const text = await readFile(file, "utf8");
+      expect(text).toContain("disk0.qcow2");
+      expect(text).toContain("../run");
+      expect(text).not.toContain(root);
+      expect(text).not.toContain(tmpdir() + "/");
+      expect(text).not.toContain("/home/ci");
+    }
+  });
+});
+
+/** The RGBA pixels of a PNG (8-bit RGB or RGBA, not interlaced), as Chromium writes its screenshots. */
+function decodePng(png: Buffer): { width: number; height: number; pixel: (x: number, y: number) => [number, number, number] } {
+  expect(png.subarray(1, 4).toString()).toBe("PNG");
+  let offset = 8;
+  let width = 0;
+  let height = 0;
+  let channels = 0;
+  const idat: Buffer[] = [];
+  while (offset < png.length) {
+    const length = png.readUInt32BE(offset);
+    const type = png.subarray(offset + 4, offset + 8).toString();
+    const data = png.subarray(offset + 8, offset + 8 + length);
+    if (type === "IHDR") {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      expect([data[8], data[12]]).toEqual([8, 0]);
+      channels = data[9] === 6 ? 4 : data[9] === 2 ? 3 : 0;
+      expect(channels).toBeGreaterThan(0);
+    }
+    if (type === "IDAT") idat.push(data);
+    offset += 12 + length;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  const out = Buffer.alloc(height * stride);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)]!;
+    for (let x = 0; x < stride; x++) {
+      const v = raw[y * (stride + 1) + 1 + x]!;
+      const left = x >= channels ? out[y * stride + x - channels]! : 0;
+      const up = y > 0 ? out[(y - 1) * stride + x]! : 0;
+      const upLeft = y > 0 && x >= channels ? out[(y - 1) * stride + x - channels]! : 0;
+      const p = left + up - upLeft;
+      const [pa, pb, pc] = [Math.abs(p - left), Math.abs(p - up), Math.abs(p - upLeft)];
+      const paeth = pa <= pb && pa <= pc ? left : pb <= pc ? up : upLeft;
+      out[y * stride + x] = (v + [0, left, up, (left + up) >> 1, paeth][filter]!) & 0xff;
+    }
+  }
+  return { width, height, pixel: (x, y) => [out[y * stride + x * channels]!, out[y * stride + x * channels + 1]!, out[y * stride + x * channels + 2]!] };
+}
+
+describe("the HTML page in a real browser (Debian's chromium, headless)", () => {
+  const chromium = "/usr/bin/chromium";
+  it.skipIf(!existsSync(chromium))("renders the grid with its colours and links: a screenshot, and the DOM the browser built", async () => {
+    const out = join(root, "browser", "sign-off.md");
+    const result = await fruix(["report", "sign-off", shard1, shard2, plain, "--output", out]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const page = `file://${out.replace(/\.md$/, ".html")}`;
+    const profile = join(root, "browser", "profile");
+    const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage", `--user-data-dir=${profile}`, "--window-size=1200,900", "--hide-scrollbars"];
+    const shot = join(root, "browser", "shot.png");
+    const taken = await execa(chromium, [...flags, `--screenshot=${shot}`, page], { reject: false, timeout: 90_000, env: { ...process.env, HOME: profile } });
+    expect(existsSync(shot), taken.stderr.slice(-2000)).toBe(true);
+    const { width, height, pixel } = decodePng(await readFile(shot));
+    expect([width, height]).toEqual([1200, 900]);
+    // Not blank: the grid's PASS, FAIL and FLAKY cells show in their colours (#dff5df, #f9d6d6, #fff1c2).
+    const seen = new Set<string>();
+    for (let y = 0; y < height; y += 2) for (let x = 0; x < width; x += 2) seen.add(pixel(x, y).join(","));
+    expect(seen.size).toBeGreaterThan(20);
+    for (const colour of ["223,245,223", "249,214,214", "255,241,194"]) expect(seen, `colour ${colour} on the page`).toContain(colour);
+    // The DOM the browser built from the page: the grid, one row per scenario, cells linking to their reports.
+    const dom = await execa(chromium, [...flags, "--dump-dom", page], { reject: false, timeout: 90_000, env: { ...process.env, HOME: profile } });
+    const grid = /<table id="grid">([\s\S]*?)<\/table>/.exec(dom.stdout)?.[1];
+    expect(grid, dom.stderr.slice(-2000)).toBeDefined();
+    expect(grid!.match(/<tr>/g)).toHaveLength(1 + 3);
+    expect(grid).toContain('<a href="../runs/shard-2/qemu/switch-rollback/attempt-1/report.md">FAIL</a>');
+    expect(dom.stdout).toMatch(/<ul id="failures">\s*<li><b>switch-rollback on qemu<\/b>/);
   });
 });

@@ -3,6 +3,7 @@
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "node:net";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseStringPromise } from "xml2js";
@@ -39,7 +40,8 @@ describe("fruix validate image-boot direct-install", () => {
   beforeAll(async () => {
     before = await validateWorkDirs();
     reportDir = join(await tempDir(), "report");
-    result = await fruix(["validate", "image-boot", "direct-install", "--report-dir", reportDir], { FRUIX_STORE: store });
+    // Two machines at once (--jobs 2): no socket, port, overlay, firmware-variable or work-directory collision.
+    result = await fruix(["validate", "image-boot", "direct-install", "--jobs", "2", "--report-dir", reportDir], { FRUIX_STORE: store });
   }, 600_000);
 
   it("passes both scenarios and says so on stdout", () => {
@@ -47,6 +49,18 @@ describe("fruix validate image-boot direct-install", () => {
     expect(result.stdout).toContain("image-boot=PASS\n");
     expect(result.stdout).toContain("direct-install=PASS\n");
     expect(result.stdout).toMatch(/^result=PASS$/m);
+  });
+
+  it("booted both scenarios' machines at once (--jobs 2)", async () => {
+    expect(result.stderr).toContain("running up to 2 cells at once (--jobs)");
+    const window = async (scenario: string) => {
+      const r = JSON.parse(await readFile(join(reportDir, scenario, "result.json"), "utf8"));
+      const boots = r.steps.filter((s: { name: string }) => /boot/.test(s.name));
+      expect(boots.length).toBeGreaterThan(0);
+      return [Date.parse(r.started), Date.parse(r.started) + r.seconds * 1000];
+    };
+    const [a, b] = [await window("image-boot"), await window("direct-install")];
+    expect(a[0]! < b[1]! && b[0]! < a[1]!, `image-boot ${a}, direct-install ${b}`).toBe(true);
   });
 
   it("shows progress on stderr: steps with elapsed seconds, numbered checks", () => {
@@ -69,6 +83,17 @@ describe("fruix validate image-boot direct-install", () => {
     expect(report).toMatch(/^`PASS image-boot` in \d+\.\d s$/m);
     const install = await readFile(join(reportDir, "direct-install", "report.md"), "utf8");
     expect(install).toMatch(/^\d+\. PASS install\.scm names the closure$/m);
+  });
+
+  it("records the exact QEMU command line each machine ran, in the report and result.json", async () => {
+    const report = await readFile(join(reportDir, "image-boot", "report.md"), "utf8");
+    const line = /^## Machines\n\nWhat the adapter ran, exactly:\n\nvm \(command line\):\n\n```text\n(.+)\n```$/m.exec(report)?.[1];
+    expect(line).toMatch(/^qemu-system-x86_64 -name vm -machine q35 -accel (kvm|tcg) -m 512 /);
+    expect(line).toContain(" -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd ");
+    expect(line).toMatch(/ -chardev socket,id=serial0,path=\S+\/serial\.sock,server=on,wait=on /);
+    expect(line).toMatch(/ -drive file=\S+\/disk0\.qcow2,if=virtio,format=qcow2,id=disk0,cache=unsafe /);
+    const result = JSON.parse(await readFile(join(reportDir, "direct-install", "result.json"), "utf8"));
+    expect(result.machines).toEqual([{ machine: "installed", kind: "command line", text: expect.stringMatching(/^qemu-system-x86_64 .* -drive file=\S+\.img,if=virtio,format=raw,id=disk0,cache=unsafe /) }]);
   });
 
   it("keeps each machine's full serial transcript", async () => {
@@ -206,6 +231,54 @@ describe("a validation that times out", () => {
     expect(await ourQemus()).toEqual([]);
     expect(await newWorkDirs(before)).toEqual([]);
   }, 300_000);
+});
+
+describe("--debug-on-failure", () => {
+  it("keeps the failed scenario's machine running, says how to attach and end it, and goes on when it is ended", async () => {
+    const before = await validateWorkDirs();
+    const reportDir = join(await tempDir(), "report");
+    // The boot cannot reach its activation line in 2.4 s: a failure with a healthy machine behind it.
+    const child = execa(process.execPath, [join(packageRoot, "dist/lib/cli/main.js"), "validate", "image-boot", "--accel", "tcg", "--timeout-scale", "0.01", "--debug-on-failure", "--quiet", "--report-dir", reportDir], {
+      env: { FRUIX_STORE: store },
+      reject: false,
+    });
+    let stderr = "";
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes("waiting until its machines are ended")) resolve();
+      });
+      void child.then(() => reject(new Error(`fruix ended before keeping its machine: ${stderr}`)));
+    });
+    const serialPath = /^DEBUG: {3}serial console: socat -,rawer UNIX-CONNECT:(\S+)$/m.exec(stderr)?.[1];
+    const qmpPath = /^DEBUG: {3}end it: +echo '\{"execute":"qmp_capabilities"\} \{"execute":"quit"\}' \| socat - UNIX-CONNECT:(\S+) +\(or: kill \d+\)$/m.exec(stderr)?.[1];
+    expect(stderr).toMatch(/^DEBUG: vm: kept running for debugging \(--debug-on-failure\): QEMU pid \d+$/m);
+    expect(stderr).toMatch(/^DEBUG: {3}QMP: +socat - UNIX-CONNECT:\S+qmp\.sock/m);
+    expect([serialPath, qmpPath]).toEqual([expect.stringMatching(/serial\.sock$/), expect.stringMatching(/qmp\.sock$/)]);
+    expect((await ourQemus()).length).toBe(1);
+    // Attach as the operator would: the guest goes on booting; its shell answers on the console.
+    const serial = connect(serialPath!);
+    let console = "";
+    serial.on("data", (c: Buffer) => (console += c.toString("latin1")));
+    for (let i = 0; i < 240 && !/fruix: activated/.test(console); i++) await new Promise((r) => setTimeout(r, 1000));
+    expect(console).toMatch(/fruix: activated \/frx\/store\//);
+    for (let i = 0; i < 30 && !console.includes("DEBUG-42"); i++) {
+      serial.write("echo DEBUG-$((6*7))\n");
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    expect(console).toContain("DEBUG-42");
+    serial.destroy();
+    // End it as the instructions say: QMP quit. The run then finishes, reports the failure, leaves nothing.
+    const qmp = connect(qmpPath!);
+    qmp.write('{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n');
+    qmp.on("error", () => undefined);
+    const result = await child;
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toContain("image-boot=FAIL\n");
+    expect(await readFile(join(reportDir, "image-boot", "report.md"), "utf8")).toMatch(/vm: no \/fruix: activated .* on the console within 2\.4 s/);
+    expect(await ourQemus()).toEqual([]);
+    expect(await newWorkDirs(before)).toEqual([]);
+  }, 400_000);
 });
 
 describe("interrupting a validation", () => {

@@ -63,6 +63,11 @@ describe("fruix validate image-boot --hypervisor xcp-ng (against the test double
     const report = await readFile(join(reportDir, "image-boot", "report.md"), "utf8");
     expect(report).toMatch(/^- host: XCP-ng TEST DOUBLE .*passing against it is not passing against XCP-ng$/m);
     expect(report).toMatch(/^`PASS image-boot`/m);
+    // What ran: the VM's XAPI record as it started.
+    const record = JSON.parse(/^vm \(XAPI VM record\):\n\n```text\n([\s\S]+?)\n```$/m.exec(report)?.[1] ?? "null");
+    expect(record).toMatchObject({ name_label: expect.stringMatching(/^fruix-\w+-vm$/), HVM_boot_params: { firmware: "uefi" }, platform: { "device-model": "qemu-upstream-uefi" } });
+    expect(record.uuid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Number(record.domid)).toBeGreaterThan(0);
     const password = (await readFile(host.env.FRUIX_XAPI_PASSWORD_FILE!, "utf8")).trim();
     for (const file of ["image-boot/report.md", "image-boot/result.json", "matrix.json", "junit.xml"]) {
       expect(await readFile(join(reportDir, file), "utf8")).not.toContain(password);
@@ -82,10 +87,12 @@ describe("fruix validate image-boot --hypervisor xcp-ng (against the test double
       await vm.start();
       await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });
       // The guest reboots itself: Xen (and the double) build a new domain; the console follows.
-      for (let i = 0; i < 12 && domains().length < 2; i++) {
-        vm.console.send("\nreboot -f\n");
-        await new Promise((r) => setTimeout(r, 5000));
-      }
+      // `reboot -f` is typed once, when the shell answers: typed again and again until a second
+      // domain showed up, it could land in that domain's console and reboot it too.
+      let shell = false;
+      for (let i = 0; i < 12 && !shell; i++) shell = await vm.shell.run("true", { timeoutMs: 5_000 }).then(() => true, () => false);
+      expect(shell, "the validation shell answers after activation").toBe(true);
+      vm.console.send("reboot -f\n");
       await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });
       await vm.reboot();
       await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });

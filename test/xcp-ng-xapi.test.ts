@@ -442,6 +442,33 @@ describe("through the adapter (XcpngMachine)", () => {
     expect(attaches()).toBe(count + 1);
   }, 30_000);
 
+  let debugHold: { instructions: readonly string[]; ended: Promise<void> } | undefined;
+  let debugEnded = false;
+
+  it("records the VM's XAPI record as it started (the report's Machines section)", async () => {
+    const invocation = machine.invocation()!;
+    expect(invocation.kind).toBe("XAPI VM record");
+    const record = JSON.parse(invocation.text);
+    expect(record.uuid).toBe(await xapi.call("VM.get_uuid", internals().vm));
+    expect(record).toMatchObject({ name_label: expect.stringMatching(/^fruix-[0-9a-f]+-adapter$/), HVM_boot_params: { firmware: "uefi" }, VCPUs_at_startup: "1" });
+  });
+
+  it("--debug-on-failure: names the VM, its uuid, domain and console, lets go of the console, and ends when the VM halts", async () => {
+    const vm = internals().vm;
+    const uuid = (await xapi.call("VM.get_uuid", vm)) as string;
+    const domid = internals().attachedDomid;
+    debugHold = await machine.keepForDebugging();
+    void debugHold.ended.then(() => (debugEnded = true));
+    const text = debugHold.instructions.join("\n");
+    expect(text).toMatch(new RegExp(`^adapter: kept running for debugging \\(--debug-on-failure\\): VM fruix-[0-9a-f]+-adapter, uuid ${uuid}, domain ${domid} on 127\\.0\\.0\\.\\d+$`, "m"));
+    expect(text).toMatch(new RegExp(`serial console: ssh -p \\d+ \\S+@127\\.0\\.0\\.\\d+ xl console -t serial ${domid}$`, "m"));
+    expect(text).toContain(`end it:         xe vm-shutdown uuid=${uuid} force=true`);
+    expect(internals().channel).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(internals().channel).toBeUndefined(); // not attached again: the console is the operator's
+    expect(debugEnded).toBe(false);
+  }, 30_000);
+
   it("powerOff halts the VM; on a halted VM it is a no-op (XAPI would answer VM_BAD_POWER_STATE), and waitForPowerOff returns", async () => {
     await machine.powerOff();
     const vm = internals().vm;
@@ -451,6 +478,9 @@ describe("through the adapter (XcpngMachine)", () => {
     await machine.powerOff();
     await machine.waitForPowerOff(2000);
     expect(() => process.kill(qemuPid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));
+    // The kept machine has ended: --debug-on-failure's wait is over.
+    await debugHold!.ended;
+    expect(debugEnded).toBe(true);
   }, 60_000);
 
   it("destroy removes the VM, its VDIs and its work directory; destroyVdi of a VDI already gone counts as destroyed", async () => {

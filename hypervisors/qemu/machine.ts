@@ -9,7 +9,8 @@ import { onInterrupt } from "../../lib/cleanup.js";
 import { FruixError } from "../../lib/errors.js";
 import { ConsoleLog } from "../console/log.js";
 import { type GuestShell, MarkerShell } from "../console/shell.js";
-import type { Accel, Endpoint, Machine, MachineSpec } from "../types.js";
+import { shellQuote } from "../../lib/shell.js";
+import type { Accel, Endpoint, Invocation, Machine, MachineSpec } from "../types.js";
 import { Qmp } from "./qmp.js";
 import { hostForwards, userNetwork } from "./usernet.js";
 
@@ -20,6 +21,11 @@ const CDROM_DEVICE = "cdrom0";
 
 /** Console lines from QEMU itself that mean the guest cannot go on (the family's profile adds the guest's). */
 export const QEMU_FAILURE_PATTERNS: readonly RegExp[] = [/KVM internal error.*/];
+
+/** A command as one line a POSIX shell reads back word for word: plain words stay bare. */
+export function quoteCommand(words: readonly string[]): string {
+  return words.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : shellQuote(w))).join(" ");
+}
 
 export interface QemuMachineOptions {
   readonly accel: Accel;
@@ -54,6 +60,7 @@ export class QemuMachine implements Machine {
   private expectingExit = false;
   private destroyed = false;
   private forgetInterrupt: () => void = () => undefined;
+  private commandLineText: string | undefined;
 
   constructor(
     private readonly spec: MachineSpec,
@@ -123,6 +130,7 @@ export class QemuMachine implements Machine {
     await mkdir(this.spec.workDir, { recursive: true });
     await copyFile(OVMF_VARS, this.file("OVMF_VARS.fd"));
     const args = await this.commandLine();
+    this.commandLineText = quoteCommand(["qemu-system-x86_64", ...args]);
     this.options.log(`${this.name}: qemu-system-x86_64 (${this.options.accel}) ${this.spec.disks.map((d) => d.path).join(" ")}`);
     const child = execa("qemu-system-x86_64", args, { reject: false, stdin: "ignore", stdout: "ignore", buffer: false });
     this.process = child;
@@ -139,6 +147,33 @@ export class QemuMachine implements Machine {
     this.serial = await waitForSocket(this.file("serial.sock"), () => this.exitReason);
     this.console.attach(this.serial, this.serial);
     this.qmp = await Qmp.open(this.file("qmp.sock"));
+  }
+
+  /** The exact command line QEMU was started with (as a shell would take it). */
+  invocation(): Invocation | undefined {
+    return this.commandLineText === undefined ? undefined : { kind: "command line", text: this.commandLineText };
+  }
+
+  async keepForDebugging(): Promise<{ instructions: string[]; ended: Promise<void> }> {
+    if (!this.process || this.exitReason || !this.exit) return { instructions: [`${this.name}: QEMU is not running; nothing to attach to`], ended: Promise.resolve() };
+    this.expectingExit = true;
+    // QEMU serves one client per socket: Fruix lets go of both.
+    this.serial?.destroy();
+    this.serial = undefined;
+    this.qmp?.close();
+    this.qmp = undefined;
+    const serial = this.file("serial.sock");
+    const qmp = this.file("qmp.sock");
+    const pid = this.process.pid;
+    return {
+      instructions: [
+        `${this.name}: kept running for debugging (--debug-on-failure): QEMU pid ${pid}`,
+        `  serial console: socat -,rawer UNIX-CONNECT:${serial}`,
+        `  QMP:            socat - UNIX-CONNECT:${qmp}   (send {"execute":"qmp_capabilities"} first)`,
+        `  end it:         echo '{"execute":"qmp_capabilities"} {"execute":"quit"}' | socat - UNIX-CONNECT:${qmp}   (or: kill ${pid})`,
+      ],
+      ended: this.exit,
+    };
   }
 
   private control(): Qmp {

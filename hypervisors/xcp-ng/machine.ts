@@ -11,7 +11,7 @@ import { onInterrupt } from "../../lib/cleanup.js";
 import { FruixError } from "../../lib/errors.js";
 import { ConsoleLog } from "../console/log.js";
 import { type GuestShell, MarkerShell } from "../console/shell.js";
-import type { Machine, MachineSpec } from "../types.js";
+import type { Invocation, Machine, MachineSpec } from "../types.js";
 import type { XcpngConfig } from "./config.js";
 import { SshConsoleHost } from "./ssh-console.js";
 import { XapiError, XapiSession } from "./xapi.js";
@@ -89,6 +89,18 @@ export async function destroyVdi(xapi: XapiSession, vdi: string, timeoutMs = 60_
   }
 }
 
+/** The VM record's fields that say what ran, as sorted JSON (pure; nothing secret is in a VM record). */
+export const VM_RECORD_FIELDS = [
+  "uuid", "name_label", "power_state", "domid", "resident_on", "memory_static_max", "memory_dynamic_max", "VCPUs_max", "VCPUs_at_startup",
+  "HVM_boot_policy", "HVM_boot_params", "platform", "VBDs", "VIFs", "actions_after_reboot", "actions_after_crash", "is_a_template",
+] as const;
+
+export function vmRecordText(record: Record<string, XmlRpcValue>): string {
+  const picked: Record<string, XmlRpcValue> = {};
+  for (const field of VM_RECORD_FIELDS) if (field in record) picked[field] = record[field]!;
+  return JSON.stringify(picked, null, 2);
+}
+
 export class XcpngMachine implements Machine {
   readonly console: ConsoleLog;
   readonly shell: GuestShell;
@@ -105,6 +117,7 @@ export class XcpngMachine implements Machine {
   private stopping = false;
   private destroyed = false;
   private forgetInterrupt: () => void = () => undefined;
+  private vmRecord: string | undefined;
   private readonly label = `fruix-${randomBytes(3).toString("hex")}`;
 
   constructor(
@@ -172,7 +185,39 @@ export class XcpngMachine implements Machine {
     await xapi.callAsync("VM.start", vm, true, false);
     this.dirty = true;
     await this.attachConsole();
+    this.vmRecord = vmRecordText(asStruct(await xapi.call("VM.get_record", vm), "VM.get_record"));
     await xapi.call("VM.unpause", vm);
+  }
+
+  async keepForDebugging(): Promise<{ instructions: string[]; ended: Promise<void> }> {
+    if (!this.vm || (await this.powerState()) === "Halted") return { instructions: [`${this.name}: the VM is halted; nothing to attach to`], ended: Promise.resolve() };
+    // No re-attach from here on: the console is the operator's.
+    this.stopping = true;
+    const old = this.channel;
+    this.channel = undefined;
+    old?.close();
+    const xapi = this.session();
+    const vm = this.vm;
+    const uuid = await xapi.callString("VM.get_uuid", vm);
+    const domid = await xapi.callString("VM.get_domid", vm);
+    const host = await xapi.callString("host.get_address", await xapi.callString("VM.get_resident_on", vm));
+    const { ssh } = this.options.config;
+    const ended = (async () => {
+      while ((await this.powerState().catch(() => "Halted")) !== "Halted") await sleep(2000);
+    })();
+    return {
+      instructions: [
+        `${this.name}: kept running for debugging (--debug-on-failure): VM ${this.label}-${this.name}, uuid ${uuid}, domain ${domid} on ${host}`,
+        `  serial console: ssh -p ${ssh.port} ${ssh.user}@${host} xl console -t serial ${domid}`,
+        `  end it:         xe vm-shutdown uuid=${uuid} force=true   (on the pool master; Fruix then destroys the VM and its VDIs)`,
+      ],
+      ended,
+    };
+  }
+
+  /** The VM's XAPI record as it started (the fields that say what ran), for the report. */
+  invocation(): Invocation | undefined {
+    return this.vmRecord === undefined ? undefined : { kind: "XAPI VM record", text: this.vmRecord };
   }
 
   private async findTemplate(): Promise<string> {

@@ -1,8 +1,10 @@
 // `fruix report sign-off RUN_DIR... --output FILE.md`: one Markdown and one
 // HTML document from one or more run directories (matrix or plain runs).
 import { mkdir, realpath, rename, writeFile } from "node:fs/promises";
+import { homedir, tmpdir } from "node:os";
 import { dirname, resolve } from "node:path";
 import { FruixError } from "../errors.js";
+import { packageRoot } from "../paths.js";
 import { readRunDir, type RunContents } from "../validate/run-dir.js";
 import { renderSignOffHtml } from "../validate/sign-off-html.js";
 import { buildSignOff, renderSignOffMarkdown } from "../validate/sign-off.js";
@@ -29,7 +31,9 @@ export async function signOffCommand(context: CommandContext): Promise<Record<st
     runs.push(run);
   }
   await mkdir(dirname(markdown), { recursive: true });
-  const signOff = buildSignOff(runs, await realpath(dirname(markdown)), new Date());
+  // No absolute path of this host goes into the document (it is uploaded and attached to releases).
+  const hostPaths = [tmpdir(), homedir(), process.cwd(), packageRoot];
+  const signOff = buildSignOff(runs, await realpath(dirname(markdown)), new Date(), [...hostPaths, ...(await Promise.all(hostPaths.map((p) => realpath(p).catch(() => p))))]);
   await writeWhole(markdown, renderSignOffMarkdown(signOff));
   await writeWhole(html, renderSignOffHtml(signOff));
   return {

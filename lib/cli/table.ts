@@ -6,6 +6,7 @@ import { HYPERVISOR_NAMES } from "../../hypervisors/names.js";
 import { parseSize } from "../disk/size.js";
 import { FruixError } from "../errors.js";
 import { ACCELS, parseRetries, parseShard } from "../validate/matrix.js";
+import { defaultJobs, parseJobs } from "../validate/jobs.js";
 import { checkInstallTargetDevice } from "./args.js";
 
 /** What the shell completes for a value or an argument ("scenario": the ids `fruix validate --list` prints). */
@@ -130,6 +131,17 @@ export const OPTIONS = {
     check: (value) => void parseRetries(value),
     description: "run a failed cell up to N more times (a pass on a retry is FLAKY)",
     default: "0, or the matrix file's",
+  },
+  jobs: {
+    kind: "value",
+    metavar: "N",
+    check: (value, option) => void parseJobs(value, option),
+    description: "run up to N scenarios (or matrix cells) at once, each with its own machines; builds stay one at a time",
+    default: `one per core, at most one per 1.5 GiB of memory (${defaultJobs()} on this machine)`,
+  },
+  "debug-on-failure": {
+    kind: "flag",
+    description: "keep a failed scenario's machines running, print how to attach to and end each, and wait until they are ended",
   },
   to: { kind: "value", metavar: "ssh://[USER@]HOST[:PORT]", description: "the Fruix machine to send to" },
   identity: {
@@ -273,7 +285,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     arguments: [{ name: "SCENARIO", optional: true, repeats: true, complete: "scenario" }],
     options: [
       "list", "grep", "hypervisor", "accel", "timeout-scale", "keep", "report-dir", "declaration", "system",
-      "install-target-device", "matrix", "project", "retries", "shard", "verbose", "store", ...OUTPUT,
+      "install-target-device", "matrix", "project", "retries", "shard", "jobs", "debug-on-failure", "verbose", "store", ...OUTPUT,
     ],
     examples: ["fruix validate image-boot direct-install", "fruix validate --list --grep install --hypervisor xcp-ng", "fruix validate --matrix matrix/nightly.json --shard 1/3 --retries 1"],
   },

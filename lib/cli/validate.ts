@@ -20,6 +20,7 @@ import { markdownReporter } from "../validate/reporters/markdown.js";
 import { progressReporter } from "../validate/reporters/progress.js";
 import { loadScenarios, selectScenarios } from "../validate/registry.js";
 import { ACCELS, type Matrix, MatrixFileError, matrixCells, parseMatrix, parseRetries, parseShard, shardCells, STATUS_WORD } from "../validate/matrix.js";
+import { defaultJobs, parseJobs } from "../validate/jobs.js";
 import { markLatest, type RunLayout, type RunSettings, runValidation } from "../validate/run.js";
 import type { Scenario } from "../validate/scenario.js";
 import { type CommandContext, Printout, type Result } from "./options.js";
@@ -75,7 +76,10 @@ export async function validateCommand(context: CommandContext): Promise<Result |
     shard,
     onlyProjects,
     verbose: o.verbose ?? false,
+    jobs: o.jobs === undefined ? defaultJobs() : parseJobs(o.jobs),
+    debugOnFailure: o["debug-on-failure"] ?? false,
   };
+  if (settings.jobs! > 1 && cells.filter((c) => !c.skip).length > 1) log.info(`running up to ${settings.jobs} cells at once (--jobs)`);
   await makeDirectories(reportDir).catch((error: Error) => {
     throw new FruixError(`cannot create the report directory ${reportDir}: ${error.message}`, { cause: error });
   });

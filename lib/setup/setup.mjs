@@ -27,6 +27,7 @@ const debianTools = {
   cpio: "/usr/bin/cpio",
   "xz-utils": "/usr/bin/xz",
   shellcheck: "/usr/bin/shellcheck",
+  chromium: "/usr/bin/chromium", // tests only: the sign-off page is rendered and screenshotted in a real browser
 };
 
 function log(message) {

@@ -2,7 +2,7 @@
 // the scenario sees, its machines, and the record of what happened.
 import { isDeepStrictEqual } from "node:util";
 import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { BootFailure, ConsoleTimeout } from "../../hypervisors/console/log.js";
 import { GuestCommandFailed } from "../../hypervisors/console/shell.js";
 import type { Hypervisor, Machine } from "../../hypervisors/types.js";
@@ -19,9 +19,12 @@ import { buildInstallerSystem } from "../deploy/installer.js";
 import { buildInstallerDisk, buildInstallerIso } from "../deploy/installer-media.js";
 import { buildInstallerRoot } from "../deploy/installer.js";
 import { fruixVersion } from "../version.js";
+import { packageRoot } from "../paths.js";
+import { declarationHash } from "../system/system-build.js";
 import { Guest, guestProfileOf } from "./guest.js";
+import type { Mutex } from "./jobs.js";
 import { requireValidatable, withValidationShell } from "./instrument.js";
-import type { CheckRecord, Failure, FailureKind, ScenarioReport, StepRecord } from "./report.js";
+import type { CheckRecord, Failure, FailureKind, ScenarioReport, StepRecord, SystemUnderTestRecord } from "./report.js";
 import type { MachineRequest, Scenario, ScenarioContext, SystemUnderTest } from "./scenario.js";
 
 /** What one attempt of one scenario runs with (RunSettings, narrowed to one cell). */
@@ -41,6 +44,10 @@ export interface AttemptOptions {
   readonly runId: string;
   /** Hears of each step as it ends. */
   readonly onStep?: (step: StepRecord) => void;
+  /** Held while building into the store: cells running in parallel build one at a time. */
+  readonly buildLock?: Mutex;
+  /** Keep a failed attempt's machines running, say how to reach them, wait until they are ended. */
+  readonly debugOnFailure?: boolean;
 }
 
 class CheckFailed extends FruixError {
@@ -68,6 +75,8 @@ class Run implements ScenarioContext {
   readonly machines: Machine[] = [];
   private built = new Map<string, Promise<SystemUnderTest>>();
   private declared: Promise<OperatingSystem> | undefined;
+  /** The declared system as built (not a variant), for the report. */
+  systemUnderTest: SystemUnderTestRecord | undefined;
 
   constructor(
     readonly hypervisor: Hypervisor,
@@ -131,6 +140,10 @@ class Run implements ScenarioContext {
     return ms * this.options.timeoutScale;
   }
 
+  private building<T>(fn: () => Promise<T>): Promise<T> {
+    return this.options.buildLock ? this.options.buildLock.run(fn) : fn();
+  }
+
   buildSystem(variant?: { name: string; transform: (os: OperatingSystem) => OperatingSystem }): Promise<SystemUnderTest> {
     const key = `${this.options.declaration}\0${this.options.system ?? ""}\0${variant?.name ?? ""}`;
     if (!this.built.has(key)) {
@@ -145,7 +158,16 @@ class Run implements ScenarioContext {
               ? `variant "${variant.name}" of the system under test (${os.hostName})`
               : `system under test: ${this.options.declaration} (${os.binding}) plus a validation shell on ttyS0 (instrumentation; a getty there is dropped)`,
           );
-          return { os, build: await buildSystem(this.store, os, this.log) };
+          const build = await this.building(() => buildSystem(this.store, os, this.log));
+          if (!variant) {
+            this.systemUnderTest = {
+              declaration: declarationName(this.options.declaration),
+              system: this.options.system,
+              declarationHash: declarationHash(selected),
+              base: [...build.packages.map((p) => `${p.pkg.name} ${p.pkg.version}`), ...(build.sets ?? []).map((s) => `${s.set.name} ${s.set.version}`)],
+            };
+          }
+          return { os, build };
         })(),
       );
     }
@@ -153,16 +175,20 @@ class Run implements ScenarioContext {
   }
 
   async image(system: SystemUnderTest): Promise<string> {
-    return this.store.toHostPath(await buildImage(this.store, system.build, undefined, this.log));
+    return this.store.toHostPath(await this.building(() => buildImage(this.store, system.build, undefined, this.log)));
   }
 
   async install(system: SystemUnderTest, capacity: number): Promise<string> {
     const target = join(this.workDir, `installed-${this.machines.length}.img`);
-    await installSystem(this.store, system.build, { target, diskCapacity: capacity, force: false }, this.log);
+    await this.building(() => installSystem(this.store, system.build, { target, diskCapacity: capacity, force: false }, this.log));
     return target;
   }
 
-  async installer(system: SystemUnderTest, device: string, media: "disk" | "iso"): Promise<string> {
+  installer(system: SystemUnderTest, device: string, media: "disk" | "iso"): Promise<string> {
+    return this.building(() => this.buildInstaller(system, device, media));
+  }
+
+  private async buildInstaller(system: SystemUnderTest, device: string, media: "disk" | "iso"): Promise<string> {
     const { store, log } = this;
     const installer = await buildInstallerSystem(store, system.os, system.build, log);
     const root = await buildInstallerRoot(store, system.build, installer, { device }, log);
@@ -197,6 +223,37 @@ class Run implements ScenarioContext {
     this.machines.push(machine);
     return new Guest(machine, profile, this.log);
   }
+}
+
+/**
+ * The declaration as reports name it, never an absolute host path: relative to
+ * Fruix's folder or the working directory when inside one, else its file name.
+ */
+export function declarationName(file: string, cwd = process.cwd(), root = packageRoot): string {
+  const absolute = resolve(cwd, file);
+  for (const base of [root, cwd]) {
+    const rel = relative(base, absolute);
+    if (rel && !rel.startsWith("..") && !isAbsolute(rel)) return rel;
+  }
+  return basename(absolute);
+}
+
+/**
+ * --debug-on-failure: each machine still running is left to the operator, who
+ * is told how to attach and how to end it; the attempt goes on when all have
+ * ended (Ctrl-C ends them too). Said on stderr even with --quiet.
+ */
+async function holdForDebugging(machines: readonly Machine[], scenario: string): Promise<void> {
+  const held = [];
+  for (const machine of machines) {
+    if (!machine.keepForDebugging) continue;
+    const hold = await machine.keepForDebugging();
+    process.stderr.write(hold.instructions.map((line) => `DEBUG: ${line}\n`).join(""));
+    held.push(hold.ended);
+  }
+  if (held.length === 0) return;
+  process.stderr.write(`DEBUG: ${scenario} failed; waiting until its machines are ended (Ctrl-C ends them and the run)\n`);
+  await Promise.all(held);
 }
 
 /** A machine's serial transcript, in the attempt's report folder. */
@@ -258,9 +315,15 @@ export async function runAttempt(
       options.log.info(`FAIL ${scenario.id}: ${failure.message}`);
     }
 
+    if (failure && options.debugOnFailure) await holdForDebugging(run.machines, scenario.id);
+
     // Transcripts are kept whatever happened (complete before the report is written); machines
     // go unless --keep asks to look at a failure.
     const transcripts: Array<{ machine: string; file: string }> = [];
+    const invocations = run.machines.flatMap((m) => {
+      const invocation = m.invocation?.();
+      return invocation ? [{ machine: m.name, ...invocation }] : [];
+    });
     for (const machine of run.machines) {
       machine.console.close();
       transcripts.push({ machine: machine.name, file: transcriptFile(machine.name) });
@@ -285,6 +348,8 @@ export async function runAttempt(
       checks: run.checks,
       results: run.results,
       failure,
+      systemUnderTest: run.systemUnderTest,
+      machines: invocations,
       transcripts,
     };
     return report;

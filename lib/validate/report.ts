@@ -35,6 +35,17 @@ export interface Failure {
   readonly console?: { readonly machine: string; readonly lines: readonly string[] };
 }
 
+/** What a run validated: the declaration (never an absolute host path), its hash, and the base it was built from. */
+export interface SystemUnderTestRecord {
+  /** The declaration file: relative to Fruix's folder or the working directory, else its name. */
+  readonly declaration: string;
+  readonly system?: string;
+  /** The declared system's hash (before validation's instrumentation). */
+  readonly declarationHash: string;
+  /** Kernel, loader and userland the base came from, as `name version` (Debian packages, FreeBSD sets). */
+  readonly base: readonly string[];
+}
+
 export interface ScenarioReport {
   readonly id: string;
   readonly phase: string;
@@ -56,6 +67,10 @@ export interface ScenarioReport {
   readonly checks: readonly CheckRecord[];
   readonly results: ReadonlyArray<readonly [string, string]>;
   readonly failure?: Failure;
+  /** The system the attempt built from the declaration; absent if it failed before building, and in older reports. */
+  readonly systemUnderTest?: SystemUnderTestRecord;
+  /** What the adapter ran for each machine: QEMU's exact command line, or the VM's XAPI record (absent in older reports). */
+  readonly machines?: ReadonlyArray<{ readonly machine: string; readonly kind: string; readonly text: string }>;
   /** Serial transcripts, as file names relative to the scenario's report folder. */
   readonly transcripts: ReadonlyArray<{ readonly machine: string; readonly file: string }>;
 }
@@ -74,6 +89,7 @@ export interface AttemptRecord {
   readonly report: string;
   readonly transcripts: readonly string[];
   readonly failure?: string;
+  readonly failureKind?: FailureKind;
 }
 
 export interface CellRecord {
@@ -89,6 +105,8 @@ export interface CellRecord {
   /** The closure the last attempt validated, when it got that far. */
   readonly closurePath?: string;
   readonly hypervisorNotes: readonly string[];
+  /** The last attempt's system under test that got that far (absent in older runs). */
+  readonly systemUnderTest?: SystemUnderTestRecord;
   /** Every attempt, failed ones included; their files are kept. */
   readonly attempts: readonly AttemptRecord[];
 }
@@ -104,6 +122,8 @@ export interface RunRecord {
   readonly started: string;
   readonly seconds: number;
   readonly fruixVersion: string;
+  /** The commit Fruix ran from, in a git checkout (absent otherwise, and in older runs). */
+  readonly fruixCommit?: string;
   readonly matrixFile: string;
   /** Shard i of n, when the run was one. */
   readonly shard?: { readonly index: number; readonly total: number };

@@ -26,6 +26,10 @@ export interface RunSource {
   readonly runId: string;
   readonly started: string;
   readonly fruixVersion: string;
+  /** The commit the run's Fruix came from, when it ran from a git checkout. */
+  readonly fruixCommit?: string;
+  /** The run's wall time, start to its last record. */
+  readonly seconds?: number;
   readonly matrixFile?: string;
   readonly shard?: { readonly index: number; readonly total: number };
   /** False for a matrix run that was interrupted before its last cell. */
@@ -129,7 +133,16 @@ export async function readRunDir(given: string): Promise<RunContents> {
     const file = join(given, RUN_RECORD_FILE);
     const run = checkMatrix(file, await readJsonFile(join(dir, RUN_RECORD_FILE)));
     return {
-      source: { given, dir, kind: "matrix", runId: run.runId, started: run.started, fruixVersion: run.fruixVersion, matrixFile: run.matrixFile, shard: run.shard, complete: run.complete !== false },
+      source: {
+        given,
+        dir,
+        kind: "matrix",
+        runId: run.runId,
+        started: run.started,
+        fruixVersion: run.fruixVersion,
+        fruixCommit: isString(run.fruixCommit) ? run.fruixCommit : undefined,
+        seconds: isNumber(run.seconds) ? run.seconds : undefined,
+        matrixFile: run.matrixFile, shard: run.shard, complete: run.complete !== false },
       cells: run.cells,
     };
   }
@@ -137,7 +150,7 @@ export async function readRunDir(given: string): Promise<RunContents> {
     const file = join(given, "results.json");
     const run = checkPlain(file, await readJsonFile(join(dir, "results.json")));
     return {
-      source: { given, dir, kind: "plain", runId: run.runId, started: String(run.started), fruixVersion: String(run.fruixVersion), complete: true },
+      source: { given, dir, kind: "plain", runId: run.runId, started: String(run.started), fruixVersion: String(run.fruixVersion), seconds: isNumber(run.seconds) ? run.seconds : undefined, complete: true },
       cells: run.scenarios.map(plainCell),
     };
   }

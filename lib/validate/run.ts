@@ -12,9 +12,10 @@ import type { Hypervisor } from "../../hypervisors/types.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 import { symlinkAtomic, writeFileAtomic } from "../store/atomic.js";
-import { fruixVersion } from "../version.js";
+import { fruixCommit, fruixVersion } from "../version.js";
 import { makeDirectories } from "../fs.js";
 import { runAttempt } from "./engine.js";
+import { inPool, Mutex } from "./jobs.js";
 import { type Cell, classify, type Project, type Shard } from "./matrix.js";
 import type { AttemptRecord, CellId, CellRecord, Reporter, RunEvent, RunRecord, ScenarioReport, StepRecord } from "./report.js";
 import type { Scenario } from "./scenario.js";
@@ -42,6 +43,10 @@ export interface RunSettings {
   readonly matrixFile: string;
   readonly shard?: Shard;
   readonly onlyProjects: readonly string[];
+  /** How many cells run at once (--jobs); 1 (the default here) runs them one after another. */
+  readonly jobs?: number;
+  /** --debug-on-failure: a failed attempt's machines keep running; the run waits until the operator ends them. */
+  readonly debugOnFailure?: boolean;
 }
 
 /** An attempt's folder, relative to the run directory (pure). */
@@ -58,11 +63,21 @@ function attemptRecord(report: ScenarioReport, folder: string): AttemptRecord {
     report: `${folder}/report.md`,
     transcripts: report.transcripts.map((t) => `${folder}/${t.file}`),
     failure: report.failure?.message,
+    failureKind: report.failure?.kind,
   };
 }
 
 /** Sends an event to every reporter and writes the files they ask for. */
 async function emit(settings: RunSettings, reporters: readonly Reporter[], event: RunEvent): Promise<void> {
+  // Parallel cells emit too: one event at a time, in the order they came, so no two writes of a file race.
+  const queued = (emitQueues.get(settings) ?? Promise.resolve()).then(() => emitNow(settings, reporters, event));
+  emitQueues.set(settings, queued.catch(() => undefined));
+  return queued;
+}
+
+const emitQueues = new WeakMap<RunSettings, Promise<unknown>>();
+
+async function emitNow(settings: RunSettings, reporters: readonly Reporter[], event: RunEvent): Promise<void> {
   for (const reporter of reporters) {
     for (const [file, text] of Object.entries(reporter.onEvent(event) ?? {})) {
       const path = join(settings.reportDir, file);
@@ -72,7 +87,7 @@ async function emit(settings: RunSettings, reporters: readonly Reporter[], event
   }
 }
 
-async function runCell(cell: Cell<Scenario>, settings: RunSettings, reporters: readonly Reporter[]): Promise<CellRecord> {
+async function runCell(cell: Cell<Scenario>, settings: RunSettings, reporters: readonly Reporter[], buildLock: Mutex): Promise<CellRecord> {
   const { project, scenario } = cell;
   const id: CellId = { project: project.name, scenario: scenario.id };
   const base = { project: project.name, hypervisor: project.hypervisor, scenario: scenario.id, phase: scenario.phase, title: scenario.title };
@@ -110,6 +125,8 @@ async function runCell(cell: Cell<Scenario>, settings: RunSettings, reporters: r
           verbose: settings.verbose,
           runId: settings.runId,
           onStep,
+          buildLock,
+          debugOnFailure: settings.debugOnFailure,
         },
         join(settings.reportDir, folder),
         settings.layout === "plain" ? undefined : { number, max },
@@ -130,6 +147,7 @@ async function runCell(cell: Cell<Scenario>, settings: RunSettings, reporters: r
     seconds: reports.reduce((sum, r) => sum + r.seconds, 0),
     closurePath: last.results.find(([k]) => k === "closure_path")?.[1],
     hypervisorNotes: last.hypervisorNotes ?? [],
+    systemUnderTest: [...reports].reverse().find((r) => r.systemUnderTest)?.systemUnderTest,
     attempts,
   };
 }
@@ -138,7 +156,10 @@ async function runCell(cell: Cell<Scenario>, settings: RunSettings, reporters: r
 export async function runValidation(cells: ReadonlyArray<Cell<Scenario>>, settings: RunSettings, reporters: readonly Reporter[]): Promise<RunRecord> {
   const started = new Date();
   await makeDirectories(settings.reportDir);
-  const records: CellRecord[] = [];
+  // Each cell's record at its place in the list: reports name the cells in list order, however many ran at once.
+  const finished: Array<CellRecord | undefined> = new Array(cells.length);
+  const records = (): CellRecord[] => finished.filter((r): r is CellRecord => r !== undefined);
+  const commit = fruixCommit();
   const snapshot = (complete: boolean): RunRecord => ({
     kind: "fruix-matrix-run",
     formatVersion: 1,
@@ -146,19 +167,22 @@ export async function runValidation(cells: ReadonlyArray<Cell<Scenario>>, settin
     started: started.toISOString(),
     seconds: (Date.now() - started.getTime()) / 1000,
     fruixVersion,
+    fruixCommit: commit,
     matrixFile: settings.matrixFile,
     shard: settings.shard,
     onlyProjects: settings.onlyProjects,
     retries: settings.retries,
     complete,
-    cells: [...records],
+    cells: records(),
   });
   await emit(settings, reporters, { type: "begin", run: snapshot(false) });
-  for (const cell of cells) {
-    const record = await runCell(cell, settings, reporters);
-    records.push(record);
+  // Builds go into one store one at a time (the second cell finds the first one's items); machines run in parallel.
+  const buildLock = new Mutex();
+  await inPool(cells, settings.jobs ?? 1, async (cell, index) => {
+    const record = await runCell(cell, settings, reporters, buildLock);
+    finished[index] = record;
     await emit(settings, reporters, { type: "cell-end", cell: record, run: snapshot(false) });
-  }
+  });
   const run = snapshot(true);
   await emit(settings, reporters, { type: "end", run });
   return run;

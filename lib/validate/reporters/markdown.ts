@@ -42,6 +42,10 @@ function scenarioMarkdown(s: ScenarioReport): string {
       lines.push("", `Last lines of the ${s.failure.console.machine} console:`, "", "```text", ...s.failure.console.lines, "```");
     }
   }
+  if (s.machines?.length) {
+    lines.push("", "## Machines", "", "What the adapter ran, exactly:");
+    for (const m of s.machines) lines.push("", `${m.machine} (${m.kind}):`, "", "```text", m.text, "```");
+  }
   lines.push(
     "",
     "## Transcripts",

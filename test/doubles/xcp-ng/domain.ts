@@ -117,10 +117,14 @@ export class Domain {
     const child = execa("qemu-system-x86_64", qemuArgs(spec), { reject: false, stdin: "ignore", stdout: "ignore", buffer: false });
     domain.process = child;
     child.stderr?.on("data", (c: Buffer) => (domain.stderr += c.toString()));
-    void child.then((result) => {
+    void child.then(async (result) => {
       domain.exitedFlag = true;
       domain.qmp?.close();
-      domain.events?.destroy();
+      // QEMU writes SHUTDOWN (with the guest's reason) just before it exits, but Node may see the
+      // exit first: read the event socket to its end (QEMU's exit closed it) before deciding how
+      // the domain ended. Destroying it here lost a guest reset now and then, and the VM halted
+      // instead of restarting (issue 19, defect 3).
+      await domain.eventsDrained();
       const end: DomainEnd = domain.killing
         ? "killed"
         : domain.lastShutdown === "guest-reset"
@@ -141,6 +145,13 @@ export class Domain {
       throw new Error(`domain ${spec.domid}: ${(error as Error).message}${domain.stderr ? `: ${domain.stderr.trim()}` : ""}`);
     }
     return domain;
+  }
+
+  /** Resolves once every byte QEMU wrote on the event monitor has been read (the socket closed), or at once without one. */
+  private eventsDrained(): Promise<void> {
+    const socket = this.events;
+    if (!socket || socket.closed) return Promise.resolve();
+    return new Promise((resolve) => socket.once("close", () => resolve()));
   }
 
   /** A second QMP monitor that only reads events: SHUTDOWN says whether the guest reset or powered off. */
