@@ -76,7 +76,7 @@ describe("fruix system build", () => {
     const dir = store.toHostPath(build.closurePath);
     const initrd = store.toHostPath(await readlink(join(dir, "boot/initrd.img")));
     const listing = (await execa("sh", ["-c", `zcat '${initrd}' | cpio -t --quiet`])).stdout.split("\n");
-    for (const module of ["virtio_blk", "virtio_pci", "ahci", "ata_piix", "xen_blkfront", "ext4", "isofs", "vfat"]) {
+    for (const module of ["virtio_blk", "virtio_pci", "ahci", "ata_piix", "xen_blkfront", "ext4", "isofs", "vfat", "i6300esb"]) {
       expect(listing).toContain(`lib/modules/${module}.ko`);
     }
     expect(listing).toContain("dev/console");
