@@ -470,6 +470,8 @@ linux_trial_default() { # M: the default that tries the trial entry first, M's a
 	set_loader_default "fruix-generation-$1.*"
 }
 
+linux_fallback_default() { set_boot_default "$1"; } # M, exactly
+
 linux_mark_bad() { # N: no tries left
 	for m_name in $(linux_trial_entries "$1"); do
 		m_counter=${m_name##*+}
@@ -584,10 +586,66 @@ freebsd_set_default() { # N: /boot/loader.conf becomes generation N's
 	replace_file "$root/boot/loader.conf" "$d_text"
 }
 
-freebsd_remove_trial_entries() { :; }
+# --- FreeBSD trial boots: the loader's one-shot nextboot.conf ---------------------
+# /boot/nextboot.conf holds `nextboot_enable="YES"` and the trial
+# generation's loader settings (with fruix.trial=N). The loader reads it after
+# loader.conf and, before booting, rewrites its first line in place to
+# `nextboot_enable="NO"`: one try. It can only overwrite a UFS file without
+# growing it, so the file is written at a fixed size (NEXTBOOT_SIZE bytes,
+# padded with a comment). loader.conf keeps generation M meanwhile: any boot
+# after the one try (a failed check and reboot, a panic, a reset) boots M.
+NEXTBOOT_SIZE=4096
 
-freebsd_trial_supported() {
-	die "trial boots are not available on the freebsd base yet; use 'fruix system switch' without --trial"
+freebsd_trial_supported() { :; }
+
+freebsd_nextboot() { echo "$root/boot/nextboot.conf"; }
+
+freebsd_arm() { # N M: nextboot.conf for N (prepare sets entry)
+	n_text=$(printf 'nextboot_enable="YES"\n%s\nfruix.trial="%s"\n' "$entry" "$1")
+	n_size=$(printf '%s\n' "$n_text" | wc -c)
+	[ "$n_size" -lt $((NEXTBOOT_SIZE - 4)) ] || die "generation $1's loader settings do not fit in $NEXTBOOT_SIZE bytes"
+	n_pad=$((NEXTBOOT_SIZE - n_size - 3)) # "# " and a newline
+	n_fill=$(printf "%${n_pad}s" '' | tr ' ' '#')
+	replace_file "$(freebsd_nextboot)" "$n_text
+# $n_fill"
+}
+
+freebsd_trial_left() { # N: 1 while the loader has not used nextboot.conf
+	n_file=$(freebsd_nextboot)
+	grep -q "^fruix.trial=\"$1\"\$" "$n_file" 2>/dev/null || return 0
+	if head -n 1 "$n_file" | grep -q '^nextboot_enable="YES"'; then echo 1; else echo 0; fi
+}
+
+freebsd_trial_booted() { # N
+	[ "$(kenv -q fruix.trial 2>/dev/null)" = "$1" ]
+}
+
+freebsd_trial_default() { :; } # loader.conf stays M's: nextboot.conf carries the trial
+freebsd_fallback_default() { :; }
+
+freebsd_mark_bad() { # N: the loader did it already; again, in case it could not write
+	n_file=$(freebsd_nextboot)
+	grep -q "^fruix.trial=\"$1\"\$" "$n_file" 2>/dev/null || return 0
+	n_text=$(sed '1s/^nextboot_enable="YES"/nextboot_enable="NO" /' "$n_file") || die "cannot read $n_file"
+	replace_file "$n_file" "$n_text"
+}
+
+freebsd_remove_trial_entries() { # N|'*': the nextboot.conf of a Fruix trial (an operator's own stays)
+	n_file=$(freebsd_nextboot)
+	# shellcheck disable=SC2254 # $1 is a number or '*', a pattern on purpose
+	case $(sed -n 's/^fruix.trial="\([0-9]*\)"$/\1/p' "$n_file" 2>/dev/null) in
+	'') ;;
+	$1) must rm -f "$n_file" ;;
+	esac
+}
+
+# No watchdog on FreeBSD yet: a hang during the trial boot lasts until a
+# reset from outside (the next boot then falls back).
+freebsd_watchdog_start() { :; }
+freebsd_watchdog_stop() { :; }
+
+freebsd_service_running() { # NAME: the rc.d script's own status
+	service "$1" onestatus >/dev/null 2>&1
 }
 
 # Kernels are store items: nothing on /boot to remove, the store GC frees them.
@@ -1000,7 +1058,7 @@ revert_trial() {
 	must rm -f "$(boot entry_file "$trial_n")"
 	step remove-trial-entry
 	barrier
-	boot set_default "$trial_m"
+	boot fallback_default "$trial_m"
 	step fallback-default
 	barrier
 	must rm -f "$trial_reason" "$trial"
