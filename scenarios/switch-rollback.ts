@@ -3,25 +3,15 @@
 // code, into the guest's dropbear), the helper switches and rolls back.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { GuestCommandFailed } from "../hypervisors/console/shell.js";
 import { copyClosure, keyValues, switchRemote } from "../lib/copy/copy.js";
 import { parseDestination } from "../lib/copy/destination.js";
 import { ed25519KeyPair } from "../lib/copy/keygen.js";
 import { knownHostsLine } from "../lib/copy/known-hosts.js";
 import { withSession, type SshOptions } from "../lib/copy/ssh.js";
-import type { OperatingSystem, ServiceSpec } from "../lib/declaration/types.js";
+import type { OperatingSystem } from "../lib/declaration/types.js";
 import { MiB } from "../lib/disk/size.js";
-import type { Guest } from "../lib/validate/guest.js";
 import { defineScenario } from "../lib/validate/scenario.js";
-
-/** Both generations: reachable over SSH with this run's key, their address from QEMU's DHCP. */
-function withSsh(authorizedKey: string) {
-  return (os: OperatingSystem): OperatingSystem => {
-    const service = (type: string, config: ServiceSpec["config"]): ServiceSpec => ({ type, config, location: os.location });
-    const others = os.services.filter((s) => s.type !== "sshd" && s.type !== "dhcp-client");
-    return { ...os, services: [...others, service("dhcp-client", { interface: "eth0" }), service("sshd", { port: 22, "authorized-keys": [authorizedKey] })] };
-  };
-}
+import { waitForSshd, withSsh } from "./checks/ssh.js";
 
 /** The candidate: visibly different (another host name and web page), same base. */
 function candidate(os: OperatingSystem): OperatingSystem {
@@ -30,17 +20,6 @@ function candidate(os: OperatingSystem): OperatingSystem {
     hostName: `${os.hostName}-next`,
     services: os.services.map((s) => (s.type === "httpd" ? { ...s, config: { ...s.config, index: "Hello from the candidate\n" } } : s)),
   };
-}
-
-/** Waits, on the console, until the guest has its DHCP address and dropbear runs; else says what it saw. */
-async function waitForSshd(vm: Guest): Promise<void> {
-  const ready = "ip -4 addr show eth0 2>/dev/null | grep -q 'inet ' && pidof dropbear >/dev/null && [ -s /run/dropbear.pid ]";
-  const { exitCode } = await vm.run(`(i=0; until ${ready}; do i=$((i+1)); [ $i -lt 90 ] || exit 1; sleep 1; done)`, { timeoutMs: 120_000 });
-  if (exitCode !== 0) {
-    const seen = await vm.succeed("ip -4 addr; ps -o pid,comm,args; tail -n 5 /var/log/messages 2>/dev/null; true");
-    // The guest did not come up as declared: a failed assertion about the guest, not the host's fault.
-    throw new GuestCommandFailed(vm.name, "wait 90 s for a DHCP address on eth0 and dropbear", exitCode, seen);
-  }
 }
 
 export default defineScenario({

@@ -345,6 +345,38 @@ describe("fruix system reconfigure", () => {
       await guest.close();
     }
   }, 180_000);
+
+  it("with --trial, stages the closure as generation 2 on trial: generation 1 stays current, its entry the fallback", async () => {
+    const store = await freshStore();
+    const dir = await tempDir("fruix-reconfigure-");
+    const root = join(dir, "guest");
+    const identity = join(dir, "id_ed25519");
+    const client = ed25519KeyPair();
+    await writeFile(identity, client.private, { mode: 0o600 });
+    const first = await addClosure(root, "a", await addBootItem(root, "linux-old", "vmlinuz"), await addBootItem(root, "initramfs-old", "initrd.img"));
+    await installTree(root, first, "2026-01-01T00:00:00Z");
+    const guest = await guestDouble(root, client.parsed);
+    try {
+      const r = await fruix(
+        ["system", "reconfigure", exampleFile, "--to", `ssh://127.0.0.1:${guest.port}`, "--identity", identity, "--known-hosts", join(dir, "known_hosts"), "--accept-new-host-key", "--quiet", "--trial"],
+        { FRUIX_STORE: store.storeDir },
+      );
+      expect(r.exitCode, r.stderr).toBe(0);
+      const out = keyValues(r.stdout);
+      expect([out.trial_generation, out.fallback_generation, out.reboot_required]).toEqual(["2", "1", "yes"]);
+      const system = join(root, "var/lib/fruix/system");
+      expect(await readlink(join(system, "current"))).toBe("generations/1");
+      expect(await readFile(join(system, "trial"), "utf8")).toBe("2 1\n");
+      expect(await readlink(join(system, "generations/2/closure"))).toBe(out.closure_path);
+      expect(await readFile(join(root, "boot/efi/loader/loader.conf"), "utf8")).toMatch(/^default fruix-generation-1\.\*$/m);
+      const entry = await readFile(join(root, "boot/efi/loader/entries/fruix-generation-1.trial-2+1.conf"), "utf8");
+      expect(entry).toMatch(/^options .* fruix\.system=\S+ .* fruix\.trial=2 panic=10$/m);
+      // The closure carries its health checks for the helper (examples/minimal.scm declares none: the default).
+      expect(await readFile(join(root, out.closure_path!, "metadata/health-checks"), "utf8")).toContain("deadline 120\nactivation\n");
+    } finally {
+      await guest.close();
+    }
+  }, 180_000);
 });
 
 describe("the fruix system copy command", () => {

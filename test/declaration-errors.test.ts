@@ -162,6 +162,27 @@ describe("service errors", () => {
   }
 });
 
+describe("health-check errors", () => {
+  const hc = (inner: string): string => os(`(services (list (service httpd-service-type) (service getty-service-type))) (health-checks (health-check-configuration ${inner}))`);
+  const cases: Array<[string, string, number, number, string]> = [
+    ["deadline too short", hc("(deadline 5)"), 2, 130, "health-check-configuration field 'deadline': 5 is out of range (10..3600)"],
+    ["checks not a list", hc('(checks (http-check (port 80)))'), 2, 128, "expected a list of service-running-check or tcp-port-check or http-check or command-check records, got a http-check record"],
+    ["a service where a check is expected", hc("(checks (list (service klogd-service-type)))"), 2, 134, "but element 1 is a service of type klogd"],
+    ["http check without a port", hc('(checks (list (http-check (path "/"))))'), 2, 134, "http-check is missing required field 'port'"],
+    ["http path without a slash", hc('(checks (list (http-check (port 80) (path "index.html"))))'), 2, 162, "\"index.html\" is not an HTTP path: it must start with '/'"],
+    ["tcp port out of range", hc("(checks (list (tcp-port-check (port 0))))"), 2, 156, "tcp-port-check field 'port': 0 is out of range (1..65535)"],
+    ["empty command", hc('(checks (list (command-check (command "  "))))'), 2, 158, "must be one non-empty line of shell"],
+    ["multi-line command", hc('(checks (list (command-check (command "a\\nb"))))'), 2, 158, "must be one non-empty line of shell"],
+    ["unknown field in a check", hc("(checks (list (tcp-port-check (prot 22))))"), 2, 151, "unknown field 'prot' in tcp-port-check (did you mean 'port'?)"],
+    ["a service that is not declared", hc('(checks (list (service-running-check (service "htpd"))))'), 2, 134, "service-running-check: service 'htpd' is not declared in this operating-system (did you mean 'httpd'?) (declared: httpd)"],
+    ["a terminal service", hc('(checks (list (service-running-check (service "getty"))))'), 2, 134, "service 'getty' runs on a terminal under init, not as a supervised service"],
+    ["health-checks given a check", os("(health-checks (tcp-port-check (port 22)))"), 2, 16, "expected a health-check-configuration record, got a tcp-port-check record"],
+  ];
+  for (const [name, source, line, column, fragment] of cases) {
+    it(name, () => expectError(source, line, column, fragment));
+  }
+});
+
 describe("cross-record errors", () => {
   const users = (list: string, groups = ""): string =>
     `(define os (operating-system (host-name "h") (base (linux-busybox-base)) ${groups}\n(users (list\n${list}))))`;

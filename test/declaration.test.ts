@@ -49,6 +49,7 @@ describe("examples/minimal.scm", () => {
         { type: "getty", config: { tty: "ttyS0", "baud-rate": 115200 } },
         { type: "httpd", config: { port: 8080, "document-root": "/srv/www", index: "Hello from fruix-minimal\n" } },
       ],
+      healthChecks: { deadline: 120, checks: [] },
     });
     expect(os.services.map((s) => s.type)).not.toContain("validation-shell");
   });
@@ -213,6 +214,33 @@ describe("evaluation", () => {
   });
 });
 
+const HEALTH = `(health-checks (health-check-configuration (deadline 90)
+  (checks (list (service-running-check (service "httpd")) (tcp-port-check (port 8080))
+                (http-check (port 8080) (path "/index.html")) (http-check (port 8081))
+                (command-check (command "test -s /etc/hostname && grep -q web /etc/hostname"))))))`;
+
+describe("health checks", () => {
+  const withChecks = (checks: string): OperatingSystem =>
+    system(`(define os (operating-system ${HEAD} (services (list (service httpd-service-type))) ${checks}))`);
+
+  it("default to a 120 s deadline and no declared checks", () => {
+    expect(withChecks("").healthChecks).toEqual({ deadline: 120, checks: [] });
+  });
+
+  it("evaluate in declared order, defaults filled in", () => {
+    expect(content(withChecks(HEALTH).healthChecks)).toEqual({
+      deadline: 90,
+      checks: [
+        { kind: "service-running", service: "httpd" },
+        { kind: "tcp-port", port: 8080 },
+        { kind: "http", port: 8080, path: "/index.html" },
+        { kind: "http", port: 8081, path: "/" },
+        { kind: "command", command: "test -s /etc/hostname && grep -q web /etc/hostname" },
+      ],
+    });
+  });
+});
+
 describe("canonicalSystem", () => {
   const source = `
     (use-modules (fruix system))
@@ -256,6 +284,9 @@ describe("canonicalSystem", () => {
       source.replace('(host-name "web")', '(host-name "web") (kernel-arguments (list "quiet"))'),
       source.replace('(comment "say \\"hi\\"")', '(comment "say hi")'),
       source.replace("(service syslogd-service-type)", "(service klogd-service-type)"),
+      source.replace('(host-name "web")', '(host-name "web") (health-checks (health-check-configuration (deadline 60)))'),
+      source.replace('(host-name "web")', '(host-name "web") (health-checks (health-check-configuration (checks (list (http-check (port 8080))))))'),
+      source.replace('(host-name "web")', '(host-name "web") (health-checks (health-check-configuration (checks (list (tcp-port-check (port 8080))))))'),
       source.replace(
         /\(service syslogd-service-type\)\s*\(service httpd-service-type \(httpd-configuration \(port 8080\)\)\)/,
         "(service httpd-service-type (httpd-configuration (port 8080))) (service syslogd-service-type)",
@@ -268,6 +299,9 @@ describe("canonicalSystem", () => {
   it("reads back to the same system", () => {
     const once = canonical(source);
     expect(canonical(`(define os ${once})`)).toBe(once);
+    const checked = canonical(source.replace('(host-name "web")', `(host-name "web") ${HEALTH}`));
+    expect(checked).toContain('(health-checks (health-check-configuration (deadline 90) (checks (list (service-running-check (service "httpd"))');
+    expect(canonical(`(define os ${checked})`)).toBe(checked);
     const minimal = canonicalSystem(system(`(define os (operating-system ${HEAD} (users (list (user-account (name "x") (comment "tab\\there\\x1;"))))))`));
     expect(minimal).toContain('(comment "tab\\there\\x1;")');
     expect(canonical(`(define os ${minimal})`)).toBe(minimal);

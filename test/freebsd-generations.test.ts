@@ -6,7 +6,7 @@
 // nothing here boots FreeBSD. Each command is also interrupted after each of
 // its steps, as in guest-generations-faults.test.ts.
 import { existsSync } from "node:fs";
-import { readdir, readFile, readlink, rm, symlink } from "node:fs/promises";
+import { readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -110,6 +110,97 @@ describe.each(shells)("FreeBSD generations under %s", (_name, shell) => {
     expect(await readlink(join(tree, GCROOTS, "rollback-system"))).toBe(a.closurePath);
     expect(await status(tree)).toEqual(["2", "1"]);
     expect(await leftovers(tree)).toEqual([]);
+  });
+
+  describe("trial boots: the loader's one-shot nextboot.conf", () => {
+    // A stand-in for FreeBSD's kenv(1): the kernel environment of the "boot"
+    // is the file kenv.fruix.trial in the tree (what nextboot.conf set).
+    let bin = "";
+    beforeAll(async () => {
+      bin = join(work, `kenv-${shell[0]}`);
+      await execa("mkdir", ["-p", bin]);
+      await writeFile(join(bin, "kenv"), '#!/bin/sh\n[ "$1" = -q ] && shift\ncat "$FRUIX_ROOT/kenv.$1" 2>/dev/null\n', { mode: 0o755 });
+    });
+    const runK = (tree: string, args: string[]) => runHelper(shell, tree, ["system", ...args], { now: DATES.g2, path: `${bin}:${process.env.PATH}` });
+    const nextboot = (tree: string) => join(tree, "boot/nextboot.conf");
+    let installed = ""; // generation 1's loader.conf as the install wrote it
+
+    /** The loader at power-on (stand/lua/config.lua restated): nextboot.conf used once, its first line rewritten in place. */
+    async function loaderBoot(tree: string): Promise<string> {
+      let settings = await loaderConf(tree);
+      await rm(join(tree, "kenv.fruix.trial"), { force: true });
+      if (existsSync(nextboot(tree))) {
+        const text = await readFile(nextboot(tree), "utf8");
+        if (text.startsWith('nextboot_enable="YES"')) {
+          await writeFile(nextboot(tree), text.replace('nextboot_enable="YES"', 'nextboot_enable="NO" '));
+          settings = text;
+          const trial = /^fruix\.trial="(\d+)"$/m.exec(text)?.[1];
+          if (trial) await writeFile(join(tree, "kenv.fruix.trial"), trial + "\n");
+        }
+      }
+      const closure = /^fruix\.system="(\S+)"$/m.exec(settings)![1]!;
+      await rm(join(tree, "run"), { recursive: true, force: true });
+      await execa("mkdir", ["-p", join(tree, "run/fruix")]);
+      await symlink(closure, join(tree, "run/booted-system"));
+      return closure;
+    }
+
+    async function armed(): Promise<string> {
+      const tree = await fresh(base);
+      installed = await loaderConf(tree);
+      // b's checks here: activation only, a 1 s deadline (its declared default also asks rc.d services this host lacks).
+      const checks = join(tree, b.closurePath, "metadata/health-checks");
+      await execa("chmod", ["u+w", join(tree, b.closurePath, "metadata"), checks]);
+      await writeFile(checks, "deadline 1\nactivation\n");
+      const result = await runK(tree, ["switch", "--trial", b.closurePath]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stdout.split("\n")).toEqual(["trial_generation=2", "fallback_generation=1", `closure=${b.closurePath}`, "reboot_required=yes"]);
+      return tree;
+    }
+
+    it("arms a pre-sized nextboot.conf holding generation 2's settings; loader.conf keeps generation 1", async () => {
+      const tree = await armed();
+      const text = await readFile(nextboot(tree), "utf8");
+      expect(Buffer.byteLength(text)).toBe(4096);
+      expect(text.split("\n")[0]).toBe('nextboot_enable="YES"');
+      expect(text).toContain((await expectedConf(b, 2)).trimEnd() + '\nfruix.trial="2"\n# ###');
+      expect(await loaderConf(tree)).toBe(installed);
+      expect(await readFile(join(tree, SYSTEM, "trial"), "utf8")).toBe("2 1\n");
+      expect((await runK(tree, ["status"])).stdout).toContain("trial_generation=2\ntrial_fallback_generation=1\ntrial_state=armed");
+    });
+
+    it("passing its checks on the trial boot promotes generation 2 into /boot/loader.conf", async () => {
+      const tree = await armed();
+      expect(await loaderBoot(tree)).toBe(b.closurePath);
+      await writeFile(join(tree, "run/fruix/activated"), "");
+      const assess = await runK(tree, ["assess-boot"]);
+      expect(assess.stdout.split("\n")[0], assess.stderr).toBe("trial=blessed");
+      expect(await loaderConf(tree)).toBe(await expectedConf(b, 2));
+      expect(existsSync(nextboot(tree))).toBe(false);
+      expect(await status(tree)).toEqual(["2", "1"]);
+      expect(await loaderBoot(tree)).toBe(b.closurePath);
+      expect(await leftovers(tree)).toEqual([]);
+    });
+
+    for (const how of ["fails its checks", "panics"]) {
+      it(`a trial boot that ${how}: the next boot is generation 1's, which records the failure`, async () => {
+        const tree = await armed();
+        expect(await loaderBoot(tree)).toBe(b.closurePath);
+        if (how === "fails its checks") {
+          const assess = await runK(tree, ["assess-boot"]);
+          expect(assess.stdout, assess.stderr).toBe("trial=failed\ntrial_generation=2\nreason=activation has not finished (deadline 1 s)\nreboot_required=yes");
+        }
+        expect(await loaderBoot(tree)).toBe(a.closurePath);
+        await writeFile(join(tree, "run/fruix/activated"), "");
+        const back = await runK(tree, ["assess-boot"]);
+        expect(back.stdout.split("\n").slice(0, 3), back.stderr).toEqual(["trial=fell-back", "trial_generation=2", "current_generation=1"]);
+        expect(await loaderConf(tree)).toBe(installed);
+        expect(existsSync(nextboot(tree))).toBe(false);
+        expect((await runK(tree, ["status"])).stdout).toMatch(/trial_generation=none\nlast_failed_trial=2\n/);
+        expect(existsSync(join(tree, SYSTEM, "generations/2/trial-failed"))).toBe(true);
+        expect(await loaderBoot(tree)).toBe(a.closurePath);
+      });
+    }
   });
 
   it("rollback restores generation 1's loader configuration (its own kernel), and a second rollback returns", async () => {

@@ -6,11 +6,12 @@
 // new state (a switch interrupted before its commit may also leave the new
 // generation's own files: see stateDiff).
 import { existsSync } from "node:fs";
-import { readdir, readFile, readlink, rm, symlink } from "node:fs/promises";
+import { mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DATES, helper, runHelper, shells, snapshot, worldFixture } from "./helpers/guest-tree.js";
+import { chooseEntry, sdBoot } from "./helpers/sd-boot.js";
 
 const SYSTEM = "var/lib/fruix/system";
 const GCROOTS = "frx/var/fruix/gcroots";
@@ -31,11 +32,17 @@ const POINTER_STEPS = [
 const SWITCH_STEPS = ["boot-files", "gcroot-generation", "generation", "boot-entry", ...POINTER_STEPS];
 const ROLLBACK_STEPS = SWITCH_STEPS.filter((s) => s !== "generation");
 const DELETE_STEPS = ["record-intent", "remove-entries", "remove-gcroots", "remove-generations", "remove-boot-files"];
+// Trial boots: switch --trial arms, assess-boot blesses, marks bad or reverts.
+const ARM_STEPS = ["boot-files", "gcroot-generation", "generation", "trial-entry", "trial-record", "trial-default"];
+const BLESS_STEPS = ["bless-entry", ...POINTER_STEPS, "bless-cleanup", "trial-finish"];
+const MARK_BAD_STEPS = ["trial-reason", "mark-bad"];
+const REVERT_STEPS = ["record-failure", "last-failed", "remove-trial-entry", "fallback-default", "trial-finish"];
 
 it("every step the helper names is exercised here", async () => {
   const script = await readFile(helper, "utf8");
   const named = new Set([...script.matchAll(/^\s*step ([a-z-]+)$/gm)].map((m) => m[1]));
-  expect([...named].sort()).toEqual([...new Set([...SWITCH_STEPS, ...ROLLBACK_STEPS, ...DELETE_STEPS])].sort());
+  const all = [...SWITCH_STEPS, ...ROLLBACK_STEPS, ...DELETE_STEPS, ...ARM_STEPS, ...BLESS_STEPS, ...MARK_BAD_STEPS, ...REVERT_STEPS];
+  expect([...named].sort()).toEqual([...new Set(all)].sort());
 });
 
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
@@ -76,7 +83,9 @@ async function expectBootable(tree: string, label: string): Promise<void> {
   const esp = join(tree, ESP);
   const loader = await readFile(join(esp, "loader/loader.conf"), "utf8");
   const entries = await readdir(join(esp, "loader/entries"));
-  expect(entries, label).toContain(/^default (\S+)$/m.exec(loader)?.[1]);
+  // The default may be a pattern (a trial's): the entry systemd-boot picks must exist.
+  const name = /^default (\S+)$/m.exec(loader)?.[1];
+  expect(entries, label).toContain(name?.includes("*") ? chooseEntry(entries, name)?.name : name);
   for (const name of entries) {
     const entry = await readFile(join(esp, "loader/entries", name), "utf8");
     for (const key of ["linux", "initrd"]) {
@@ -217,4 +226,151 @@ describe.each(shells)("interrupted generation commands under %s", (_name, shell)
       expect(await list(tree), step).not.toBe(await list(done));
     }
   });
+});
+
+/**
+ * A trial interrupted at any step of arm, bless, mark-bad or revert: the
+ * power cut is followed by boots (systemd-boot's choice and counting, as
+ * test/helpers/sd-boot.ts models them) and assess-boot at each, until the
+ * trial is over. Every boot starts generation 1 or 2 from an entry whose
+ * files exist, and the trial ends blessed (2 current, 1 rollback) or fallen
+ * back (1 current, 2's failure recorded), with nothing of the trial left.
+ */
+describe.each(shells)("interrupted trial boots under %s", (_name, shell) => {
+  const trees = worldFixture("fruix-trial-faults-", shell);
+  type Flow = "passes" | "fails its checks" | "panics";
+
+  /** A booted machine: activation (when it succeeds), then assess-boot. */
+  async function boot(tree: string, flow: Flow, fault?: string) {
+    const booted = await sdBoot(tree);
+    const trialBoot = booted.cmdline.includes("fruix.trial=");
+    if (trialBoot && flow === "panics") return { booted, assess: null };
+    if (!trialBoot || flow === "passes") {
+      await mkdir(join(tree, "run/fruix"), { recursive: true });
+      await writeFile(join(tree, "run/fruix/activated"), "");
+    }
+    const assess = await runHelper(shell, tree, ["system", "assess-boot"], { now: DATES.now, fault });
+    return { booted, assess };
+  }
+
+  const arm = (tree: string, fault?: string) => runHelper(shell, tree, ["system", "switch", "--trial", trees.world.closures.b.path], { now: DATES.now, fault });
+
+  async function prepared(): Promise<string> {
+    const tree = await trees.fresh(trees.world.base);
+    // b's checks: the default's first part, with a short deadline.
+    await writeFile(join(tree, trees.world.closures.b.path, "metadata/health-checks"), "deadline 1\nactivation\n");
+    return tree;
+  }
+
+  async function settle(tree: string, flow: Flow, label: string): Promise<void> {
+    const a = trees.world.closures.a.path;
+    const b = trees.world.closures.b.path;
+    // At least one boot: its assess-boot also clears what an arm cut before its commit left.
+    for (let i = 0; i === 0 || (i < 5 && existsSync(join(tree, SYSTEM, "trial"))); i++) {
+      const { booted, assess } = await boot(tree, flow);
+      expect([a, b], `${label}: boot ${i}`).toContain(booted.closure);
+      await expectBootable(tree, `${label}: boot ${i}`);
+      if (assess) expect(assess.exitCode, `${label}: ${assess.stderr}`).toBe(0);
+    }
+    expect(existsSync(join(tree, SYSTEM, "trial")), `${label}: trial over`).toBe(false);
+  }
+
+  async function outcome(tree: string, label: string): Promise<"blessed" | "fell-back" | "never-armed"> {
+    const current = await readlink(join(tree, SYSTEM, "current"));
+    const loader = await readFile(join(tree, ESP, "loader/loader.conf"), "utf8");
+    const entries = await readdir(join(tree, ESP, "loader/entries"));
+    expect(entries.filter((e) => e.includes("trial") || e.includes("+")), label).toEqual([]);
+    expect(existsSync(join(tree, SYSTEM, "trial-reason")), label).toBe(false);
+    expect(existsSync(join(tree, SYSTEM, "pending")), label).toBe(false);
+    await expectBootable(tree, label);
+    if (current === "generations/2") {
+      expect(loader, label).toMatch(/^default fruix-generation-2\.conf$/m);
+      expect(await readlink(join(tree, SYSTEM, "rollback")), label).toBe("generations/1");
+      expect(existsSync(join(tree, SYSTEM, "generations/2/trial-failed")), label).toBe(false);
+      return "blessed";
+    }
+    expect(current, label).toBe("generations/1");
+    expect(loader, label).toMatch(/^default fruix-generation-1\.conf$/m);
+    if (!existsSync(join(tree, SYSTEM, "generations/2/trial-failed"))) return "never-armed";
+    expect(await readFile(join(tree, SYSTEM, "last-failed-trial"), "utf8")).toBe(await readFile(join(tree, SYSTEM, "generations/2/trial-failed"), "utf8"));
+    return "fell-back";
+  }
+
+  const flows: Array<[Flow, "blessed" | "fell-back"]> = [
+    ["passes", "blessed"],
+    ["fails its checks", "fell-back"],
+    ["panics", "fell-back"],
+  ];
+
+  it("status and list-generations show the trial, then the failed trial with its reason; refusals change nothing", async () => {
+    const tree = await prepared();
+    const status = async () => (await runHelper(shell, tree, ["system", "status"])).stdout;
+    expect(await status()).toMatch(/\ntrial_generation=none\nlast_failed_trial=none$/);
+    expect((await arm(tree)).exitCode).toBe(0);
+    expect(await status()).toMatch(/\ntrial_generation=2\ntrial_fallback_generation=1\ntrial_state=armed\nlast_failed_trial=none$/);
+    expect((await runHelper(shell, tree, ["system", "list-generations"])).stdout.split("\n")[1]).toMatch(/^2\t.*\ttrial$/);
+    // While the trial is pending: no other switch or rollback, and the trial generation is kept.
+    const before = await snapshot(tree);
+    const again = await arm(tree);
+    expect([again.exitCode, again.stderr]).toEqual([1, "fruix: generation 2 is on trial (fallback 1): reboot to finish its trial first, or run 'fruix system assess-boot' if its boot is over (see 'fruix system status')"]);
+    const plain = await runHelper(shell, tree, ["system", "switch", trees.world.closures.c.path], { now: DATES.now });
+    expect(plain.exitCode).toBe(1);
+    const kept = await runHelper(shell, tree, ["system", "delete-generations", "2"], { now: DATES.now });
+    expect([kept.exitCode, kept.stderr]).toEqual([1, "fruix: nothing deleted: generation 2 is trial"]);
+    expect(await snapshot(tree)).toEqual(before);
+
+    const trialBoot = await boot(tree, "fails its checks");
+    expect(trialBoot.booted.entry).toBe("fruix-generation-1.trial-2+0-1.conf");
+    expect(trialBoot.assess!.stdout).toBe("trial=failed\ntrial_generation=2\nreason=activation has not finished (deadline 1 s)\nreboot_required=yes");
+    expect(await status()).toContain("trial_generation=2\ntrial_fallback_generation=1\ntrial_state=booted\n");
+    const fallback = await boot(tree, "fails its checks");
+    expect(fallback.booted.entry).toBe("fruix-generation-1.conf");
+    expect(fallback.assess!.stdout).toContain("trial=fell-back\ntrial_generation=2\ncurrent_generation=1\n");
+    const after = await status();
+    expect(after).toContain("current_generation=1\n");
+    expect(after).toMatch(/trial_generation=none\nlast_failed_trial=2\nlast_failed_trial_time=2026-03-03T00:00:00Z\nlast_failed_trial_reason=activation has not finished \(deadline 1 s\)$/);
+    expect((await runHelper(shell, tree, ["system", "list-generations"])).stdout.split("\n")[1]).toMatch(/^2\t.*\tfailed-trial$/);
+  });
+
+  for (const [flow, expected] of flows) {
+    it(`a candidate that ${flow}: uninterrupted, it ends ${expected}`, async () => {
+      const tree = await prepared();
+      const armed = await arm(tree);
+      expect(armed.exitCode, armed.stderr).toBe(0);
+      expect(armed.stdout).toContain("trial_generation=2\nfallback_generation=1\n");
+      await settle(tree, flow, flow);
+      expect(await outcome(tree, flow)).toBe(expected);
+    });
+
+    const steps = [
+      ...ARM_STEPS.map((step) => ({ step, when: "arm" })),
+      ...(flow === "passes" ? BLESS_STEPS : flow === "fails its checks" ? [...MARK_BAD_STEPS, ...REVERT_STEPS] : REVERT_STEPS).map((step) => ({ step, when: "assess" })),
+    ];
+    it(`a candidate that ${flow}: cut after any step, every boot starts generation 1 or 2 and the trial ends whole`, async () => {
+      await Promise.all(
+        steps.map(async ({ step, when }) => {
+          const label = `${when} ${step}`;
+          const tree = await prepared();
+          if (when === "arm") {
+            expect((await arm(tree, step)).signal, label).toBe("SIGKILL");
+          } else {
+            expect((await arm(tree)).exitCode, label).toBe(0);
+            // Boots until the step runs (the trial boot, or the boot after it).
+            let cut = false;
+            for (let i = 0; i < 3 && !cut; i++) {
+              const { assess } = await boot(tree, flow, step);
+              cut = assess?.signal === "SIGKILL";
+            }
+            expect(cut, label).toBe(true);
+          }
+          await settle(tree, flow, label);
+          const result = await outcome(tree, label);
+          const before = when === "arm" && ARM_STEPS.indexOf(step) < ARM_STEPS.indexOf("trial-record");
+          // Cut before its commit, the arm never happened; a cut bless before its commit falls back.
+          const committed = flow !== "passes" || when === "arm" || BLESS_STEPS.indexOf(step) >= BLESS_STEPS.indexOf("commit");
+          expect(result, label).toBe(before ? "never-armed" : committed ? expected : "fell-back");
+        }),
+      );
+    });
+  }
 });

@@ -95,6 +95,8 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
         "rollback_generation=1",
         `rollback_closure=${a.path}`,
         `rollback_created=${DATES.g1}`,
+        "trial_generation=none",
+        "last_failed_trial=none",
       ]);
       const list = await run(tree, ["list-generations"]);
       expect(list.stdout).toBe(`1\t${DATES.g1}\t${a.path}\trollback booted\n2\t${DATES.g2}\t${b.path}\tcurrent`);
@@ -247,8 +249,10 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
       const tree = await fresh(trees.world.switched);
       const before = await snapshot(tree);
       const usages: Array<[string[], string]> = [
-        [["switch"], "switch /frx/store/...-fruix-system-..."],
-        [["switch", "a", "b"], "switch /frx/store/...-fruix-system-..."],
+        [["switch"], "switch [--trial] /frx/store/...-fruix-system-..."],
+        [["switch", "a", "b"], "switch [--trial] /frx/store/...-fruix-system-..."],
+        [["switch", "--trial"], "switch [--trial] /frx/store/...-fruix-system-..."],
+        [["assess-boot", "now"], "assess-boot"],
         [["rollback", "now"], "rollback"],
         [["delete-generations"], "delete-generations PATTERN"],
         [["delete-generations", "1", "2"], "delete-generations PATTERN"],

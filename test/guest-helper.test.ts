@@ -41,6 +41,8 @@ describe.each(shells)("fruix helper under %s", (_name, shell) => {
       `current_closure=${closure}`,
       "current_created=2026-01-02T03:04:05Z",
       "rollback_generation=none",
+      "trial_generation=none",
+      "last_failed_trial=none",
     ]);
   });
 
@@ -68,7 +70,7 @@ describe.each(shells)("fruix helper under %s", (_name, shell) => {
       const result = await runHelper(shell, args, join(root, "tree"));
       expect(result.exitCode, args.join(" ")).toBe(2);
       expect(result.stderr, args.join(" ")).toBe(
-        "fruix: unknown command 'frobnicate' (fruix system status|list-generations|switch|rollback|delete-generations; fruix --help)",
+        "fruix: unknown command 'frobnicate' (fruix system status|list-generations|switch|rollback|delete-generations|assess-boot; fruix --help)",
       );
       expect(result.stdout, args.join(" ")).toBe("");
     }
@@ -78,7 +80,7 @@ describe.each(shells)("fruix helper under %s", (_name, shell) => {
     for (const args of [["--help"], ["-h"], ["system", "--help"]]) {
       const result = await runHelper(shell, args, join(root, "tree"));
       expect(result.exitCode, args.join(" ")).toBe(0);
-      expect(result.stdout, args.join(" ")).toMatch(/^usage: fruix system status\n(.*\n){5}.*months ago\)$/);
+      expect(result.stdout, args.join(" ")).toMatch(/^usage: fruix system status\n(.*\n){5}.*months ago\)\n(.*\n){2}.*assess-boot runs at every boot: it finishes a trial\.\)$/);
       expect(result.stderr, args.join(" ")).toBe("");
     }
     for (const args of [[], ["system"]]) {

@@ -5,6 +5,7 @@ import { parseStanza, kernelImageDependency } from "../lib/debian/apt.js";
 import { formatSexp, sexpDocument, field, sym } from "../lib/sexp.js";
 import { groupFile, passwdFile, resolveAccounts, shadowFile } from "../lib/system/accounts.js";
 import { generationTime } from "../lib/system/generation.js";
+import { healthChecksFile } from "../lib/system/health-checks.js";
 import { inittabFile, planService } from "../lib/family/linux-busybox/services.js";
 import { hostForwards, userNetwork } from "../hypervisors/qemu/usernet.js";
 
@@ -20,6 +21,7 @@ function system(overrides: Partial<OperatingSystem>): OperatingSystem {
     users: [],
     groups: [],
     services: [],
+    healthChecks: { deadline: 120, checks: [] },
     location: at,
     ...overrides,
   };
@@ -112,5 +114,28 @@ describe("QEMU user networking", () => {
     ].join("\n");
     expect([...hostForwards(info)]).toEqual([[22, 35337], [8080, 40001]]);
     expect(hostForwards("Hub -1 (#net0):\n").size).toBe(0);
+  });
+});
+
+describe("healthChecksFile", () => {
+  it("writes the deadline, the default check, then the declared checks in order, each service once", () => {
+    const text = healthChecksFile(
+      {
+        deadline: 45,
+        checks: [
+          { kind: "service-running", service: "crond", location: at },
+          { kind: "service-running", service: "httpd", location: at },
+          { kind: "tcp-port", port: 22, location: at },
+          { kind: "http", port: 8080, path: "/health?x=1", location: at },
+          { kind: "command", command: "test -s /etc/hostname && echo 'ok'", location: at },
+        ],
+      },
+      ["syslogd", "httpd"],
+      (type) => (type === "crond" ? "cron" : type),
+    );
+    expect(text.split("\n").slice(1)).toEqual([
+      "deadline 45", "activation", "service syslogd", "service httpd", "service cron",
+      "tcp 22", "http 8080 /health?x=1", "command test -s /etc/hostname && echo 'ok'", "",
+    ]);
   });
 });

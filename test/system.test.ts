@@ -54,6 +54,10 @@ describe("fruix system build", () => {
     const layout = await readFile(join(dir, "metadata/store-layout.scm"), "utf8");
     for (const ref of await store.references(build.closurePath)) expect(layout).toContain(`"${ref}"`);
     expect(await readFile(join(dir, "metadata/metadata.scm"), "utf8")).toContain('(host-name "fruix-minimal")');
+    // The default health check: activation, and every supervised service (getty belongs to init).
+    expect((await readFile(join(dir, "metadata/health-checks"), "utf8")).split("\n").slice(1)).toEqual([
+      "deadline 120", "activation", "service syslogd", "service klogd", "service httpd", "",
+    ]);
   });
 
   it("records every Debian package with its version and sha256 in provenance.scm", async () => {
@@ -72,7 +76,7 @@ describe("fruix system build", () => {
     const dir = store.toHostPath(build.closurePath);
     const initrd = store.toHostPath(await readlink(join(dir, "boot/initrd.img")));
     const listing = (await execa("sh", ["-c", `zcat '${initrd}' | cpio -t --quiet`])).stdout.split("\n");
-    for (const module of ["virtio_blk", "virtio_pci", "ahci", "ata_piix", "xen_blkfront", "ext4", "isofs", "vfat"]) {
+    for (const module of ["virtio_blk", "virtio_pci", "ahci", "ata_piix", "xen_blkfront", "ext4", "isofs", "vfat", "i6300esb"]) {
       expect(listing).toContain(`lib/modules/${module}.ko`);
     }
     expect(listing).toContain("dev/console");

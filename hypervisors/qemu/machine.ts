@@ -122,6 +122,8 @@ export class QemuMachine implements Machine {
       ...(await this.diskArgs()),
       ...cdrom,
       "-nic", this.spec.forwardPorts?.length ? userNetwork(this.spec.forwardPorts) : "none",
+      // A watchdog a guest may arm (Fruix's trial boots do): inert until opened; on expiry QEMU resets the machine.
+      "-device", "i6300esb", "-action", "watchdog=reset",
     ];
   }
 

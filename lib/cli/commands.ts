@@ -178,7 +178,8 @@ export const commands: Record<string, Command> = {
     const { store, build } = await buildFromFile(context, file!, log);
     return withSession(destination, ssh, async (session) => {
       const copied = await log.step(`copy the closure to ${destination.url}`, () => copyClosure(session, store, build.closurePath, log));
-      const switched = await log.step("switch", () => switchRemote(session, build.closurePath));
+      const trial = context.options.trial === true;
+      const switched = await log.step(trial ? "switch on trial" : "switch", () => switchRemote(session, build.closurePath, { trial }));
       return { closure_path: build.closurePath, destination: destination.url, items_sent: copied.sent.length, ...switched };
     });
   },

@@ -152,6 +152,7 @@ export const OPTIONS = {
     default: "~/.ssh/id_ed25519 (and the other usual names), else the ssh-agent",
   },
   "known-hosts": { kind: "value", metavar: "FILE", complete: "file", description: "the known_hosts file pinning host keys", default: "~/.ssh/known_hosts" },
+  trial: { kind: "flag", description: "stage the new generation on trial: it becomes current only if its health checks pass at its first boot, else the machine returns to the old one by itself" },
   "accept-new-host-key": { kind: "flag", description: "record the key of a host not yet in known_hosts (a changed key is refused regardless)" },
   output: { kind: "value", metavar: "FILE.md", complete: "file", description: "the Markdown document to write (the HTML one goes beside it)" },
 } as const satisfies Record<string, OptionSpec>;
@@ -271,11 +272,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     words: ["system", "reconfigure"],
     summary: "build, copy and switch a machine to the system",
-    description: "Builds FILE, copies the closure to the machine at --to and runs 'fruix system switch' there: the new generation takes effect at its next reboot.",
+    description: "Builds FILE, copies the closure to the machine at --to and runs 'fruix system switch' there: the new generation takes effect at its next reboot. With --trial, 'fruix system switch --trial': it boots once on trial (docs/generations.md).",
     arguments: [FILE],
-    options: [...BUILD, ...SSH],
+    options: [...BUILD, ...SSH, "trial"],
     required: ["to"],
-    examples: ["fruix system reconfigure web.scm --to ssh://root@web"],
+    examples: ["fruix system reconfigure web.scm --to ssh://root@web", "fruix system reconfigure web.scm --to ssh://root@web --trial"],
   },
   {
     words: ["validate"],

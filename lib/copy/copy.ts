@@ -125,12 +125,13 @@ export function keyValues(text: string): Record<string, string> {
   return out;
 }
 
-/** Stages `closure` on the destination with its helper (`fruix system switch`); returns the helper's result. */
-export async function switchRemote(session: SshSession, closure: string): Promise<Record<string, string>> {
-  const result = await session.exec(`/usr/local/bin/fruix system switch ${shellQuote(closure)}`);
+/** Stages `closure` on the destination with its helper (`fruix system switch [--trial]`); returns the helper's result. */
+export async function switchRemote(session: SshSession, closure: string, options: { readonly trial?: boolean } = {}): Promise<Record<string, string>> {
+  const command = options.trial ? "switch --trial" : "switch";
+  const result = await session.exec(`/usr/local/bin/fruix system ${command} ${shellQuote(closure)}`);
   if (result.code !== 0) {
     const why = result.stderr.split("\n").filter(Boolean).pop() ?? `exit status ${result.code}`;
-    throw new FruixError(`${session.destination.url}: fruix system switch failed: ${why}`);
+    throw new FruixError(`${session.destination.url}: fruix system ${command} failed: ${why}`);
   }
   return keyValues(result.stdout);
 }

@@ -4,10 +4,10 @@
 // out; users and groups are sorted by name; service order is kept.
 
 import { BASE_TYPES, SERVICE_TYPES } from "./schema.js";
-import type { BaseSpec, OperatingSystem, ServiceSpec, UserAccount, UserGroup } from "./types.js";
+import type { BaseSpec, HealthCheck, HealthChecks, OperatingSystem, ServiceSpec, UserAccount, UserGroup } from "./types.js";
 
 /** Bump when the text for an unchanged system would change. */
-const FORMAT = ";; fruix canonical operating-system, format 1";
+const FORMAT = ";; fruix canonical operating-system, format 2";
 
 type Plain = string | number | boolean | readonly string[];
 
@@ -22,6 +22,7 @@ export function canonicalSystem(os: OperatingSystem): string {
     ...list("groups", sortByName(os.groups).map(group)),
     ...list("users", sortByName(os.users).map(user)),
     ...list("services", os.services.map(service)),
+    ` (health-checks ${healthChecks(os.healthChecks)})`,
   ];
   return `${lines.join("\n")})\n`;
 }
@@ -62,6 +63,29 @@ function user(u: UserAccount): string {
     ["shell", u.shell],
     ["password", u.password],
   ]);
+}
+
+/** Checks keep their declared order: it is the order the helper runs them in. */
+function healthChecks(h: HealthChecks): string {
+  const checks = h.checks.map(healthCheck);
+  const list = checks.length === 0 ? "'()" : `(list ${checks.join(" ")})`;
+  return `(health-check-configuration (deadline ${h.deadline}) (checks ${list}))`;
+}
+
+function healthCheck(c: HealthCheck): string {
+  switch (c.kind) {
+    case "service-running":
+      return record("service-running-check", [["service", c.service]]);
+    case "tcp-port":
+      return record("tcp-port-check", [["port", c.port]]);
+    case "http":
+      return record("http-check", [
+        ["port", c.port],
+        ["path", c.path],
+      ]);
+    case "command":
+      return record("command-check", [["command", c.command]]);
+  }
 }
 
 function service(s: ServiceSpec): string {

@@ -3,10 +3,13 @@
 // docs/declarations.md is the operator-facing copy of this file.
 
 import { fail } from "./reader.js";
+import { DEFAULT_HEALTH_CHECKS } from "./types.js";
 import type { ConfigValue, ListValue, RecordObject, RecordValue, ServiceConfig, ServiceType, ServiceValue, SystemSpec, Value } from "./values.js";
 import type {
   BaseSpec,
   FreebsdBase,
+  HealthCheck,
+  HealthChecks,
   LinuxBusyboxBase,
   ServiceSpec,
   SourceLocation,
@@ -152,6 +155,9 @@ export class Fields {
   record(name: string): RecordValue {
     return this.values.get(name) as RecordValue;
   }
+  has(name: string): boolean {
+    return this.values.has(name);
+  }
 }
 
 function toConfigValue(value: Value): ConfigValue {
@@ -189,6 +195,7 @@ const operatingSystem: RecordType = {
     { name: "users", type: listOf(recordOf("user-account")), default: [] },
     { name: "groups", type: listOf(recordOf("user-group")), default: [] },
     { name: "services", type: listOf({ kind: "service" }), default: [] },
+    { name: "health-checks", type: recordOf("health-check-configuration") },
   ],
   build(f, loc): SystemSpec {
     const groups = f.items("groups") as RecordValue[];
@@ -197,6 +204,8 @@ const operatingSystem: RecordType = {
     checkGroups(groups);
     checkUsers(users, groups);
     checkServices(services);
+    const healthChecks = f.has("health-checks") ? (f.record("health-checks").object as HealthChecks) : DEFAULT_HEALTH_CHECKS;
+    checkHealthChecks(healthChecks, services);
     const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     return {
       hostName: f.string("host-name"),
@@ -207,6 +216,7 @@ const operatingSystem: RecordType = {
       users: users.map((u) => u.object as UserAccount).sort(byName),
       groups: groups.map((g) => g.object as UserGroup).sort(byName),
       services: services.map((s) => s.spec),
+      healthChecks,
       location: loc,
     };
   },
@@ -298,6 +308,70 @@ const CONFIGURATIONS: RecordType[] = [
   ]),
 ];
 
+// Health checks: what a trial boot must show (docs/declarations.md, docs/generations.md).
+
+const httpPath: Check<string> = (s) =>
+  /^\/[\x21-\x7e]*$/.test(s) ? undefined : `${show(s)} is not an HTTP path: it must start with '/' and hold no spaces or control characters`;
+
+const commandLine: Check<string> = (s) =>
+  s.trim() !== "" && !/[\n\r\x00]/.test(s) ? undefined : `${show(s)} must be one non-empty line of shell`;
+
+const serviceName: Check<string> = (s) =>
+  /^[a-z][a-z0-9-]*$/.test(s) ? undefined : `${show(s)} is not a service name like "httpd" (the service type without -service-type)`;
+
+/** The kinds of check, as the helper's health-checks file names them. */
+export const HEALTH_CHECK_TYPES: readonly RecordType[] = [
+  {
+    name: "service-running-check",
+    fields: [{ name: "service", type: string(serviceName), required: true }],
+    build: (f, loc): HealthCheck => ({ kind: "service-running", service: f.string("service"), location: loc }),
+  },
+  {
+    name: "tcp-port-check",
+    fields: [{ name: "port", type: integer(1, 65535), required: true }],
+    build: (f, loc): HealthCheck => ({ kind: "tcp-port", port: f.optionalInteger("port")!, location: loc }),
+  },
+  {
+    name: "http-check",
+    fields: [
+      { name: "port", type: integer(1, 65535), required: true },
+      { name: "path", type: string(httpPath), default: "/" },
+    ],
+    build: (f, loc): HealthCheck => ({ kind: "http", port: f.optionalInteger("port")!, path: f.string("path"), location: loc }),
+  },
+  {
+    name: "command-check",
+    fields: [{ name: "command", type: string(commandLine), required: true }],
+    build: (f, loc): HealthCheck => ({ kind: "command", command: f.string("command"), location: loc }),
+  },
+];
+
+const healthCheckConfiguration: RecordType = {
+  name: "health-check-configuration",
+  fields: [
+    { name: "deadline", type: integer(10, 3600), default: DEFAULT_HEALTH_CHECKS.deadline },
+    { name: "checks", type: listOf(recordOf(...HEALTH_CHECK_TYPES.map((t) => t.name))), default: [] },
+  ],
+  build: (f): HealthChecks => ({
+    deadline: f.optionalInteger("deadline")!,
+    checks: (f.items("checks") as RecordValue[]).map((r) => r.object as HealthCheck),
+  }),
+};
+
+/** Services a service-running-check may name: supervised daemons, not terminals (init owns those). */
+const TERMINAL_SERVICES = new Set(["getty", "validation-shell"]);
+
+function checkHealthChecks(healthChecks: HealthChecks, services: readonly ServiceValue[]): void {
+  const declared = services.map((s) => s.spec.type).filter((t) => !TERMINAL_SERVICES.has(t));
+  for (const check of healthChecks.checks) {
+    if (check.kind !== "service-running" || declared.includes(check.service)) continue;
+    const why = TERMINAL_SERVICES.has(check.service)
+      ? `service '${check.service}' runs on a terminal under init, not as a supervised service`
+      : `service '${check.service}' is not declared in this operating-system${didYouMean(check.service, declared)} (declared: ${declared.join(", ") || "none"})`;
+    fail(check.location, `service-running-check: ${why}`);
+  }
+}
+
 /** Each base family's record type: canonical.ts writes a base back through its fields. */
 export const BASE_TYPES: ReadonlyMap<BaseSpec["family"], RecordType> = new Map<BaseSpec["family"], RecordType>([
   ["linux-busybox", linuxBusyboxBase],
@@ -305,7 +379,10 @@ export const BASE_TYPES: ReadonlyMap<BaseSpec["family"], RecordType> = new Map<B
 ]);
 
 export const RECORD_TYPES: ReadonlyMap<string, RecordType> = new Map(
-  [operatingSystem, linuxBusyboxBase, freebsdBase, userAccount, userGroup, ...CONFIGURATIONS].map((t) => [t.name, t]),
+  [operatingSystem, linuxBusyboxBase, freebsdBase, userAccount, userGroup, ...CONFIGURATIONS, healthCheckConfiguration, ...HEALTH_CHECK_TYPES].map((t) => [
+    t.name,
+    t,
+  ]),
 );
 
 /** Builds a record value from its given (or inherited), already checked fields. */

@@ -54,6 +54,25 @@ export interface ServiceSpec {
   readonly location: SourceLocation;
 }
 
+/** One declared health check (docs/declarations.md, "Health checks"): what a trial boot must show. */
+export type HealthCheck =
+  | { readonly kind: "service-running"; readonly service: string; readonly location: SourceLocation }
+  | { readonly kind: "tcp-port"; readonly port: number; readonly location: SourceLocation }
+  | { readonly kind: "http"; readonly port: number; readonly path: string; readonly location: SourceLocation }
+  | { readonly kind: "command"; readonly command: string; readonly location: SourceLocation };
+
+/**
+ * What a trial boot must show before its deadline (seconds from the end of
+ * activation). The default check, activation finished and every declared
+ * service running, always applies; `checks` adds to it.
+ */
+export interface HealthChecks {
+  readonly deadline: number; // default 120
+  readonly checks: readonly HealthCheck[];
+}
+
+export const DEFAULT_HEALTH_CHECKS: HealthChecks = { deadline: 120, checks: [] };
+
 export interface OperatingSystem {
   /** The Scheme binding this object was found under, e.g. "my-operating-system". */
   readonly binding: string;
@@ -64,6 +83,7 @@ export interface OperatingSystem {
   readonly users: readonly UserAccount[];
   readonly groups: readonly UserGroup[];
   readonly services: readonly ServiceSpec[];
+  readonly healthChecks: HealthChecks;
   readonly location: SourceLocation;
 }
 

@@ -15,6 +15,9 @@ esp=$root/boot/efi
 lock=$root/run/fruix-generations.lock
 pending=$system_dir/pending
 deleting=$system_dir/deleting
+trial=$system_dir/trial
+trial_reason=$system_dir/trial-reason
+last_failed=$system_dir/last-failed-trial
 
 die() {
 	echo "fruix: $*" >&2
@@ -25,15 +28,18 @@ usage() {
 	cat <<'USAGE'
 usage: fruix system status
        fruix system list-generations [PATTERN]
-       fruix system switch /frx/store/...-fruix-system-...
+       fruix system switch [--trial] /frx/store/...-fruix-system-...
        fruix system rollback
        fruix system delete-generations PATTERN
 PATTERN: N, N,M,..., N..M, N.., ..M, or Nd, Nw, Nm (created more than
 N days, weeks, 30-day months ago)
+--trial: the candidate boots once on trial and becomes current only if its
+health checks pass; otherwise the machine returns to the current generation.
+(fruix system assess-boot runs at every boot: it finishes a trial.)
 USAGE
 }
 
-commands="fruix system status|list-generations|switch|rollback|delete-generations; fruix --help"
+commands="fruix system status|list-generations|switch|rollback|delete-generations|assess-boot; fruix --help"
 
 usage_error() { # MESSAGE: one line on stderr, exit 2 (the full usage is --help's)
 	echo "fruix: $1" >&2
@@ -383,8 +389,12 @@ remove_unused_boot_files() {
 }
 
 set_boot_default() { # N: loader.conf's default, its other settings kept
+	set_loader_default "fruix-generation-$1.conf"
+}
+
+set_loader_default() { # ENTRY-OR-PATTERN
 	s_conf=$esp/loader/loader.conf
-	s_line="default fruix-generation-$1.conf"
+	s_line="default $1"
 	if grep -q '^default[[:space:]]' "$s_conf"; then
 		s_text=$(sed "s/^default[[:space:]].*\$/$s_line/" "$s_conf") || die "cannot read $s_conf"
 	else
@@ -407,6 +417,106 @@ linux_install_files() {
 linux_entry_file() { entry_file "$1"; }
 linux_set_default() { set_boot_default "$1"; }
 linux_remove_unused() { remove_unused_boot_files; }
+
+# --- linux-busybox trial boots: systemd-boot's boot counting ----------------------
+# A generation N on trial, with M (the current one) as its fallback, has the
+# entry fruix-generation-M.trial-N+T.conf: systemd-boot renames it at each
+# boot it starts, +T -> +(T-1)-1 -> ... -> +0-T, and sorts entries with no
+# tries left after all others. While N is on trial, loader.conf's default is
+# the pattern fruix-generation-M.*, which matches exactly two entries: M's
+# and N's trial entry. Among entries that have tries left, systemd-boot sorts
+# by id, newest version first, and ".trial-..." sorts before ".conf", so the
+# trial entry wins while it has a try left and M's entry once it has none.
+# (systemd-boot 252, Debian 12's, keeps the counter in the id; later versions
+# drop it: either way the pattern matches both, and never generation M0..M9.)
+# The default never names the trial entry alone: a pattern naming a bad entry
+# would boot it again, tries or not.
+TRIAL_TRIES=1
+
+linux_trial_supported() { :; }
+
+linux_trial_entries() { # N|'*': N's trial entries (normally one), file names
+	# shellcheck disable=SC2231 # $1 is a number or '*', a glob on purpose
+	for t_file in "$esp"/loader/entries/fruix-generation-*.trial-$1+*.conf; do
+		[ -f "$t_file" ] && echo "${t_file##*/}"
+	done
+	return 0
+}
+
+# Tries left of N's trial entry ("" when it has none): the +LEFT of +LEFT-DONE.
+linux_trial_left() { # N
+	t_name=$(linux_trial_entries "$1" | head -n 1)
+	[ -n "$t_name" ] || return 0
+	t_counter=${t_name##*+}
+	t_counter=${t_counter%.conf}
+	t_left=${t_counter%%-*}
+	is_number "$t_left" && dec "$t_left"
+}
+
+linux_trial_booted() { # N: the running kernel was started from N's trial entry
+	case " $(cat "$root/proc/cmdline" 2>/dev/null) " in *" fruix.trial=$1 "*) return 0 ;; esac
+	return 1
+}
+
+linux_arm() { # N M: writes N's trial entry (check_system_closure and prepare first)
+	a_panic=
+	case " $entry " in *" panic="*) ;; *) a_panic=" panic=10" ;; esac
+	a_text=$(printf '%s\n' "$entry" | sed -e "1s/\$/ (trial)/" -e "s/^options .*\$/& fruix.trial=$1$a_panic/") ||
+		die "cannot write the trial entry"
+	replace_file "$esp/loader/entries/fruix-generation-$2.trial-$1+$TRIAL_TRIES.conf" "$a_text"
+}
+
+linux_trial_default() { # M: the default that tries the trial entry first, M's after it
+	set_loader_default "fruix-generation-$1.*"
+}
+
+linux_fallback_default() { set_boot_default "$1"; } # M, exactly
+
+linux_mark_bad() { # N: no tries left
+	for m_name in $(linux_trial_entries "$1"); do
+		m_counter=${m_name##*+}
+		m_counter=${m_counter%.conf}
+		case $m_counter in *-*) m_done=${m_counter#*-} ;; *) m_done=0 ;; esac
+		m_new=${m_name%+*}+0-$m_done.conf
+		[ "$m_new" = "$m_name" ] || must mv -f "$esp/loader/entries/$m_name" "$esp/loader/entries/$m_new"
+	done
+}
+
+linux_remove_trial_entries() { # N
+	for r_name in $(linux_trial_entries "$1"); do must rm -f "$esp/loader/entries/$r_name"; done
+}
+
+# While a trial boot runs its checks, a hang must become a reset: BusyBox's
+# watchdog feeds /dev/watchdog (QEMU's i6300esb; i6300esb.ko is loaded by the
+# initramfs) and is itself killed, without the magic close, SECONDS from now,
+# so the device resets the machine if nothing blessed the boot by then. The
+# bless stops it with the magic close. Offline trees have no watchdog.
+linux_watchdog_start() { # SECONDS
+	[ -z "$root" ] && [ -c /dev/watchdog ] || return 0
+	w_file=/run/fruix/watchdog.pid
+	mkdir -p /run/fruix
+	(
+		watchdog -F -T 30 -t 5 /dev/watchdog </dev/null >/dev/null 2>&1 &
+		echo $! >"$w_file"
+		sleep "$1"
+		# Not blessed in time: stop feeding, without the magic close.
+		[ -f "$w_file" ] && kill -KILL "$(cat "$w_file")" 2>/dev/null
+	) </dev/null >/dev/null 2>&1 & # holding no output: assess-boot's caller reads it to its end
+	echo "fruix: watchdog armed: the machine resets unless generation $trial_n is blessed within $1 s" >&2
+}
+
+linux_watchdog_stop() { # SIGNAL: TERM disarms (watchdog's magic close), KILL lets the device reset
+	[ -z "$root" ] && [ -f /run/fruix/watchdog.pid ] || return 0
+	w_pid=$(cat /run/fruix/watchdog.pid)
+	rm -f /run/fruix/watchdog.pid
+	kill "-$1" "$w_pid" 2>/dev/null
+	return 0
+}
+
+linux_service_running() { # NAME: its run script's process (activate.sh's pid file) is alive
+	s_pid=$(cat "$root/run/fruix/services/$1.run-pid" 2>/dev/null) || return 1
+	is_number "$s_pid" && kill -0 "$s_pid" 2>/dev/null
+}
 
 # --- FreeBSD: /boot/loader.conf -------------------------------------------------
 # loader.efi reads the root's /boot/loader.conf, so a generation is booted by
@@ -476,6 +586,68 @@ freebsd_set_default() { # N: /boot/loader.conf becomes generation N's
 	replace_file "$root/boot/loader.conf" "$d_text"
 }
 
+# --- FreeBSD trial boots: the loader's one-shot nextboot.conf ---------------------
+# /boot/nextboot.conf holds `nextboot_enable="YES"` and the trial
+# generation's loader settings (with fruix.trial=N). The loader reads it after
+# loader.conf and, before booting, rewrites its first line in place to
+# `nextboot_enable="NO"`: one try. It can only overwrite a UFS file without
+# growing it, so the file is written at a fixed size (NEXTBOOT_SIZE bytes,
+# padded with a comment). loader.conf keeps generation M meanwhile: any boot
+# after the one try (a failed check and reboot, a panic, a reset) boots M.
+NEXTBOOT_SIZE=4096
+
+freebsd_trial_supported() { :; }
+
+freebsd_nextboot() { echo "$root/boot/nextboot.conf"; }
+
+freebsd_arm() { # N M: nextboot.conf for N (prepare sets entry)
+	n_text=$(printf 'nextboot_enable="YES"\n%s\nfruix.trial="%s"\n' "$entry" "$1")
+	n_size=$(printf '%s\n' "$n_text" | wc -c)
+	[ "$n_size" -lt $((NEXTBOOT_SIZE - 4)) ] || die "generation $1's loader settings do not fit in $NEXTBOOT_SIZE bytes"
+	n_pad=$((NEXTBOOT_SIZE - n_size - 3)) # "# " and a newline
+	n_fill=$(printf "%${n_pad}s" '' | tr ' ' '#')
+	replace_file "$(freebsd_nextboot)" "$n_text
+# $n_fill"
+}
+
+freebsd_trial_left() { # N: 1 while the loader has not used nextboot.conf
+	n_file=$(freebsd_nextboot)
+	grep -q "^fruix.trial=\"$1\"\$" "$n_file" 2>/dev/null || return 0
+	if head -n 1 "$n_file" | grep -q '^nextboot_enable="YES"'; then echo 1; else echo 0; fi
+}
+
+freebsd_trial_booted() { # N
+	[ "$(kenv -q fruix.trial 2>/dev/null)" = "$1" ]
+}
+
+freebsd_trial_default() { :; } # loader.conf stays M's: nextboot.conf carries the trial
+freebsd_fallback_default() { :; }
+
+freebsd_mark_bad() { # N: the loader did it already; again, in case it could not write
+	n_file=$(freebsd_nextboot)
+	grep -q "^fruix.trial=\"$1\"\$" "$n_file" 2>/dev/null || return 0
+	n_text=$(sed '1s/^nextboot_enable="YES"/nextboot_enable="NO" /' "$n_file") || die "cannot read $n_file"
+	replace_file "$n_file" "$n_text"
+}
+
+freebsd_remove_trial_entries() { # N|'*': the nextboot.conf of a Fruix trial (an operator's own stays)
+	n_file=$(freebsd_nextboot)
+	# shellcheck disable=SC2254 # $1 is a number or '*', a pattern on purpose
+	case $(sed -n 's/^fruix.trial="\([0-9]*\)"$/\1/p' "$n_file" 2>/dev/null) in
+	'') ;;
+	$1) must rm -f "$n_file" ;;
+	esac
+}
+
+# No watchdog on FreeBSD yet: a hang during the trial boot lasts until a
+# reset from outside (the next boot then falls back).
+freebsd_watchdog_start() { :; }
+freebsd_watchdog_stop() { :; }
+
+freebsd_service_running() { # NAME: the rc.d script's own status
+	service "$1" onestatus >/dev/null 2>&1
+}
+
 # Kernels are store items: nothing on /boot to remove, the store GC frees them.
 freebsd_remove_unused() { :; }
 
@@ -503,9 +675,11 @@ take_lock() {
 # What an interrupted run left: temporaries only, never a published name.
 clean_leftovers() {
 	rm -rf "$system_dir/.fruix-new" "$gcroots/.fruix-new" "$system_dir"/generations/.fruix-* \
-		"$system_dir"/*.fruix-new "$esp"/loader/*.fruix-new "$esp"/loader/entries/*.fruix-new \
+		"$system_dir"/*.fruix-new "$system_dir"/generations/*/*.fruix-new "$esp"/loader/*.fruix-new "$esp"/loader/entries/*.fruix-new \
 		"$esp"/fruix/*/*.fruix-new "$root"/boot/*.fruix-new "$root"/boot/fruix/*.fruix-new \
 		"$system_dir/.lock" # where helpers kept the lock before it moved to /run
+	# A trial entry without a recorded trial: an arm cut before its commit.
+	[ -f "$trial" ] || boot remove_trial_entries '*'
 }
 
 # Replaces the file PATH by one holding TEXT and a newline, in one rename.
@@ -623,7 +797,10 @@ remove_doomed() {
 	for r_n in $r_list; do
 		is_number "$r_n" || die "$deleting is malformed ('$r_list'); repair it by hand or remove it"
 	done
-	for r_n in $r_list; do must rm -f "$(boot entry_file "$r_n")"; done
+	for r_n in $r_list; do
+		must rm -f "$(boot entry_file "$r_n")"
+		boot remove_trial_entries "$r_n"
+	done
 	step remove-entries
 	barrier
 	for r_n in $r_list; do must rm -f "$gcroots/system-$r_n"; done
@@ -674,6 +851,239 @@ report() { # CURRENT ROLLBACK
 		echo "reboot_required=no"
 	else
 		echo "reboot_required=yes"
+	fi
+}
+
+# --- trial boots ------------------------------------------------------------------
+# `switch --trial` records generation N like a switch, but leaves M current and
+# writes the file `trial` ("N M") as its commit point; the family's boot
+# backend makes N's entry boot next, once, with M as the fallback. At every
+# boot, `assess-boot` (run by activation) finishes the trial: on N's trial
+# boot it runs N's health checks before their deadline and blesses N (makes it
+# current) or marks it bad (the caller reboots); on any other boot it finds
+# the trial over (no tries left) and returns to M, recording the failure. See
+# docs/generations.md, "Trial boots".
+
+trial_pair() { # sets trial_n, trial_m from `trial`; fails when no trial is recorded
+	[ -f "$trial" ] || return 1
+	read -r trial_n trial_m <"$trial" || die "cannot read $trial"
+	if ! is_number "$trial_n" || ! is_number "$trial_m"; then
+		die "$trial is malformed ('$trial_n $trial_m'); repair it by hand or remove it"
+	fi
+}
+
+refuse_during_trial() {
+	trial_pair || return 0
+	die "generation $trial_n is on trial (fallback $trial_m): reboot to finish its trial first, or run 'fruix system assess-boot' if its boot is over (see 'fruix system status')"
+}
+
+# The trial's state: armed (its entry has a try left), booted (this is its
+# trial boot), failed (no tries left: the next boot falls back), blessed
+# (made current; cleanup pending).
+trial_state() {
+	if [ "$(pointer current)" = "$trial_n" ]; then
+		echo blessed
+	elif boot trial_booted "$trial_n"; then
+		echo booted
+	else
+		t_left=$(boot trial_left "$trial_n")
+		if [ -n "$t_left" ] && [ "$t_left" -gt 0 ]; then echo armed; else echo failed; fi
+	fi
+}
+
+# A failed trial's record, (trial-failed (generation N) ... (reason "...")):
+# in generations/N/trial-failed and, for status, as last-failed-trial.
+failure_record() { # N M TIME REASON
+	printf '(trial-failed\n (generation %s)\n (fallback-generation %s)\n (failed "%s")\n (reason "%s"))\n' \
+		"$1" "$2" "$3" "$(printf '%s' "$4" | tr "\"\\\\" "\047\047")"
+}
+
+record_field() { # FILE FIELD: a field of a record, one per line ("string" or number)
+	sed -n -e "s/^ *($2 \"\(.*\)\")*\$/\1/p" -e "s/^ *($2 \([^ \")]*\))*\$/\1/p" "$1" 2>/dev/null | head -n 1
+}
+
+health_file() { # CLOSURE
+	echo "$root$1/metadata/health-checks"
+}
+
+health_deadline() { # CLOSURE: seconds; 120 when the closure declares none
+	h_deadline=$(sed -n 's/^deadline \([0-9][0-9]*\)$/\1/p' "$(health_file "$1")" 2>/dev/null | head -n 1)
+	dec "${h_deadline:-120}"
+}
+
+# One health check; on failure, check_why says what was seen.
+run_check() { # KIND ARGS...
+	case $1 in
+	activation)
+		[ -f "$root/run/fruix/activated" ] && return 0
+		check_why="activation has not finished"
+		;;
+	service)
+		boot service_running "$2" && return 0
+		check_why="service $2 is not running"
+		;;
+	tcp)
+		nc -w 3 127.0.0.1 "$2" </dev/null >/dev/null 2>&1 && return 0
+		check_why="nothing accepts TCP connections on port $2"
+		;;
+	http)
+		h_status=$(printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$3" |
+			nc -w 5 127.0.0.1 "$2" 2>/dev/null | head -n 1 | tr -d '\r')
+		case $h_status in
+		"HTTP/"*" 2"[0-9][0-9]*) return 0 ;;
+		'') check_why="HTTP GET http://127.0.0.1:$2$3 got no answer" ;;
+		*) check_why="HTTP GET http://127.0.0.1:$2$3 answered '$h_status'" ;;
+		esac
+		;;
+	command)
+		sh -c "$2" </dev/null >/dev/null 2>&1 && return 0
+		check_why="command '$2' failed"
+		;;
+	*) check_why="unknown health check '$1' in metadata/health-checks" ;;
+	esac
+	return 1
+}
+
+# Every check of the file, in order, stopping at the first that fails. A
+# closure without the file (built before health checks) has the default's
+# first part only.
+checks_round() { # FILE
+	[ -f "$1" ] || {
+		run_check activation
+		return
+	}
+	while IFS= read -r c_line; do
+		c_kind=${c_line%% *}
+		c_rest=${c_line#"$c_kind"}
+		c_rest=${c_rest# }
+		case $c_kind in
+		'' | '#'* | deadline) ;;
+		http) run_check http "${c_rest%% *}" "${c_rest#* }" || return 1 ;;
+		*) run_check "$c_kind" "$c_rest" || return 1 ;;
+		esac
+	done <"$1"
+	return 0
+}
+
+# Passes when one round of checks passes before the deadline; rounds are 2 s
+# apart. The deadline is measured on the clock (not SOURCE_DATE_EPOCH).
+run_checks() { # CLOSURE: sets check_why on failure
+	c_deadline=$(health_deadline "$1")
+	c_end=$(($(date -u +%s) + c_deadline))
+	while :; do
+		checks_round "$(health_file "$1")" && return 0
+		[ "$(date -u +%s)" -lt "$c_end" ] || break
+		sleep 2
+	done
+	check_why="$check_why (deadline $c_deadline s)"
+	return 1
+}
+
+# On the trial boot: blessed, or marked bad (the caller reboots).
+trial_boot() {
+	t_closure=$(closure_of "$trial_n")
+	if [ ! -f "$trial_reason" ]; then
+		boot watchdog_start $(($(health_deadline "$t_closure") + 60))
+		echo "fruix: trial boot of generation $trial_n: running its health checks (deadline $(health_deadline "$t_closure") s)" >&2
+		if run_checks "$t_closure"; then
+			bless_trial
+			boot watchdog_stop TERM
+			echo "fruix: generation $trial_n passed its health checks: blessed, it is current now" >&2
+			echo "trial=blessed"
+			echo "current_generation=$trial_n"
+			echo "rollback_generation=$trial_m"
+			return 0
+		fi
+		mark_bad "$check_why"
+		boot watchdog_stop KILL
+	fi
+	read -r t_why <"$trial_reason"
+	echo "fruix: generation $trial_n failed its trial: $t_why; rebooting into generation $trial_m" >&2
+	echo "trial=failed"
+	echo "trial_generation=$trial_n"
+	echo "reason=$t_why"
+	echo "reboot_required=yes"
+}
+
+# The trial generation becomes current: its entry is written as a switch
+# writes it (no counter, no trial options), then the pointers move as in a
+# switch (commit ... finish: the boot default last), then the trial's own
+# files go.
+bless_trial() {
+	b_closure=$(closure_of "$trial_n")
+	check_system_closure "$b_closure"
+	boot prepare "$trial_n" "$b_closure" "$(created_of "$trial_n")" "$trial_m"
+	replace_file "$(boot entry_file "$trial_n")" "$entry"
+	step bless-entry
+	barrier
+	commit_pointers "$trial_n" "$trial_m"
+	finish_bless
+}
+
+finish_bless() { # idempotent: also completes a bless cut after its commit
+	boot remove_trial_entries "$trial_n"
+	step bless-cleanup
+	barrier
+	must rm -f "$trial_reason" "$trial"
+	step trial-finish
+}
+
+mark_bad() { # REASON: recorded first, then no tries left
+	replace_file "$trial_reason" "$1"
+	step trial-reason
+	barrier
+	boot mark_bad "$trial_n"
+	step mark-bad
+	barrier
+}
+
+# After a trial boot that failed, hung, panicked or was cut: M stays current
+# and becomes the exact default again; the failure is recorded with N.
+# Idempotent, so the next assess-boot finishes an interrupted revert.
+revert_trial() {
+	r_why="generation $trial_n did not finish its trial boot (a panic, a hang, a reset or a power cut before its health checks passed)"
+	[ -f "$trial_reason" ] && read -r r_why <"$trial_reason"
+	r_record=$system_dir/generations/$trial_n/trial-failed
+	if [ ! -f "$r_record" ]; then
+		r_now=$(now) || exit
+		replace_file "$r_record" "$(failure_record "$trial_n" "$trial_m" "$(iso_time "$r_now")" "$r_why")"
+	fi
+	step record-failure
+	must cp "$r_record" "$last_failed.fruix-new"
+	must mv -f "$last_failed.fruix-new" "$last_failed"
+	step last-failed
+	barrier
+	boot remove_trial_entries "$trial_n"
+	# A bless cut before its commit may have written N's plain entry.
+	must rm -f "$(boot entry_file "$trial_n")"
+	step remove-trial-entry
+	barrier
+	boot fallback_default "$trial_m"
+	step fallback-default
+	barrier
+	must rm -f "$trial_reason" "$trial"
+	step trial-finish
+	echo "fruix: generation $trial_n failed its trial ($r_why); generation $trial_m is current" >&2
+	echo "trial=fell-back"
+	echo "trial_generation=$trial_n"
+	echo "current_generation=$trial_m"
+	echo "reason=$r_why"
+}
+
+trial_status() {
+	if trial_pair; then
+		echo "trial_generation=$trial_n"
+		echo "trial_fallback_generation=$trial_m"
+		echo "trial_state=$(trial_state)"
+	else
+		echo "trial_generation=none"
+	fi
+	if [ -f "$last_failed" ]; then
+		echo "last_failed_trial=$(record_field "$last_failed" generation)"
+		echo "last_failed_trial_time=$(record_field "$last_failed" failed)"
+		echo "last_failed_trial_reason=$(record_field "$last_failed" reason)"
+	else
+		echo "last_failed_trial=none"
 	fi
 }
 
@@ -762,6 +1172,8 @@ cmd_status() {
 	show booted "$(booted_generation)"
 	show current "$(pointer current)"
 	show rollback "$(pointer rollback)"
+	[ ! -f "$trial" ] || family=$(system_family) || exit
+	trial_status
 }
 
 cmd_list_generations() {
@@ -775,17 +1187,26 @@ cmd_list_generations() {
 	current=$(pointer current)
 	rollback=$(pointer rollback)
 	booted=$(booted_generation)
+	trial_n=
+	trial_pair || :
 	for n in $selected; do
 		tags=
 		[ "$n" = "$current" ] && tags="$tags current"
 		[ "$n" = "$rollback" ] && tags="$tags rollback"
 		[ "$n" = "$booted" ] && tags="$tags booted"
+		[ "$n" = "$trial_n" ] && tags="$tags trial"
+		[ -f "$system_dir/generations/$n/trial-failed" ] && tags="$tags failed-trial"
 		printf '%s\t%s\t%s\t%s\n' "$n" "$(created_of "$n")" "$(closure_of "$n")" "${tags# }"
 	done
 }
 
 cmd_switch() {
-	arguments 1 1 "switch /frx/store/...-fruix-system-..." $#
+	on_trial=
+	if [ "${1:-}" = --trial ]; then
+		on_trial=yes
+		shift
+	fi
+	arguments 1 1 "switch [--trial] /frx/store/...-fruix-system-..." $#
 	closure=${1%/}
 	require_layout
 	take_lock
@@ -793,6 +1214,8 @@ cmd_switch() {
 	running=$(system_family) || exit
 	[ "$running" = "$family" ] || die "$closure is built on the $family base; this system runs the $running base"
 	boot require
+	[ -z "$on_trial" ] || boot trial_supported
+	refuse_during_trial
 	current=$(current_generation) || exit
 	now_s=$(now) || exit
 	created=$(iso_time "$now_s")
@@ -810,11 +1233,34 @@ cmd_switch() {
 	step gcroot-generation
 	write_generation "$new" "$closure" "$created" "$current"
 	step generation
+	if [ -n "$on_trial" ]; then
+		arm_trial "$new" "$current"
+		return
+	fi
 	replace_file "$(boot entry_file "$new")" "$entry"
 	step boot-entry
 	barrier
 	commit_pointers "$new" "$current"
 	report "$new" "$current"
+}
+
+# The trial's entry first (not the default yet), then `trial` (the commit
+# point), then the default that tries it. assess-boot completes an arm cut
+# after its commit: the entry still has its tries.
+arm_trial() { # N M
+	boot arm "$1" "$2"
+	step trial-entry
+	barrier
+	replace_file "$trial" "$1 $2"
+	step trial-record
+	barrier
+	boot trial_default "$2"
+	step trial-default
+	barrier
+	echo "trial_generation=$1"
+	echo "fallback_generation=$2"
+	echo "closure=$(closure_of "$1")"
+	echo "reboot_required=yes"
 }
 
 cmd_rollback() {
@@ -823,6 +1269,7 @@ cmd_rollback() {
 	take_lock
 	family=$(system_family) || exit
 	boot require
+	refuse_during_trial
 	current=$(current_generation) || exit
 	target=$(pointer rollback)
 	[ -n "$target" ] || die "no rollback generation recorded (there is one after a switch)"
@@ -858,6 +1305,8 @@ cmd_delete_generations() {
 	current=$(pointer current)
 	rollback=$(pointer rollback)
 	booted=$(booted_generation)
+	trial_n=
+	trial_pair || :
 	doomed=
 	kept=
 	keeping= # the lines saying why, printed if something is deleted
@@ -868,6 +1317,7 @@ cmd_delete_generations() {
 		[ "$n" = "$current" ] && why="$why, current: the boot default" role="$role and current"
 		[ "$n" = "$rollback" ] && why="$why, rollback: what 'fruix system rollback' returns to" role="$role and rollback"
 		[ "$n" = "$booted" ] && why="$why, booted: the running system" role="$role and booted"
+		[ "$n" = "$trial_n" ] && why="$why, trial: its trial boot is not over" role="$role and trial"
 		if [ -n "$why" ]; then
 			keeping="$keeping
 fruix: keeping generation $n (${why#, })"
@@ -894,6 +1344,37 @@ fruix: keeping generation $n (${why#, })"
 	echo "kept_generations=${kept# }"
 }
 
+cmd_assess_boot() {
+	arguments 0 0 assess-boot $#
+	require_layout
+	take_lock
+	family=$(system_family) || exit
+	boot require
+	finish_pending
+	finish_delete
+	clean_leftovers
+	if ! trial_pair; then
+		echo "trial=none"
+		return 0
+	fi
+	case $(trial_state) in
+	blessed)
+		finish_bless
+		echo "trial=blessed"
+		echo "current_generation=$trial_n"
+		;;
+	booted) trial_boot ;;
+	armed)
+		# Completes an arm cut after its commit (idempotent otherwise).
+		boot trial_default "$trial_m"
+		echo "trial=armed"
+		echo "trial_generation=$trial_n"
+		echo "reboot_required=yes"
+		;;
+	failed) revert_trial ;;
+	esac
+}
+
 # Help is the full usage: on stdout when asked for, on stderr (exit 2) when
 # the command is missing. Every other usage error is one line.
 case ${1:-} in
@@ -911,6 +1392,7 @@ list-generations) cmd_list_generations "$@" ;;
 switch) cmd_switch "$@" ;;
 rollback) cmd_rollback "$@" ;;
 delete-generations) cmd_delete_generations "$@" ;;
+assess-boot) cmd_assess_boot "$@" ;;
 -h | --help | help) usage ;;
 *) usage_error "unknown command '$command' ($commands)" ;;
 esac

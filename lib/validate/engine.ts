@@ -216,7 +216,7 @@ class Run implements ScenarioContext {
       workDir: join(this.workDir, `machine-${name}`),
       console: {
         transcriptFile: join(this.folder, transcriptFile(name)),
-        failurePatterns: profile.failurePatterns,
+        failurePatterns: request.failurePatterns ? request.failurePatterns(profile.failurePatterns) : profile.failurePatterns,
         onLine: verbose ? (line) => process.stderr.write(`${name} # ${line}\n`) : undefined,
       },
     });

@@ -31,6 +31,11 @@ export interface MachineRequest {
   readonly memoryMiB?: number;
   /** Guest TCP ports to reach from the host; see Machine.endpoint. */
   readonly forwardPorts?: readonly number[];
+  /**
+   * Console lines that fail the machine at once: the family's failure
+   * patterns, less those a scenario provokes on purpose (a panic it expects).
+   */
+  readonly failurePatterns?: (defaults: readonly RegExp[]) => readonly RegExp[];
 }
 
 /** The system under test: its evaluated declaration and its build. */

@@ -15,7 +15,8 @@ import { freebsdAccounts, freebsdGroupFile, masterPasswdFile, type FreebsdAccoun
 import { realizeFreebsd, type FreebsdItems } from "./base.js";
 import { closureLoaderConf, FREEBSD_ROOT_DEVICE, RC_CONF_STUB } from "./boot.js";
 import { guestDir } from "./guest.js";
-import { AUTOLOGIN_GETTYTAB, planFreebsdService, rcConfFile, ttysFile, type FreebsdServicePlan } from "./services.js";
+import { AUTOLOGIN_GETTYTAB, planFreebsdService, rcConfFile, supervisedServices, ttysFile, type FreebsdServicePlan } from "./services.js";
+import { healthChecksFile } from "../../system/health-checks.js";
 
 /** What the closure is made from. */
 /** Files a closure carries beyond its base's (the installer's rc.d script and program), and the items they need. */
@@ -103,6 +104,7 @@ async function closureTree(store: Store, inputs: Inputs, extras: FreebsdExtras):
     "metadata/metadata.scm": docs.metadata,
     "metadata/store-layout.scm": docs.storeLayout,
     "metadata/provenance.scm": docs.provenance,
+    "metadata/health-checks": healthChecksFile(os.healthChecks, supervisedServices(plans), (type) => plans[os.services.findIndex((s) => s.type === type)]?.name ?? type),
     "profile/bin/fruix": { link: `${inputs.helper}/bin/fruix` },
   };
   if (plans.some((p) => p.tty)) tree["etc/ttys"] = ttysFile(await worldFile(store, base.world, "etc/ttys").catch(() => ""), plans);

@@ -99,3 +99,12 @@ export function ttysFile(worldTtys: string, plans: readonly FreebsdServicePlan[]
   }
   return lines.join("\n") + "\n";
 }
+
+/**
+ * The rc.d services a health check's default finds running (`service NAME
+ * status`): those rc.conf enables by their own name. dhclient runs per
+ * interface and the installer once, so neither is one.
+ */
+export function supervisedServices(plans: readonly FreebsdServicePlan[]): string[] {
+  return plans.filter((p) => p.rcConf.some((line) => line.startsWith(`${p.name}_enable=`)) && p.name !== "fruix-installer").map((p) => p.name);
+}

@@ -24,6 +24,8 @@ export const BOOT_MODULES = [
   "ext4", "crc32c_generic", "crc32c_intel",
   "isofs", "vfat", "nls_cp437", "nls_iso8859_1", "nls_ascii", "nls_utf8",
   "loop", "efivarfs",
+  // QEMU's watchdog: a trial boot's hang becomes a reset (docs/generations.md).
+  "i6300esb",
 ] as const;
 
 /** Kernel tree parts that hold BOOT_MODULES and all they depend on. */
@@ -31,6 +33,7 @@ const MODULE_DIRS = [
   "drivers/virtio", "drivers/block", "drivers/ata", "drivers/scsi", "drivers/cdrom", "drivers/xen",
   "drivers/net/virtio_net.ko", "drivers/net/net_failover.ko", "drivers/net/xen-netfront.ko",
   "drivers/net/ethernet/intel/e1000", "net/core", "block", "fs", "lib", "crypto", "arch/x86/crypto",
+  "drivers/watchdog",
 ];
 
 export interface LinuxBusyboxItems {
@@ -113,7 +116,8 @@ async function importKernel(store: Store, log: Logger, pkg: DebianPackage, unpac
 }
 
 async function importModules(store: Store, log: Logger, pkg: DebianPackage, unpack: KernelUnpack, release: string): Promise<string> {
-  return importPackage(store, log, pkg, "linux-busybox/modules", `linux-modules-${release}`, async (deb, out) => {
+  // The module list is part of the recipe: changing it imports the modules again.
+  return importPackage(store, log, pkg, `linux-busybox/modules ${BOOT_MODULES.join(",")}`, `linux-modules-${release}`, async (deb, out) => {
     const kernelDir = join(await unpack.from(deb), "lib", "modules", release, "kernel");
 
     const files = new Map<string, string>();

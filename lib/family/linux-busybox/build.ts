@@ -11,6 +11,7 @@ import { field, sexpDocument, sym, type Sexp } from "../../sexp.js";
 import type { Store } from "../../store/index.js";
 import { groupFile, passwdFile, resolveAccounts, shadowFile } from "../../system/accounts.js";
 import { buildHelper, declarationHash, storeLayoutDocument, systemMetadataHead, type SystemBuild } from "../../system/system-build.js";
+import { healthChecksFile } from "../../system/health-checks.js";
 import { addTree, type Tree } from "../../system/tree.js";
 import { fruixVersion } from "../../version.js";
 import { realizeLinuxBusybox, type LinuxBusyboxItems } from "./base.js";
@@ -132,6 +133,10 @@ async function closureTree(
     "metadata/metadata.scm": docs.metadata,
     "metadata/store-layout.scm": docs.storeLayout,
     "metadata/provenance.scm": docs.provenance,
+    "metadata/health-checks": healthChecksFile(
+      os.healthChecks,
+      plans.filter((p) => p.run).map((p) => p.name),
+    ),
     "profile/bin/fruix": { link: `${helper}/bin/fruix` },
   };
   for (const applet of applets) files[`profile/bin/${applet}`] = { link: `${base.busybox}/bin/busybox` };

@@ -71,4 +71,22 @@ mkdir -p /usr/local/bin
 install_file "$FRUIX_HELPER" /usr/local/bin/fruix 555
 
 say "activated $self"
+mkdir -p /run/fruix
+: >/run/fruix/activated
 echo "fruix: activated $self"
+
+# Trial boots (docs/generations.md): at every boot the helper finishes a
+# trial, in the background while rc goes on: on the trial boot (kenv
+# fruix.trial) it runs the health checks, then promotes the generation into
+# /boot/loader.conf or marks it bad, and then this reboots into the old one.
+(
+	out=$(/usr/local/bin/fruix system assess-boot 2>/dev/console)
+	say "assess-boot: $(echo "$out" | tr '\n' ' ')"
+	case $out in
+	trial=none*) ;;
+	*) echo "fruix: trial: $(echo "$out" | tr '\n' ' ')" >/dev/console ;;
+	esac
+	case $out in
+	trial=failed*reboot_required=yes*) shutdown -r now ;;
+	esac
+) </dev/null >/dev/null 2>&1 &

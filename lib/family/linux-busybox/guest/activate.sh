@@ -54,8 +54,13 @@ start_service() { # NAME: run it under a loop that restarts it when it exits
 	name=$1
 	(
 		while :; do
-			"$self/services/$name/run"
-			say "service $name exited with status $?; restarting in 1 s"
+			# NAME.run-pid is the service's own process while it runs (health checks read it).
+			"$self/services/$name/run" &
+			echo "$!" >"/run/fruix/services/$name.run-pid"
+			wait "$!"
+			status=$?
+			rm -f "/run/fruix/services/$name.run-pid"
+			say "service $name exited with status $status; restarting in 1 s"
 			sleep 1
 		done
 	) </dev/null >>"/var/log/service-$name.log" 2>&1 &
@@ -67,4 +72,23 @@ for service in $FRUIX_SERVICES; do
 done
 
 say "activated $self"
+: >/run/fruix/activated
 echo "fruix: activated $self"
+
+# Trial boots (docs/generations.md): at every boot the helper finishes a
+# trial, in the background: on the trial boot it runs the health checks, then
+# blesses the generation or marks it bad, and then this reboots.
+(
+	out=$(/usr/local/bin/fruix system assess-boot 2>/dev/console)
+	say "assess-boot: $(echo "$out" | tr '\n' ' ')"
+	case $out in
+	trial=none*) ;;
+	*) echo "fruix: trial: $(echo "$out" | tr '\n' ' ')" >/dev/console ;;
+	esac
+	case $out in
+	trial=failed*reboot_required=yes*)
+		sync
+		reboot
+		;;
+	esac
+) </dev/null >/dev/null 2>&1 &
