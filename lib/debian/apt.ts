@@ -8,6 +8,7 @@ import { execa } from "execa";
 import { onInterrupt, temporaryDirectory } from "../cleanup.js";
 import { FruixError } from "../errors.js";
 import { cacheDir } from "../paths.js";
+import { planning, refuseInPlan } from "../plan.js";
 
 /** One exact Debian binary package, as recorded in provenance. */
 export interface DebianPackage {
@@ -91,6 +92,7 @@ export async function resolvePackage(name: string): Promise<DebianPackage> {
   const known = await readFile(file, "utf8").catch(() => undefined);
   if (known) return JSON.parse(known) as DebianPackage;
   const pkg = await queryApt(name);
+  if (planning()) return pkg; // --dry-run writes no cache
   await mkdir(dirname(file), { recursive: true });
   await writeFile(`${file}.${process.pid}`, JSON.stringify(pkg));
   await rename(`${file}.${process.pid}`, file);
@@ -118,10 +120,24 @@ function debFileName(pkg: DebianPackage): string {
  * Returns the path of the package's .deb in the download cache, downloading it
  * only when the cache lacks a copy with the expected sha256.
  */
+async function cachedDeb(pkg: DebianPackage): Promise<string | undefined> {
+  const cached = join(cacheDir(), "debs", debFileName(pkg));
+  if ((await stat(cached).catch(() => undefined)) && (await sha256File(cached)) === pkg.sha256) return cached;
+  return undefined;
+}
+
+/** What --dry-run says of the packages a recipe needs: those the download cache lacks. */
+export async function packagesToDownload(pkgs: readonly DebianPackage[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const pkg of pkgs) if ((await cachedDeb(pkg)) === undefined) missing.push(`${pkg.name} ${pkg.version}`);
+  return missing;
+}
+
 export async function fetchPackage(pkg: DebianPackage, onDownload?: (pkg: DebianPackage) => void): Promise<string> {
   const dir = join(cacheDir(), "debs");
   const cached = join(dir, debFileName(pkg));
-  if ((await stat(cached).catch(() => undefined)) && (await sha256File(cached)) === pkg.sha256) return cached;
+  if ((await cachedDeb(pkg)) !== undefined) return cached;
+  refuseInPlan(`download ${pkg.name}`);
 
   onDownload?.(pkg);
   await mkdir(dir, { recursive: true });
