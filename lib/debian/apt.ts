@@ -9,6 +9,7 @@ import { onInterrupt, temporaryDirectory } from "../cleanup.js";
 import { FruixError } from "../errors.js";
 import { cacheDir } from "../paths.js";
 import { planning, refuseInPlan } from "../plan.js";
+import { metered } from "../progress/index.js";
 
 /** One exact Debian binary package, as recorded in provenance. */
 export interface DebianPackage {
@@ -17,6 +18,8 @@ export interface DebianPackage {
   readonly architecture: string;
   readonly sha256: string;
   readonly depends: string;
+  /** The .deb's size in bytes (answers cached before it was recorded lack it). */
+  readonly size?: number;
 }
 
 /** Parses one stanza of `apt-cache show` output (pure). */
@@ -61,6 +64,7 @@ async function queryApt(name: string): Promise<DebianPackage> {
     architecture: fields.get("Architecture") ?? "amd64",
     sha256,
     depends: fields.get("Depends") ?? "",
+    size: Number(fields.get("Size")) || undefined,
   };
 }
 
@@ -106,6 +110,27 @@ export async function resolveKernelPackage(name: string): Promise<DebianPackage>
   return image && image !== pkg.name ? resolvePackage(image) : pkg;
 }
 
+/** Bytes of the files under `dir` (apt-get writes the .deb there as it arrives). */
+async function bytesIn(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { recursive: true }).catch(() => [] as string[])) {
+    const st = await stat(join(dir, entry)).catch(() => undefined);
+    if (st?.isFile()) total += st.size;
+  }
+  return total;
+}
+
+/** Runs `fn`, calling `poll` every quarter second meanwhile. */
+async function whilePolling<T>(poll: () => Promise<void>, fn: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => void poll().catch(() => undefined), 250);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+    await poll().catch(() => undefined); // the last count, for the "done" line
+  }
+}
+
 async function sha256File(file: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk);
@@ -143,7 +168,11 @@ export async function fetchPackage(pkg: DebianPackage, onDownload?: (pkg: Debian
   await mkdir(dir, { recursive: true });
   const { path: tmp, forget } = await temporaryDirectory("fruix-download-", { parent: dir });
   try {
-    const result = await execa("apt-get", ["download", `${pkg.name}=${pkg.version}`], { cwd: tmp, reject: false, all: true });
+    const result = await metered(`download ${pkg.name} ${pkg.version}`, pkg.size, (progress) =>
+      whilePolling(() => bytesIn(tmp).then((n) => progress.update(n)), () =>
+        execa("apt-get", ["download", `${pkg.name}=${pkg.version}`], { cwd: tmp, reject: false, all: true }),
+      ),
+    );
     const [file] = (await readdir(tmp)).filter((f) => f.endsWith(".deb"));
     if (result.exitCode !== 0 || !file) {
       const reason = (result.all ?? "").split("\n").filter((l) => /^(E|W):/.test(l)).pop() ?? `exit ${result.exitCode}`;
