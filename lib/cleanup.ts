@@ -9,6 +9,7 @@ import { rmSync } from "node:fs";
 import { lstat, mkdir, readdir, realpath } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
+import { refuseInPlan } from "./plan.js";
 import { directoriesInUse, isLeftover, ownedName } from "./process.js";
 
 const undos = new Set<() => void>();
@@ -74,6 +75,7 @@ export interface TemporaryOptions {
  */
 export async function temporaryDirectory(prefix: string, options: TemporaryOptions = {}): Promise<{ path: string; forget: () => void }> {
   if (!/^fruix-.*-$/.test(prefix)) throw new Error(`temporary directory prefix ${prefix} is not fruix-<label>-`);
+  refuseInPlan(`temporary directory ${prefix}`);
   const parent = options.parent ?? tmpdir();
   await sweepTemporaries(parent);
   const token = randomBytes(6).toString("hex");

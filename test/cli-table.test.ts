@@ -189,7 +189,7 @@ words=(${words.map((w) => `'${w}'`).join(" ")}); CURRENT=${words.length}; _fruix
     expect(await offered("fruix", "")).toBe("system store report validate help version completion");
     expect(await offered("fruix", "--store", "/tmp", "store", "")).toBe("verify gc");
     expect(await offered("fruix", "validate", "--hypervisor", "")).toBe("qemu xcp-ng");
-    expect(await offered("fruix", "system", "build", "--s")).toBe("--system --store --json --quiet --help");
+    expect(await offered("fruix", "system", "build", "--s")).toBe("--system --store --json --quiet --dry-run --help");
     expect(await offered("fruix", "system", "rootfs", "f", "")).toBe("(files -/)");
     expect((await offered("fruix", "validate", "")).split(" ")).toContain("image-boot");
   }, 20_000);

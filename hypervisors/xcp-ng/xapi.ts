@@ -13,6 +13,7 @@ import http from "node:http";
 import https from "node:https";
 import { pipeline } from "node:stream/promises";
 import { FruixError } from "../../lib/errors.js";
+import { meter } from "../../lib/progress/index.js";
 import {
   asString,
   decodeResponse,
@@ -234,6 +235,8 @@ export class XapiSession {
   async importRawVdi(vdi: string, file: string): Promise<void> {
     const size = (await stat(file)).size;
     const task = await this.callString("task.create", "fruix import_raw_vdi", `upload of ${basename(file)} (${size} bytes)`);
+    const progress = meter(`upload ${basename(file)}`, size);
+    let ok = false;
     try {
       let url = this.handlerUrl(this.url, "/import_raw_vdi", vdi, task);
       for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -245,6 +248,7 @@ export class XapiSession {
           });
           const source = createReadStream(file);
           source.on("error", reject);
+          progress.update(0); // again from the start after a redirect
           // XAPI answers before it reads the body: a 302 to the host that sees
           // the SR, a refusal, or 200. The body goes only after the 200, so a
           // server closing a refused request never cuts it off mid-write (EPIPE).
@@ -253,6 +257,8 @@ export class XapiSession {
             if (bodySent) return;
             bodySent = true;
             source.pipe(req);
+            // Only once piped: a "data" listener alone would start the flow and lose the bytes.
+            source.on("data", (chunk) => progress.advance(chunk.length));
           };
           req.on("response", (res) => {
             if (res.statusCode === 200) sendBody();
@@ -282,10 +288,12 @@ export class XapiSession {
           throw new FruixError(`import_raw_vdi of ${file} to ${url.host} answered HTTP ${res.statusCode}${why ? ` (task: ${why})` : ""}`);
         }
         await this.waitForTask(task, `import_raw_vdi of ${file}`, this.taskTimeout("import"));
+        ok = true;
         return;
       }
       throw new FruixError(`import_raw_vdi: more than ${MAX_REDIRECTS} redirects`);
     } finally {
+      progress.end(ok);
       await this.call("task.destroy", task).catch(() => undefined);
     }
   }

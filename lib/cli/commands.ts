@@ -16,7 +16,10 @@ import { buildInstallerDisk, buildInstallerIso } from "../deploy/installer-media
 import { buildInstallerRoot } from "../deploy/installer.js";
 import { parseDestination, type SshDestination } from "../copy/destination.js";
 import type { SshOptions } from "../copy/ssh.js";
-import type { Command, CommandContext } from "./options.js";
+import { planning } from "../plan.js";
+import { inspectTarget } from "../disk/target.js";
+import { dryRun } from "./dry-run.js";
+import { Printout, type Command, type CommandContext, type Result } from "./options.js";
 
 function expectArgs(context: CommandContext, names: string[], command: string): string[] {
   if (context.args.length !== names.length) {
@@ -31,7 +34,19 @@ function optionalSize(text: string | undefined, option: string): number | undefi
 }
 
 function loggerFor(context: CommandContext): Logger {
-  return createLogger({ quiet: context.options.quiet });
+  // Under --dry-run the plan is the output: step lines would only say "done" of what was not done.
+  return createLogger({ quiet: context.options.quiet || context.options["dry-run"] });
+}
+
+/** Where a store file is on this host (under --dry-run, an item not built has no file: its store path stands). */
+function hostFile(store: Store, path: string): string {
+  return planning() ? path : store.toHostPath(path);
+}
+
+/** With --dry-run, runs `fn` as a plan and prints it; otherwise runs it and prints its result. */
+async function planned(context: CommandContext, fn: () => Promise<Result>): Promise<Result | Printout> {
+  if (!context.options["dry-run"]) return fn();
+  return dryRun(async () => void (await fn()));
 }
 
 async function buildFromFile(context: CommandContext, file: string, log: Logger): Promise<{ store: Store; build: SystemBuild; os: OperatingSystem }> {
@@ -40,7 +55,7 @@ async function buildFromFile(context: CommandContext, file: string, log: Logger)
   const store = await Store.open({ store: context.options.store });
   const build = await log.step(`build ${os.binding} (${os.hostName})`, () => buildSystem(store, os, log));
   // Keeps the newest build of each host name safe from `fruix store gc`.
-  await store.addRoot(`system-${os.hostName}`, build.closurePath);
+  if (!planning()) await store.addRoot(`system-${os.hostName}`, build.closurePath);
   return { store, build, os };
 }
 
@@ -81,8 +96,10 @@ async function sshCommands() {
 export const commands: Record<string, Command> = {
   async "system build"(context) {
     const [file] = expectArgs(context, ["FILE"], "system build");
-    const { build } = await buildFromFile(context, file!, loggerFor(context));
-    return { closure_path: build.closurePath };
+    return planned(context, async () => {
+      const { build } = await buildFromFile(context, file!, loggerFor(context));
+      return { closure_path: build.closurePath };
+    });
   },
 
   async "system rootfs"(context) {
@@ -97,9 +114,11 @@ export const commands: Record<string, Command> = {
     const [file] = expectArgs(context, ["FILE"], "system image");
     const rootSize = optionalSize(context.options["root-size"], "--root-size");
     const log = loggerFor(context);
-    const { store, build } = await buildFromFile(context, file!, log);
-    const image = await log.step("disk image", () => buildImage(store, build, rootSize, log));
-    return { disk_image: image, disk_image_file: store.toHostPath(image), closure_path: build.closurePath };
+    return planned(context, async () => {
+      const { store, build } = await buildFromFile(context, file!, log);
+      const image = await log.step("disk image", () => buildImage(store, build, rootSize, log));
+      return { disk_image: image, disk_image_file: hostFile(store, image), closure_path: build.closurePath };
+    });
   },
 
   async "system install"(context) {
@@ -109,9 +128,17 @@ export const commands: Record<string, Command> = {
     const diskCapacity = optionalSize(context.options["disk-capacity"], "--disk-capacity");
     const rootSize = optionalSize(context.options["root-size"], "--root-size");
     const log = loggerFor(context);
+    const force = context.options.force ?? false;
+    if (context.options["dry-run"]) {
+      return dryRun(async () => {
+        const inspected = await inspectTarget(target, force); // refused as a real install would be
+        planning()!.write(`${inspected.path} (${inspected.kind}${inspected.exists ? "" : ", made"})`);
+        await buildFromFile(context, file!, log);
+      });
+    }
     const { store, build } = await buildFromFile(context, file!, log);
     const result = await log.step(`install onto ${target}`, () =>
-      installSystem(store, build, { target, diskCapacity, rootSize, force: context.options.force ?? false }, log),
+      installSystem(store, build, { target, diskCapacity, rootSize, force }, log),
     );
     return {
       target: result.target,
@@ -122,34 +149,36 @@ export const commands: Record<string, Command> = {
     };
   },
 
-  async "system installer"(context) {
-    const { store, build, os, installer, root, device, log } = await prepareInstaller(context, "system installer");
-    const disk = await log.step("installer disk image", () => buildInstallerDisk(store, installer, root, build.hostName, log));
-    await store.addRoot(`installer-${os.hostName}`, disk.replace(/\/disk\.img$/, ""));
-    return {
-      installer_disk_image: disk,
-      installer_disk_image_file: store.toHostPath(disk),
-      root_image: root,
-      install_target_device: device,
-      installer_closure_path: installer.closurePath,
-      closure_path: build.closurePath,
-    };
-  },
+  "system installer": (context) =>
+    planned(context, async () => {
+      const { store, build, os, installer, root, device, log } = await prepareInstaller(context, "system installer");
+      const disk = await log.step("installer disk image", () => buildInstallerDisk(store, installer, root, build.hostName, log));
+      if (!planning()) await store.addRoot(`installer-${os.hostName}`, disk.replace(/\/disk\.img$/, ""));
+      return {
+        installer_disk_image: disk,
+        installer_disk_image_file: hostFile(store, disk),
+        root_image: root,
+        install_target_device: device,
+        installer_closure_path: installer.closurePath,
+        closure_path: build.closurePath,
+      };
+    }),
 
-  async "system installer-iso"(context) {
-    const { store, build, os, installer, root, device, log } = await prepareInstaller(context, "system installer-iso");
-    const media = await log.step("installer ISO", () => buildInstallerIso(store, installer, root, build.hostName, log));
-    await store.addRoot(`installer-iso-${os.hostName}`, media.iso.replace(/\/installer\.iso$/, ""));
-    return {
-      iso_image: media.iso,
-      iso_image_file: store.toHostPath(media.iso),
-      boot_efi_image: media.efiboot,
-      root_image: root,
-      install_target_device: device,
-      installer_closure_path: installer.closurePath,
-      closure_path: build.closurePath,
-    };
-  },
+  "system installer-iso": (context) =>
+    planned(context, async () => {
+      const { store, build, os, installer, root, device, log } = await prepareInstaller(context, "system installer-iso");
+      const media = await log.step("installer ISO", () => buildInstallerIso(store, installer, root, build.hostName, log));
+      if (!planning()) await store.addRoot(`installer-iso-${os.hostName}`, media.iso.replace(/\/installer\.iso$/, ""));
+      return {
+        iso_image: media.iso,
+        iso_image_file: hostFile(store, media.iso),
+        boot_efi_image: media.efiboot,
+        root_image: root,
+        install_target_device: device,
+        installer_closure_path: installer.closurePath,
+        closure_path: build.closurePath,
+      };
+    }),
 
   async "system copy"(context) {
     const [closure] = expectArgs(context, ["CLOSURE"], "system copy");

@@ -6,6 +6,7 @@
 import { handleInterrupts, sweepTemporaries } from "../cleanup.js";
 import { DeclarationError, FruixError } from "../errors.js";
 import { unusableDirectory } from "../fs.js";
+import { setProgress } from "../progress/index.js";
 import { helpText } from "./help.js";
 import { metaCommands, versionLine } from "./meta.js";
 import { type Options, Printout, type Result } from "./options.js";
@@ -41,6 +42,12 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
   }
   const { command, args, options } = invocation;
+  // Meters (downloads, hashing, image writes, uploads) on stderr: one line redrawn on a terminal, plain lines otherwise.
+  setProgress({
+    mode: options.quiet ? "off" : process.stderr.isTTY ? "terminal" : "plain",
+    write: (text) => void process.stderr.write(text),
+    columns: () => process.stderr.columns,
+  });
   await checkStore(command, options);
   // What a SIGKILLed run left in TMPDIR goes first (its makers are gone).
   await sweepTemporaries();

@@ -8,6 +8,8 @@ import { execa } from "execa";
 import { onInterrupt, temporaryDirectory } from "../cleanup.js";
 import { FruixError } from "../errors.js";
 import { cacheDir } from "../paths.js";
+import { planning, refuseInPlan } from "../plan.js";
+import { metered } from "../progress/index.js";
 
 /** One exact Debian binary package, as recorded in provenance. */
 export interface DebianPackage {
@@ -16,6 +18,8 @@ export interface DebianPackage {
   readonly architecture: string;
   readonly sha256: string;
   readonly depends: string;
+  /** The .deb's size in bytes (answers cached before it was recorded lack it). */
+  readonly size?: number;
 }
 
 /** Parses one stanza of `apt-cache show` output (pure). */
@@ -60,6 +64,7 @@ async function queryApt(name: string): Promise<DebianPackage> {
     architecture: fields.get("Architecture") ?? "amd64",
     sha256,
     depends: fields.get("Depends") ?? "",
+    size: Number(fields.get("Size")) || undefined,
   };
 }
 
@@ -91,6 +96,7 @@ export async function resolvePackage(name: string): Promise<DebianPackage> {
   const known = await readFile(file, "utf8").catch(() => undefined);
   if (known) return JSON.parse(known) as DebianPackage;
   const pkg = await queryApt(name);
+  if (planning()) return pkg; // --dry-run writes no cache
   await mkdir(dirname(file), { recursive: true });
   await writeFile(`${file}.${process.pid}`, JSON.stringify(pkg));
   await rename(`${file}.${process.pid}`, file);
@@ -102,6 +108,27 @@ export async function resolveKernelPackage(name: string): Promise<DebianPackage>
   const pkg = await resolvePackage(name);
   const image = kernelImageDependency(pkg.depends);
   return image && image !== pkg.name ? resolvePackage(image) : pkg;
+}
+
+/** Bytes of the files under `dir` (apt-get writes the .deb there as it arrives). */
+async function bytesIn(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { recursive: true }).catch(() => [] as string[])) {
+    const st = await stat(join(dir, entry)).catch(() => undefined);
+    if (st?.isFile()) total += st.size;
+  }
+  return total;
+}
+
+/** Runs `fn`, calling `poll` every quarter second meanwhile. */
+async function whilePolling<T>(poll: () => Promise<void>, fn: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => void poll().catch(() => undefined), 250);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+    await poll().catch(() => undefined); // the last count, for the "done" line
+  }
 }
 
 async function sha256File(file: string): Promise<string> {
@@ -118,16 +145,34 @@ function debFileName(pkg: DebianPackage): string {
  * Returns the path of the package's .deb in the download cache, downloading it
  * only when the cache lacks a copy with the expected sha256.
  */
+async function cachedDeb(pkg: DebianPackage): Promise<string | undefined> {
+  const cached = join(cacheDir(), "debs", debFileName(pkg));
+  if ((await stat(cached).catch(() => undefined)) && (await sha256File(cached)) === pkg.sha256) return cached;
+  return undefined;
+}
+
+/** What --dry-run says of the packages a recipe needs: those the download cache lacks. */
+export async function packagesToDownload(pkgs: readonly DebianPackage[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const pkg of pkgs) if ((await cachedDeb(pkg)) === undefined) missing.push(`${pkg.name} ${pkg.version}`);
+  return missing;
+}
+
 export async function fetchPackage(pkg: DebianPackage, onDownload?: (pkg: DebianPackage) => void): Promise<string> {
   const dir = join(cacheDir(), "debs");
   const cached = join(dir, debFileName(pkg));
-  if ((await stat(cached).catch(() => undefined)) && (await sha256File(cached)) === pkg.sha256) return cached;
+  if ((await cachedDeb(pkg)) !== undefined) return cached;
+  refuseInPlan(`download ${pkg.name}`);
 
   onDownload?.(pkg);
   await mkdir(dir, { recursive: true });
   const { path: tmp, forget } = await temporaryDirectory("fruix-download-", { parent: dir });
   try {
-    const result = await execa("apt-get", ["download", `${pkg.name}=${pkg.version}`], { cwd: tmp, reject: false, all: true });
+    const result = await metered(`download ${pkg.name} ${pkg.version}`, pkg.size, (progress) =>
+      whilePolling(() => bytesIn(tmp).then((n) => progress.update(n)), () =>
+        execa("apt-get", ["download", `${pkg.name}=${pkg.version}`], { cwd: tmp, reject: false, all: true }),
+      ),
+    );
     const [file] = (await readdir(tmp)).filter((f) => f.endsWith(".deb"));
     if (result.exitCode !== 0 || !file) {
       const reason = (result.all ?? "").split("\n").filter((l) => /^(E|W):/.test(l)).pop() ?? `exit ${result.exitCode}`;

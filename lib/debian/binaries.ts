@@ -11,7 +11,7 @@ import type { Logger } from "../log.js";
 import { field, sexpDocument, sym } from "../sexp.js";
 import type { Store } from "../store/index.js";
 import { memoized } from "../store/memo.js";
-import { fetchPackage, resolvePackage, unpackPackage, type DebianPackage } from "./apt.js";
+import { fetchPackage, packagesToDownload, resolvePackage, unpackPackage, type DebianPackage } from "./apt.js";
 import { readDynamic } from "./elf.js";
 
 const RECIPE_VERSION = 2;
@@ -145,6 +145,7 @@ export async function importDebianBinaries(store: Store, set: BinarySet, log: Lo
         await rm(tmp, { recursive: true, force: true });
       }
     }),
+    { name: set.name, downloads: () => packagesToDownload(packages) },
   );
   const programs = Object.fromEntries(set.binaries.map((b) => [basename(b), `${item}/bin/${basename(b)}`]));
   return { item, packages, programs };

@@ -37,6 +37,6 @@ export async function buildImage(store: Store, build: SystemBuild, rootSize: num
     } finally {
       await staged.dispose();
     }
-  });
+  }, { name: `fruix-disk-image-${build.hostName}` });
   return `${item}/disk.img`;
 }

@@ -56,6 +56,7 @@ export async function buildInstallerDisk(store: Store, installer: SystemBuild, r
         await log.step("EFI system partition (mkfs.fat, mcopy)", () => writeEsp(disk, esp, ids.espVolumeId, boot));
       });
     }),
+    { name: `fruix-installer-${hostName}` },
   );
   return `${item}/disk.img`;
 }
@@ -95,6 +96,7 @@ export async function buildInstallerIso(store: Store, installer: SystemBuild, ro
         await copyFile(efiboot, join(out, "efiboot.img"));
       });
     }),
+    { name: `fruix-installer-iso-${hostName}` },
   );
   return { iso: `${item}/installer.iso`, efiboot: `${item}/efiboot.img` };
 }

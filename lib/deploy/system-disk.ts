@@ -4,7 +4,7 @@
 // (lib/family/*/disk.ts). No root privileges, loop devices or mounts: every
 // tool writes at an offset.
 import { mkdir, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { writeEsp } from "../disk/esp.js";
 import { treeUsage } from "../disk/ext4.js";
 import { writeGpt } from "../disk/gpt.js";
@@ -13,6 +13,7 @@ import { formatSize } from "../disk/size.js";
 import { FruixError } from "../errors.js";
 import { familyOf } from "../family/index.js";
 import type { Logger } from "../log.js";
+import { meter } from "../progress/index.js";
 import type { Store } from "../store/index.js";
 import type { SystemBuild } from "../system/build.js";
 import { stageWith, type StagedSystem } from "../system/stage.js";
@@ -62,7 +63,17 @@ export async function writeSystemDisk(
     await writeRootPart();
   } else {
     // Disjoint byte ranges of one file: both file systems can be written at once.
-    await Promise.all([writeEspPart(), writeRootPart()]);
+    // The file is sparse, so the bytes allocated so far measure the writing.
+    const progress = meter(`write ${basename(device)}`, staged.minimumRootSize + espBytes);
+    const timer = setInterval(() => void stat(device).then((st) => progress.update(st.blocks * 512), () => undefined), 250);
+    try {
+      await Promise.all([writeEspPart(), writeRootPart()]);
+      progress.update((await stat(device)).blocks * 512);
+      progress.end();
+    } finally {
+      clearInterval(timer);
+      progress.end(false);
+    }
   }
 }
 

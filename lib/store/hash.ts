@@ -21,6 +21,10 @@ import {
 } from "./serialize.js";
 import { dataExtents, type ByteRange } from "./extents.js";
 import { fileTypeName, sortedEntriesSync, Ticker } from "./tree.js";
+import { meter, type Meter } from "../progress/index.js";
+
+/** Files from this size on show a progress meter while they are hashed. */
+const METERED = 64 * 1024 * 1024;
 
 /**
  * One content block per read, so every read starts on a block boundary. Measured
@@ -56,7 +60,7 @@ export async function hashItemTree(
   if (!st.isDirectory() && !st.isFile()) {
     throw new FruixError(`cannot hash ${root}: an item must be a directory or a regular file, not a ${fileTypeName(st)}`);
   }
-  const walker = new Walker(hash);
+  const walker = new Walker(hash, item.name);
   await walker.node(root, st);
   return { hash: hash.digest("hex"), size: walker.size, kind: st.isDirectory() ? "directory" : "file" };
 }
@@ -69,7 +73,10 @@ class Walker {
   // One buffer per walk: hashing is sequential, and reuse spares the allocator.
   private readonly buf = Buffer.allocUnsafe(CHUNK);
   private readonly ticker = new Ticker();
-  constructor(private readonly sink: Sink) {}
+  constructor(
+    private readonly sink: Sink,
+    private readonly name: string,
+  ) {}
 
   async node(path: string, st: Stats): Promise<void> {
     await this.ticker.tick();
@@ -97,17 +104,20 @@ class Walker {
     this.sink.update(fileHeader(isExecutableMode(st.mode), size));
     const data = size >= SPARSE_CANDIDATE ? dataExtents(path) : undefined;
     const fd = openSync(path, "r");
+    const progress = size >= METERED ? meter(`hash ${this.name}`, size) : undefined;
     try {
-      if (data) await this.sparseContent(fd, path, size, data);
-      else await this.content(fd, path, size);
+      if (data) await this.sparseContent(fd, path, size, data, progress);
+      else await this.content(fd, path, size, progress);
+      progress?.end();
     } finally {
+      progress?.end(false);
       closeSync(fd);
     }
     this.size += size;
   }
 
   /** Reads every block. */
-  private async content(fd: number, path: string, size: number): Promise<void> {
+  private async content(fd: number, path: string, size: number, progress?: Meter): Promise<void> {
     let done = 0;
     for (;;) {
       // Ask for one byte more than remains, so a file that grew is noticed without an extra
@@ -118,6 +128,7 @@ class Walker {
       if (done + bytesRead > size) throw changed(path);
       contentBlocks(this.buf.subarray(0, bytesRead), this.sink);
       done += bytesRead;
+      progress?.update(done);
       if (bytesRead < want) break;
       await this.ticker.tick();
     }
@@ -125,10 +136,11 @@ class Walker {
   }
 
   /** Reads only the blocks that meet a data extent: the others are holes, zero blocks unread. */
-  private async sparseContent(fd: number, path: string, size: number, data: readonly ByteRange[]): Promise<void> {
+  private async sparseContent(fd: number, path: string, size: number, data: readonly ByteRange[], progress?: Meter): Promise<void> {
     let next = 0;
     for (let at = 0; at < size; at += CHUNK) {
       const end = Math.min(at + CHUNK, size);
+      progress?.update(end);
       while (next < data.length && data[next]!.end <= at) next++;
       if (next === data.length || data[next]!.start >= end) {
         this.sink.update(ZERO_TAG);

@@ -3,6 +3,7 @@
 import { chmod, copyFile, constants as fsConstants, mkdir, readdir, readlink, rename, rm, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { removeOnInterrupt } from "../cleanup.js";
+import { isPlaceholder, planning, PlanStop, refuseInPlan } from "../plan.js";
 import { FruixError } from "../errors.js";
 import { makeDirectories } from "../fs.js";
 import { randomToken, symlinkAtomic } from "./atomic.js";
@@ -80,6 +81,8 @@ export class Store {
     const layout = storeLayout(storeDir, stateDir);
     // Before anything is made: another store's state directory is refused as it is found.
     const owner = await checkOwner(layout);
+    // --dry-run: a store not made yet is read as empty, and made by no one.
+    if (planning()) return new Store(layout, opts.lock ?? {});
     for (const dir of [layout.storeDir, layout.dbDir, layout.rootsDir, layout.tempRootsDir, layout.lockDir]) {
       try {
         await makeDirectories(dir, 0o755);
@@ -102,6 +105,7 @@ export class Store {
 
   /** `/frx/store/X[/rest]` -> `<storeDir>/X[/rest]`. Throws a FruixError for anything else. */
   toHostPath(storePath: string): string {
+    if (isPlaceholder(storePath)) throw new PlanStop(splitStorePath(storePath).item.name);
     const { item, rest } = splitStorePath(storePath);
     const host = itemHostPath(this.layout, item);
     return rest === "" ? host : join(host, rest);
@@ -123,6 +127,7 @@ export class Store {
    * a final name and no metadata is written. Adding identical content again returns the same path.
    */
   async add(name: string, build: BuildFn, opts: AddOptions = {}): Promise<string> {
+    refuseInPlan(`store item ${name}`);
     validateItemName(name);
     const references = await this.prepareReferences(name, opts.references ?? []);
     const tmp = this.newTempPath();
@@ -141,6 +146,7 @@ export class Store {
 
   /** Adds a copy of the regular file `sourceFile` as a single-file item. */
   async addFile(name: string, sourceFile: string, opts: AddFileOptions = {}): Promise<string> {
+    refuseInPlan(`store item ${name}`);
     validateItemName(name);
     const references = await this.prepareReferences(name, opts.references ?? []);
     let st;
@@ -184,6 +190,8 @@ export class Store {
 
   /** The transitive closure of `paths` (included), sorted; FruixError naming any missing item. */
   async closure(paths: readonly string[]): Promise<string[]> {
+    const unbuilt = paths.find(isPlaceholder);
+    if (unbuilt !== undefined) throw new PlanStop(splitStorePath(unbuilt).item.name);
     const starts = paths.map((p) => parseStorePath(p).path);
     return computeClosure(
       starts,
@@ -213,6 +221,7 @@ export class Store {
 
   /** Creates or replaces (atomically) the GC root `name` pointing at a valid item. */
   async addRoot(name: string, storePath: string): Promise<void> {
+    refuseInPlan(`gc root ${name}`);
     validateRootName(name);
     const item = parseStorePath(storePath);
     // Under the lock, so a concurrent gc cannot delete the item between the check and the link.
@@ -249,6 +258,7 @@ export class Store {
 
   /** Keeps items alive against gc for as long as this process runs (or until `close`). */
   async addTempRoots(paths: readonly string[]): Promise<void> {
+    refuseInPlan("temporary gc roots");
     await this.tempRoots.add(paths.map((p) => parseStorePath(p).path));
   }
 

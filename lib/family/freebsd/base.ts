@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { execa } from "execa";
 import { removeOnInterrupt } from "../../cleanup.js";
 import type { FreebsdBase } from "../../declaration/types.js";
@@ -206,6 +206,8 @@ async function importSet(store: Store, log: Logger, kind: SetKind, file: string,
         await rm(scratch, { recursive: true, force: true });
       }
     }),
+    // The version is only known once unpacked: the set's file names it.
+    { name: `${kind.prefix}-from-${basename(file).replace(/[^A-Za-z0-9+._=-]/g, "-")}` },
   );
 }
 
@@ -217,6 +219,7 @@ async function importLoader(store: Store, world: string, set: FreebsdSet): Promi
       await copyFile(join(store.toHostPath(world), "tree/boot/loader.efi"), join(out, "efi/loader.efi"));
       await writeFile(join(out, "freebsd-set.scm"), setRecord(set));
     }),
+    { name: `freebsd-loader-${nameSafe(set.version)}` },
   );
 }
 

@@ -148,6 +148,6 @@ export async function buildFreebsdInstallerRoot(store: Store, target: SystemBuil
       await execa("chmod", ["-R", "u+w", scratch], { reject: false });
       await rm(scratch, { recursive: true, force: true });
     }
-  });
+  }, { name: `fruix-installer-root-${target.hostName}` });
   return `${item}/mfsroot`;
 }

@@ -4,7 +4,7 @@ import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promi
 import { join } from "node:path";
 import { execa } from "execa";
 import { temporaryDirectory } from "../../cleanup.js";
-import { fetchPackage, resolveKernelPackage, resolvePackage, unpackPackage, type DebianPackage } from "../../debian/apt.js";
+import { fetchPackage, packagesToDownload, resolveKernelPackage, resolvePackage, unpackPackage, type DebianPackage } from "../../debian/apt.js";
 import type { LinuxBusyboxBase } from "../../declaration/types.js";
 import { FruixError } from "../../errors.js";
 import type { Logger } from "../../log.js";
@@ -77,6 +77,7 @@ async function importPackage(
         await writeFile(join(out, "debian-package.scm"), packageRecord(pkg));
       });
     }),
+    { name, downloads: () => packagesToDownload([pkg]) },
   );
 }
 

@@ -37,5 +37,6 @@ export async function buildInitramfs(store: Store, base: LinuxBusyboxItems, log:
         references: [],
       });
     }),
+    { name: `fruix-initramfs-${base.kernelRelease}` },
   );
 }

@@ -99,7 +99,7 @@ export async function buildLinuxBusyboxInstallerRoot(store: Store, target: Syste
     } finally {
       await staged.dispose();
     }
-  });
+  }, { name: `fruix-installer-root-${target.hostName}` });
   return `${item}/root.cpio.gz`;
 }
 
