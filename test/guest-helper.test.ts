@@ -68,7 +68,7 @@ describe.each(shells)("fruix helper under %s", (_name, shell) => {
       const result = await runHelper(shell, args, join(root, "tree"));
       expect(result.exitCode, args.join(" ")).toBe(2);
       expect(result.stderr, args.join(" ")).toBe(
-        "fruix: unknown command 'frobnicate' (fruix system status|list-generations|switch|rollback|delete-generations; fruix --help)",
+        "fruix: unknown command 'frobnicate' (fruix system status|list-generations|switch|rollback|switch-generation|delete-generations; fruix --help)",
       );
       expect(result.stdout, args.join(" ")).toBe("");
     }
@@ -78,7 +78,7 @@ describe.each(shells)("fruix helper under %s", (_name, shell) => {
     for (const args of [["--help"], ["-h"], ["system", "--help"]]) {
       const result = await runHelper(shell, args, join(root, "tree"));
       expect(result.exitCode, args.join(" ")).toBe(0);
-      expect(result.stdout, args.join(" ")).toMatch(/^usage: fruix system status\n(.*\n){5}.*months ago\)$/);
+      expect(result.stdout, args.join(" ")).toMatch(/^usage: fruix system status\n(.*\n){6}.*months ago\)$/);
       expect(result.stderr, args.join(" ")).toBe("");
     }
     for (const args of [[], ["system"]]) {

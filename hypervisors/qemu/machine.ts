@@ -114,7 +114,7 @@ export class QemuMachine implements Machine {
       "-serial", "chardev:serial0",
       ...(await this.diskArgs()),
       ...cdrom,
-      "-nic", this.spec.forwardPorts?.length ? userNetwork(this.spec.forwardPorts) : "none",
+      "-nic", this.spec.forwardPorts?.length || this.spec.forwards?.length ? userNetwork(this.spec.forwardPorts ?? [], this.spec.forwards) : "none",
     ];
   }
 

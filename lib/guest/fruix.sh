@@ -27,13 +27,14 @@ usage: fruix system status
        fruix system list-generations [PATTERN]
        fruix system switch /frx/store/...-fruix-system-...
        fruix system rollback
+       fruix system switch-generation N
        fruix system delete-generations PATTERN
 PATTERN: N, N,M,..., N..M, N.., ..M, or Nd, Nw, Nm (created more than
 N days, weeks, 30-day months ago)
 USAGE
 }
 
-commands="fruix system status|list-generations|switch|rollback|delete-generations; fruix --help"
+commands="fruix system status|list-generations|switch|rollback|switch-generation|delete-generations; fruix --help"
 
 usage_error() { # MESSAGE: one line on stderr, exit 2 (the full usage is --help's)
 	echo "fruix: $1" >&2
@@ -828,6 +829,28 @@ cmd_rollback() {
 	[ -n "$target" ] || die "no rollback generation recorded (there is one after a switch)"
 	[ -d "$system_dir/generations/$target" ] ||
 		die "rollback generation $target is gone ($system_dir/generations/$target is missing)"
+	move_to "$target" "$current"
+}
+
+# Makes an existing generation the boot default, the current one becoming
+# the rollback: a rollback to any generation, as `guix system switch-generation`.
+cmd_switch_generation() {
+	arguments 1 1 "switch-generation N" $#
+	is_number "$1" || usage_error "switch-generation needs a generation number, not '$1'"
+	require_layout
+	take_lock
+	family=$(system_family) || exit
+	boot require
+	current=$(current_generation) || exit
+	target=$(dec "$1")
+	has_generation "$target" || die "no generation $target (see 'fruix system list-generations')"
+	[ "$target" != "$current" ] || die "generation $target is the current generation already"
+	move_to "$target" "$current"
+}
+
+move_to() { # TARGET CURRENT: the shared end of rollback and switch-generation
+	target=$1
+	current=$2
 	closure=$(closure_of "$target")
 	check_system_closure "$closure"
 	boot prepare "$target" "$closure" "$(created_of "$target")" "$current"
@@ -910,6 +933,7 @@ status) cmd_status "$@" ;;
 list-generations) cmd_list_generations "$@" ;;
 switch) cmd_switch "$@" ;;
 rollback) cmd_rollback "$@" ;;
+switch-generation) cmd_switch_generation "$@" ;;
 delete-generations) cmd_delete_generations "$@" ;;
 -h | --help | help) usage ;;
 *) usage_error "unknown command '$command' ($commands)" ;;

@@ -27,6 +27,9 @@ const debianTools = {
   cpio: "/usr/bin/cpio",
   "xz-utils": "/usr/bin/xz",
   shellcheck: "/usr/bin/shellcheck",
+  // tests only: node-pty (test/vm.test.ts) has no Linux prebuilt addon; npm builds it with node-gyp.
+  make: "/usr/bin/make",
+  "g++": "/usr/bin/g++",
 };
 
 function log(message) {
