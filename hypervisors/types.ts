@@ -49,6 +49,8 @@ export interface MachineSpec {
    * machine then gets one network card with DHCP; without, it has none.
    */
   readonly forwardPorts?: readonly number[];
+  /** Guest TCP ports forwarded from fixed loopback ports (`fruix system vm --forward`); a network card as forwardPorts. */
+  readonly forwards?: readonly PortForward[];
   /** The console log's settings; the adapter adds failure patterns of its own. */
   readonly console?: ConsoleSpec;
 }
@@ -60,6 +62,14 @@ export interface ConsoleSpec {
   readonly failurePatterns?: readonly RegExp[];
   /** Each complete console line, as it arrives (`fruix validate --verbose`). */
   readonly onLine?: (line: string) => void;
+  /** Every byte as it arrives, unsplit (`fruix system vm` copies them to the terminal). */
+  readonly onData?: (chunk: Buffer) => void;
+}
+
+/** Host port `host` on 127.0.0.1 reaches guest TCP port `guest`. */
+export interface PortForward {
+  readonly host: number;
+  readonly guest: number;
 }
 
 /** Where the host reaches a forwarded guest port. */

@@ -168,7 +168,7 @@ COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length 
   it("writes a zsh function with the same words (#compdef, compadd, _files)", () => {
     const script = completionScript("zsh");
     expect(script.startsWith("#compdef fruix\n")).toBe(true);
-    expect(script).toContain("compadd -- build rootfs image install installer installer-iso copy reconfigure");
+    expect(script).toContain("compadd -- build rootfs image install installer installer-iso vm copy reconfigure status list-generations rollback switch-generation delete-generations");
     expect(script).toContain("--hypervisor) compadd -- qemu xcp-ng; return ;;");
     expect(script).toContain(`"system build:"0) _files ;;`);
     expect(script).toContain("compdef _fruix fruix");

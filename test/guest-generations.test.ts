@@ -150,6 +150,37 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
     });
   });
 
+  describe("switch-generation", () => {
+    it("makes any generation current and the boot default, the current one becoming the rollback", async () => {
+      const { a, c } = trees.world.closures;
+      const tree = await fresh(trees.world.switched);
+      expect((await run(tree, ["switch", c.path])).exitCode).toBe(0); // generation 3, rollback 2
+      const result = await run(tree, ["switch-generation", "1"]);
+      expect([result.exitCode, result.stderr]).toEqual([0, ""]);
+      expect(result.stdout.split("\n")).toEqual(["current_generation=1", "rollback_generation=3", `closure=${a.path}`, "reboot_required=yes"]);
+      expect(await link(tree, `${SYSTEM}/current`)).toBe("generations/1");
+      expect(await link(tree, `${SYSTEM}/rollback`)).toBe("generations/3");
+      expect(await link(tree, `${GCROOTS}/current-system`)).toBe(a.path);
+      expect(await text(tree, `${ESP}/loader/loader.conf`)).toBe(loaderConf(1));
+      expect(await leftovers(tree)).toEqual([]);
+    });
+
+    it("refuses the current generation, a missing one and a non-number, changing nothing", async () => {
+      const tree = await fresh(trees.world.switched);
+      const before = await snapshot(tree);
+      const cases: Array<[string, number, string]> = [
+        ["2", 1, "fruix: generation 2 is the current generation already"],
+        ["9", 1, "fruix: no generation 9 (see 'fruix system list-generations')"],
+        ["x", 2, "fruix: switch-generation needs a generation number, not 'x'"],
+      ];
+      for (const [n, code, line] of cases) {
+        const result = await run(tree, ["switch-generation", n]);
+        expect([result.exitCode, result.stderr, result.stdout], n).toEqual([code, line, ""]);
+      }
+      expect(await snapshot(tree)).toEqual(before);
+    });
+  });
+
   describe("refusals change nothing", () => {
     interface Refusal {
       readonly what: string;

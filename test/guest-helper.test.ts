@@ -70,7 +70,7 @@ describe.each(shells)("fruix helper under %s", (_name, shell) => {
       const result = await runHelper(shell, args, join(root, "tree"));
       expect(result.exitCode, args.join(" ")).toBe(2);
       expect(result.stderr, args.join(" ")).toBe(
-        "fruix: unknown command 'frobnicate' (fruix system status|list-generations|switch|rollback|delete-generations|assess-boot; fruix --help)",
+        "fruix: unknown command 'frobnicate' (fruix system status|list-generations|switch|rollback|switch-generation|delete-generations|assess-boot; fruix --help)",
       );
       expect(result.stdout, args.join(" ")).toBe("");
     }
@@ -80,7 +80,7 @@ describe.each(shells)("fruix helper under %s", (_name, shell) => {
     for (const args of [["--help"], ["-h"], ["system", "--help"]]) {
       const result = await runHelper(shell, args, join(root, "tree"));
       expect(result.exitCode, args.join(" ")).toBe(0);
-      expect(result.stdout, args.join(" ")).toMatch(/^usage: fruix system status\n(.*\n){5}.*months ago\)\n(.*\n){2}.*assess-boot runs at every boot: it finishes a trial\.\)$/);
+      expect(result.stdout, args.join(" ")).toMatch(/^usage: fruix system status\n(.*\n){6}.*months ago\)\n(.*\n){2}.*assess-boot runs at every boot: it finishes a trial\.\)$/);
       expect(result.stderr, args.join(" ")).toBe("");
     }
     for (const args of [[], ["system"]]) {

@@ -34,6 +34,8 @@ export interface ConsoleLogOptions {
   readonly transcriptFile?: string;
   /** Called with each complete console line (carriage returns and terminal control codes removed). */
   readonly onLine?: (line: string) => void;
+  /** Called with every chunk as it arrives, unsplit. */
+  readonly onData?: (chunk: Buffer) => void;
 }
 
 interface Waiter {
@@ -58,6 +60,7 @@ export class ConsoleLog {
   private readonly timeoutScale: number;
   private readonly failurePatterns: readonly RegExp[];
   private readonly onLine: ((line: string) => void) | undefined;
+  private readonly onData: ((chunk: Buffer) => void) | undefined;
 
   constructor(
     readonly name: string,
@@ -66,6 +69,7 @@ export class ConsoleLog {
     this.timeoutScale = options.timeoutScale ?? 1;
     this.failurePatterns = options.failurePatterns ?? [];
     this.onLine = options.onLine;
+    this.onData = options.onData;
     if (options.transcriptFile) this.fd = openSync(options.transcriptFile, "w");
   }
 
@@ -105,7 +109,7 @@ export class ConsoleLog {
     return this.text.replace(/\r/g, "").split("\n").slice(-count);
   }
 
-  send(text: string): void {
+  send(text: string | Buffer): void {
     if (!this.input) throw new FruixError(`${this.name}: the console is not attached`);
     this.input.write(text);
   }
@@ -142,6 +146,7 @@ export class ConsoleLog {
   private receive(chunk: Buffer): void {
     // Written before anything else looks at it: the file is never behind what a failure quotes.
     if (this.fd !== undefined) writeSync(this.fd, chunk);
+    this.onData?.(chunk);
     this.text += chunk.toString("latin1");
     this.scan();
     this.match();

@@ -121,7 +121,7 @@ export class QemuMachine implements Machine {
       "-serial", "chardev:serial0",
       ...(await this.diskArgs()),
       ...cdrom,
-      "-nic", this.spec.forwardPorts?.length ? userNetwork(this.spec.forwardPorts) : "none",
+      "-nic", this.spec.forwardPorts?.length || this.spec.forwards?.length ? userNetwork(this.spec.forwardPorts ?? [], this.spec.forwards) : "none",
       // A watchdog a guest may arm (Fruix's trial boots do): inert until opened; on expiry QEMU resets the machine.
       "-device", "i6300esb", "-action", "watchdog=reset",
     ];

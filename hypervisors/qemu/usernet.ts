@@ -1,10 +1,15 @@
 // QEMU's user-mode network (slirp): host-forward arguments, and reading back
 // which host port each forward got (pure). Asking for host port 0 lets the
 // kernel pick a free one, so parallel runs never collide.
+import type { PortForward } from "../types.js";
 
 /** `-nic` value: a virtio card on slirp, sealed off from the host's networks, with the forwards. */
-export function userNetwork(forwardPorts: readonly number[]): string {
-  return ["user", "model=virtio-net-pci", "restrict=on", ...forwardPorts.map((p) => `hostfwd=tcp:127.0.0.1:0-:${p}`)].join(",");
+export function userNetwork(forwardPorts: readonly number[], fixed: readonly PortForward[] = []): string {
+  return [
+    "user", "model=virtio-net-pci", "restrict=on",
+    ...forwardPorts.map((p) => `hostfwd=tcp:127.0.0.1:0-:${p}`),
+    ...fixed.map((f) => `hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`),
+  ].join(",");
 }
 
 /**

@@ -10,3 +10,13 @@ export function checkInstallTargetDevice(device: string | undefined, option = "-
   }
   return device;
 }
+
+/** `--forward HOST:GUEST` (both TCP ports, 1..65535) (pure). */
+export function parseForward(text: string, option = "--forward"): { host: number; guest: number } {
+  const m = /^(\d{1,5}):(\d{1,5})$/.exec(text);
+  const valid = (n: number) => n >= 1 && n <= 65535;
+  if (!m || !valid(Number(m[1])) || !valid(Number(m[2]))) {
+    throw new FruixError(`${option} needs HOST:GUEST, two TCP ports from 1 to 65535 (such as 8080:8080), not '${text}'`, { exitCode: 2 });
+  }
+  return { host: Number(m[1]), guest: Number(m[2]) };
+}

@@ -11,7 +11,7 @@ import { parseSize } from "../disk/size.js";
 import { materializeRootfs } from "../deploy/rootfs.js";
 import type { OperatingSystem } from "../declaration/types.js";
 import { buildInstallerSystem } from "../deploy/installer.js";
-import { checkInstallTargetDevice } from "./args.js";
+import { checkInstallTargetDevice, parseForward } from "./args.js";
 import { buildInstallerDisk, buildInstallerIso } from "../deploy/installer-media.js";
 import { buildInstallerRoot } from "../deploy/installer.js";
 import { parseDestination, type SshDestination } from "../copy/destination.js";
@@ -49,9 +49,14 @@ async function planned(context: CommandContext, fn: () => Promise<Result>): Prom
   return dryRun(async () => void (await fn()));
 }
 
-async function buildFromFile(context: CommandContext, file: string, log: Logger): Promise<{ store: Store; build: SystemBuild; os: OperatingSystem }> {
+async function buildFromFile(
+  context: CommandContext,
+  file: string,
+  log: Logger,
+  transform: (os: OperatingSystem) => OperatingSystem = (os) => os,
+): Promise<{ store: Store; build: SystemBuild; os: OperatingSystem }> {
   const declaration = await loadDeclaration(file);
-  const os = selectSystem(declaration, context.options.system);
+  const os = transform(selectSystem(declaration, context.options.system));
   const store = await Store.open({ store: context.options.store });
   const build = await log.step(`build ${os.binding} (${os.hostName})`, () => buildSystem(store, os, log));
   // Keeps the newest build of each host name safe from `fruix store gc`.
@@ -180,6 +185,20 @@ export const commands: Record<string, Command> = {
       };
     }),
 
+  async "system vm"(context) {
+    const [file] = expectArgs(context, ["FILE"], "system vm");
+    const forwards = (context.options.forward ?? []).map((f) => parseForward(f));
+    const rootSize = optionalSize(context.options["root-size"], "--root-size");
+    const log = loggerFor(context);
+    const vm = await import("./vm.js");
+    const { store, build } = await buildFromFile(context, file!, log, (os) => vm.vmSystem(os, forwards.length > 0));
+    const image = await log.step("disk image", () => buildImage(store, build, rootSize, log));
+    await store.addTempRoots([image.replace(/\/disk\.img$/, "")]); // no gc under a running VM
+    const accel = (context.options.accel ?? "auto") as "auto" | "kvm" | "tcg";
+    await vm.runVm({ disk: store.toHostPath(image), forwards, accel, log });
+    return new Printout("", {});
+  },
+
   async "system copy"(context) {
     const [closure] = expectArgs(context, ["CLOSURE"], "system copy");
     const log = loggerFor(context);
@@ -212,6 +231,13 @@ export const commands: Record<string, Command> = {
       return { closure_path: build.closurePath, destination: destination.url, items_sent: copied.sent.length, ...switched };
     });
   },
+
+  ...Object.fromEntries(
+    ["status", "list-generations", "rollback", "switch-generation", "delete-generations"].map((verb): [string, Command] => [
+      `system ${verb}`,
+      async (context) => (await import("./generations.js")).remoteGenerationsCommand(`system ${verb}`, context),
+    ]),
+  ),
 
   validate: async (context) => (await import("./validate.js")).validateCommand(context),
 

@@ -7,7 +7,7 @@ import { parseSize } from "../disk/size.js";
 import { FruixError } from "../errors.js";
 import { ACCELS, parseRetries, parseShard } from "../validate/matrix.js";
 import { defaultJobs, parseJobs } from "../validate/jobs.js";
-import { checkInstallTargetDevice } from "./args.js";
+import { checkInstallTargetDevice, parseForward } from "./args.js";
 
 /** What the shell completes for a value or an argument ("scenario": the ids `fruix validate --list` prints). */
 export type Completion = "file" | "directory" | "scenario" | "command";
@@ -144,6 +144,14 @@ export const OPTIONS = {
     description: "keep a failed scenario's machines running, print how to attach to and end each, and wait until they are ended",
   },
   to: { kind: "value", metavar: "ssh://[USER@]HOST[:PORT]", description: "the Fruix machine to send to" },
+  forward: {
+    kind: "value",
+    metavar: "HOST:GUEST",
+    multiple: true,
+    check: (value, option) => void parseForward(value, option),
+    description: "forward TCP port HOST on 127.0.0.1 to port GUEST of the VM (again for more ports)",
+  },
+  on: { kind: "value", metavar: "ssh://HOST", description: "the Fruix machine whose generations to act on, over SSH: ssh://[USER@]HOST[:PORT]" },
   identity: {
     kind: "value",
     metavar: "KEY",
@@ -198,6 +206,8 @@ export interface GroupSpec {
 const OUTPUT = ["json", "quiet"] as const satisfies readonly OptionName[];
 const BUILD = ["system", "store", ...OUTPUT] as const satisfies readonly OptionName[];
 const SSH = ["to", "identity", "known-hosts", "accept-new-host-key"] as const satisfies readonly OptionName[];
+const ON = ["on", "identity", "known-hosts", "accept-new-host-key", ...OUTPUT] as const satisfies readonly OptionName[];
+const ON_NOTE = "Runs the machine's own helper (/usr/local/bin/fruix) over SSH, with pinned host keys as 'fruix system copy'.";
 const FILE: ArgumentSpec = { name: "FILE", complete: "file" };
 
 export const GROUPS: readonly GroupSpec[] = [
@@ -261,6 +271,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     examples: ["fruix system installer-iso examples/minimal.scm --install-target-device /dev/vda"],
   },
   {
+    words: ["system", "vm"],
+    summary: "boot the system in a throw-away QEMU VM on this terminal",
+    description:
+      "Builds the system's disk image and boots it in QEMU on a copy-on-write overlay, the image untouched. The VM's serial console is a root shell (in place of a getty there). On a terminal, it is attached in raw mode: Ctrl-] leaves and stops the VM. Without a terminal the console streams to stdout. With --forward, the VM gets QEMU's user network (and a DHCP client on eth0 when the declaration has none). Nothing is left behind when it ends, the guest powers off, or on Ctrl-C without a terminal.",
+    arguments: [FILE],
+    options: ["system", "store", "quiet", "forward", "accel", "root-size"],
+    examples: ["fruix system vm examples/minimal.scm --forward 8080:8080"],
+  },
+  {
     words: ["system", "copy"],
     summary: "send a closure's missing store items to a Fruix machine",
     description: "Sends the store items of CLOSURE the machine at --to lacks, over SSH with pinned host keys. Prints closure_path=, destination=, items=, items_sent= and bytes_sent=.",
@@ -277,6 +296,51 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [...BUILD, ...SSH, "trial"],
     required: ["to"],
     examples: ["fruix system reconfigure web.scm --to ssh://root@web", "fruix system reconfigure web.scm --to ssh://root@web --trial"],
+  },
+  {
+    words: ["system", "status"],
+    summary: "a machine's booted, current and rollback generations",
+    description: `${ON_NOTE} Prints destination=, then booted_, current_ and rollback_generation= (each with its _closure= and _created=, or =none).`,
+    arguments: [],
+    options: ON,
+    required: ["on"],
+    examples: ["fruix system status --on ssh://root@web"],
+  },
+  {
+    words: ["system", "list-generations"],
+    summary: "list a machine's generations",
+    description: `${ON_NOTE} Prints one line per generation: its number, creation date, closure and roles (current, rollback, booted), tab-separated; PATTERN (N, N,M, N..M, N.., ..M, or an age: 10d, 2w, 1m) selects some. --json: {"destination", "generations": [{number, created, closure, roles}]}.`,
+    arguments: [{ name: "PATTERN", optional: true }],
+    options: ON,
+    required: ["on"],
+    examples: ["fruix system list-generations --on ssh://root@web", "fruix system list-generations 2.. --on ssh://root@web --json"],
+  },
+  {
+    words: ["system", "rollback"],
+    summary: "make a machine's rollback generation the boot default",
+    description: `${ON_NOTE} The rollback generation becomes current (the boot default, at the next reboot) and the current one the rollback. Prints destination=, current_generation=, rollback_generation=, closure= and reboot_required=.`,
+    arguments: [],
+    options: ON,
+    required: ["on"],
+    examples: ["fruix system rollback --on ssh://root@web"],
+  },
+  {
+    words: ["system", "switch-generation"],
+    summary: "make generation N a machine's boot default",
+    description: `${ON_NOTE} Generation N becomes current (the boot default, at the next reboot) and the current one the rollback. Prints as 'fruix system rollback'.`,
+    arguments: [{ name: "N" }],
+    options: ON,
+    required: ["on"],
+    examples: ["fruix system switch-generation 3 --on ssh://root@web"],
+  },
+  {
+    words: ["system", "delete-generations"],
+    summary: "delete a machine's old generations",
+    description: `${ON_NOTE} Deletes the generations PATTERN selects (as list-generations), keeping the booted, current and rollback ones and saying so. Prints destination=, deleted_generations= and kept_generations=.`,
+    arguments: [{ name: "PATTERN" }],
+    options: ON,
+    required: ["on"],
+    examples: ["fruix system delete-generations ..5 --on ssh://root@web", "fruix system delete-generations 1m --on ssh://root@web"],
   },
   {
     words: ["validate"],

@@ -30,6 +30,7 @@ usage: fruix system status
        fruix system list-generations [PATTERN]
        fruix system switch [--trial] /frx/store/...-fruix-system-...
        fruix system rollback
+       fruix system switch-generation N
        fruix system delete-generations PATTERN
 PATTERN: N, N,M,..., N..M, N.., ..M, or Nd, Nw, Nm (created more than
 N days, weeks, 30-day months ago)
@@ -39,7 +40,7 @@ health checks pass; otherwise the machine returns to the current generation.
 USAGE
 }
 
-commands="fruix system status|list-generations|switch|rollback|delete-generations|assess-boot; fruix --help"
+commands="fruix system status|list-generations|switch|rollback|switch-generation|delete-generations|assess-boot; fruix --help"
 
 usage_error() { # MESSAGE: one line on stderr, exit 2 (the full usage is --help's)
 	echo "fruix: $1" >&2
@@ -1275,6 +1276,29 @@ cmd_rollback() {
 	[ -n "$target" ] || die "no rollback generation recorded (there is one after a switch)"
 	[ -d "$system_dir/generations/$target" ] ||
 		die "rollback generation $target is gone ($system_dir/generations/$target is missing)"
+	move_to "$target" "$current"
+}
+
+# Makes an existing generation the boot default, the current one becoming
+# the rollback: a rollback to any generation, as `guix system switch-generation`.
+cmd_switch_generation() {
+	arguments 1 1 "switch-generation N" $#
+	is_number "$1" || usage_error "switch-generation needs a generation number, not '$1'"
+	require_layout
+	take_lock
+	family=$(system_family) || exit
+	boot require
+	current=$(current_generation) || exit
+	target=$(dec "$1")
+	refuse_during_trial
+	has_generation "$target" || die "no generation $target (see 'fruix system list-generations')"
+	[ "$target" != "$current" ] || die "generation $target is the current generation already"
+	move_to "$target" "$current"
+}
+
+move_to() { # TARGET CURRENT: the shared end of rollback and switch-generation
+	target=$1
+	current=$2
 	closure=$(closure_of "$target")
 	check_system_closure "$closure"
 	boot prepare "$target" "$closure" "$(created_of "$target")" "$current"
@@ -1391,6 +1415,7 @@ status) cmd_status "$@" ;;
 list-generations) cmd_list_generations "$@" ;;
 switch) cmd_switch "$@" ;;
 rollback) cmd_rollback "$@" ;;
+switch-generation) cmd_switch_generation "$@" ;;
 delete-generations) cmd_delete_generations "$@" ;;
 assess-boot) cmd_assess_boot "$@" ;;
 -h | --help | help) usage ;;

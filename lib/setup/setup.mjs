@@ -28,6 +28,9 @@ const debianTools = {
   "xz-utils": "/usr/bin/xz",
   shellcheck: "/usr/bin/shellcheck",
   chromium: "/usr/bin/chromium", // tests only: the sign-off page is rendered and screenshotted in a real browser
+  // tests only: node-pty (test/vm.test.ts) has no Linux prebuilt addon; npm builds it with node-gyp.
+  make: "/usr/bin/make",
+  "g++": "/usr/bin/g++",
 };
 
 function log(message) {
