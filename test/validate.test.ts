@@ -282,6 +282,25 @@ describe("--debug-on-failure", () => {
 });
 
 describe("interrupting a validation", () => {
+  it("Ctrl-C with two scenarios running at once (--jobs 2) stops both machines and leaves nothing", async () => {
+    const before = await validateWorkDirs();
+    const child = execa(process.execPath, [join(packageRoot, "dist/lib/cli/main.js"), "validate", "image-boot", "direct-install", "--jobs", "2", "--accel", "tcg", "--report-dir", join(await tempDir(), "r")], {
+      env: { FRUIX_STORE: store },
+      reject: false,
+    });
+    let both = false;
+    for (let i = 0; i < 240 && !both && child.exitCode === null; i++) {
+      both = (await ourQemus()).length === 2;
+      if (!both) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(both, "two QEMU processes at once").toBe(true);
+    child.kill("SIGINT");
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(await ourQemus()).toEqual([]);
+    expect(await newWorkDirs(before)).toEqual([]);
+  }, 300_000);
+
   it("Ctrl-C during a boot exits 130 and leaves no QEMU process or work directory", async () => {
     const before = await validateWorkDirs();
     const child = execa(process.execPath, [join(packageRoot, "dist/lib/cli/main.js"), "validate", "image-boot", "--accel", "tcg", "--report-dir", join(await tempDir(), "r")], {
