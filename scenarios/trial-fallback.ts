@@ -141,8 +141,9 @@ export default defineScenario({
     vm.machine.console.send("reboot\n");
     const trialC = await ctx.step("(c) reboot into the trial", () => waitLine(ACTIVATED));
     ctx.check("(c) the candidate boots", trialC[1], built.c.build.closurePath);
-    const armedC = await ctx.step("(c) wait for the helper to arm the watchdog", () => waitLine(/fruix: watchdog armed[^\r\n]*/));
-    ctx.check("(c) the watchdog guards the trial boot", armedC[0], /^fruix: watchdog armed: the machine resets unless generation 4 is blessed within 180 s$/);
+    // Up to the line's end: the console may deliver a line in pieces.
+    const armedC = await ctx.step("(c) wait for the helper to arm the watchdog", () => waitLine(/(fruix: watchdog armed[^\r\n]*)\r?\n/));
+    ctx.check("(c) the watchdog guards the trial boot", armedC[1], /^fruix: watchdog armed: the machine resets unless generation 4 is blessed within 180 s$/);
     const verdictC = await ctx.step("(c) wait for its health checks to pass", () => waitLine(TRIAL_LINE));
     ctx.check("(c) the helper blesses it", verdictC[1], /^trial=blessed current_generation=4 rollback_generation=1/);
     await ctx.step("(c) open the validation shell", () => vm.openShell());
