@@ -7,6 +7,8 @@ export interface Logger {
   info(message: string): void;
   /** Runs `fn` as a named step: prints its start, then its duration when it ends. */
   step<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /** Runs `fn` with each line it logs, at any depth, after `label`: the lines of cells run side by side stay told apart. */
+  labelled<T>(label: string, fn: () => Promise<T>): Promise<T>;
 }
 
 function seconds(ms: number): string {
@@ -15,18 +17,20 @@ function seconds(ms: number): string {
 
 export function createLogger(options: { quiet?: boolean; write?: (line: string) => void } = {}): Logger {
   const write = options.write ?? ((line: string) => process.stderr.write(line + "\n"));
-  const depth = new AsyncLocalStorage<number>();
-  const emit = (text: string, level = depth.getStore() ?? 0) => {
-    if (!options.quiet) write(`${"  ".repeat(level)}${text}`);
+  const context = new AsyncLocalStorage<{ level: number; label?: string }>();
+  const emit = (text: string, level = context.getStore()?.level ?? 0) => {
+    const label = context.getStore()?.label;
+    if (!options.quiet) write(`${label ? `${label} ` : ""}${"  ".repeat(level)}${text}`);
   };
   return {
     info: (message) => emit(message),
+    labelled: (label, fn) => context.run({ level: context.getStore()?.level ?? 0, label }, fn),
     async step(name, fn) {
-      const level = depth.getStore() ?? 0;
+      const level = context.getStore()?.level ?? 0;
       const started = Date.now();
       emit(`${name} ...`, level);
       try {
-        const value = await depth.run(level + 1, fn);
+        const value = await context.run({ ...context.getStore(), level: level + 1 }, fn);
         emit(`${name}: done in ${seconds(Date.now() - started)}`, level);
         return value;
       } catch (error) {

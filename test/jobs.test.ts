@@ -6,8 +6,9 @@ import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hypervisorFactory } from "../hypervisors/index.js";
-import { silentLogger } from "../lib/log.js";
+import { createLogger } from "../lib/log.js";
 import type { Store } from "../lib/store/index.js";
+import { manPage } from "../lib/cli/man.js";
 import { defaultJobs, inPool, Mutex, parseJobs } from "../lib/validate/jobs.js";
 import type { Cell, Project } from "../lib/validate/matrix.js";
 import { jsonReporter } from "../lib/validate/reporters/json.js";
@@ -34,6 +35,12 @@ describe("the default number of jobs", () => {
     const help = await fruix(["validate", "--help"]);
     const text = help.stdout.replace(/\s+/g, " ");
     expect(text).toContain(`--jobs N run up to N scenarios (or matrix cells) at once, each with its own machines; builds stay one at a time (default: one per core, at most one per 1.5 GiB of memory (${defaultJobs()} on this machine))`);
+  });
+
+  it("is stated in the man page without a figure: the page is built once and read on other machines", () => {
+    const page = manPage("1.2.3").replace(/\s+/g, " ");
+    expect(page).toContain("one per core, at most one per 1.5 GiB of memory)");
+    expect(page).not.toMatch(/on this machine/);
   });
 
   it("refuses anything but a whole number from 1 to 64, in one line, exit 2", async () => {
@@ -114,6 +121,7 @@ describe("a run with --jobs 3 against the same run with --jobs 1", () => {
   let store: Store;
   const windows = new Map<number, Array<[number, number]>>();
   const dirs = new Map<number, string>();
+  const progress = new Map<number, string[]>();
 
   beforeAll(async () => {
     store = await freshStore();
@@ -121,6 +129,8 @@ describe("a run with --jobs 3 against the same run with --jobs 1", () => {
     for (const jobs of [1, 3]) {
       const seen: Array<[number, number]> = [];
       windows.set(jobs, seen);
+      const lines: string[] = [];
+      progress.set(jobs, lines);
       // Different lengths, so a parallel run finishes them out of order.
       const scenario = (id: string, ms: number, pass: boolean): Scenario =>
         defineScenario({
@@ -150,7 +160,7 @@ describe("a run with --jobs 3 against the same run with --jobs 1", () => {
         cells,
         {
           store,
-          log: silentLogger,
+          log: createLogger({ write: (line) => lines.push(line) }),
           adapter: (p) => hypervisorFactory(p.hypervisor, { accel: p.accel, timeoutScale: p.timeoutScale, log: () => undefined }),
           declaration: exampleFile,
           keep: false,
@@ -175,6 +185,14 @@ describe("a run with --jobs 3 against the same run with --jobs 1", () => {
     const overlaps = (w: Array<[number, number]>) => w.some(([s1, e1], i) => w.some(([s2], j) => i !== j && s2 >= s1 && s2 < e1));
     expect(overlaps(windows.get(1)!)).toBe(false);
     expect(overlaps(windows.get(3)!)).toBe(true);
+  });
+
+  it("labels every progress line with its cell when cells run side by side, and no line when they run one at a time", () => {
+    const parallel = progress.get(3)!;
+    expect(parallel.length).toBeGreaterThan(10);
+    for (const line of parallel) expect(line).toMatch(/^\[qemu-tcg\/(slow|failing|quick|medium)\] /);
+    expect(parallel).toContain("[qemu-tcg/failing]   FAIL failing: check 1 failed: the scenario passes: expected true, seen false");
+    for (const line of progress.get(1)!) expect(line).not.toMatch(/^\[/);
   });
 
   it("writes the same files with the same content (times aside): matrix.json, JUnit, the summary, every attempt's report", async () => {

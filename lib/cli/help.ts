@@ -38,14 +38,17 @@ export function optionUsage(name: OptionName): string {
   return spec.short ? `-${spec.short}, ${long}` : long;
 }
 
-/** The option's description with what it accepts and its default. */
-export function optionText(name: OptionName): string {
+/**
+ * The option's description with what it accepts and its default; `here`
+ * (--help) adds this machine's figure, which the man page, built once, leaves out.
+ */
+export function optionText(name: OptionName, here = true): string {
   const spec: OptionSpec = OPTIONS[name];
   if (spec.kind === "flag") return spec.description;
   const parts = [spec.description];
   if (spec.choices) parts.push(`(one of: ${spec.choices.join(", ")})`);
   if (spec.multiple) parts.push("(may be given more than once)");
-  if (spec.default) parts.push(`(default: ${spec.default})`);
+  if (spec.default) parts.push(`(default: ${spec.default}${here && spec.defaultHere ? ` (${spec.defaultHere()})` : ""})`);
   return parts.join(" ");
 }
 

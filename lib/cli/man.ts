@@ -22,7 +22,7 @@ function commandSection(command: CommandSpec): string[] {
   return [
     `.SS ${roff(`fruix ${commandSynopsis(command)}${required}`)}`,
     roff(`${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}. ${command.description}`),
-    ...optionsOf(command).flatMap((name) => [".TP", bold(optionUsage(name)), roff(optionText(name))]),
+    ...optionsOf(command).flatMap((name) => [".TP", bold(optionUsage(name)), roff(optionText(name, false))]),
     ".PP",
     `Example${command.examples.length > 1 ? "s" : ""}:`,
     ".RS",
@@ -46,7 +46,7 @@ export function manPage(version: string): string {
     ".PP",
     roff(`Commands come in groups: ${GROUPS.map((g) => `${g.word} (${g.summary})`).join("; ")}. 'fruix GROUP' alone lists a group's commands; 'fruix COMMAND --help' shows a command's options.`),
     ".SH OPTIONS",
-    ...TOP_OPTIONS.flatMap((name) => [".TP", bold(optionUsage(name)), roff(optionText(name))]),
+    ...TOP_OPTIONS.flatMap((name) => [".TP", bold(optionUsage(name)), roff(optionText(name, false))]),
     ".SH COMMANDS",
     ...COMMANDS.flatMap(commandSection),
     ".SH ENVIRONMENT",

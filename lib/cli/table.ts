@@ -28,6 +28,8 @@ export interface ValueOption {
   readonly description: string;
   /** What happens without the option, in words (help and man page). */
   readonly default?: string;
+  /** This machine's figure for the default, for `--help` only: the man page is built once and read on other machines. */
+  readonly defaultHere?: () => string;
   /** The only values accepted; anything else is refused, with a suggestion. */
   readonly choices?: readonly string[];
   /** With choices: "unknown <noun> 'x' (known: ...)" instead of "--opt must be one of ...". */
@@ -137,7 +139,8 @@ export const OPTIONS = {
     metavar: "N",
     check: (value, option) => void parseJobs(value, option),
     description: "run up to N scenarios (or matrix cells) at once, each with its own machines; builds stay one at a time",
-    default: `one per core, at most one per 1.5 GiB of memory (${defaultJobs()} on this machine)`,
+    default: "one per core, at most one per 1.5 GiB of memory",
+    defaultHere: () => `${defaultJobs()} on this machine`,
   },
   "debug-on-failure": {
     kind: "flag",

@@ -41,6 +41,8 @@ export interface AttemptOptions {
   /** Keep machine disks and state of a failed attempt (their path is printed). */
   readonly keep: boolean;
   readonly verbose?: boolean;
+  /** Put before each verbose console line: the cell's label when cells run side by side. */
+  readonly label?: string;
   readonly runId: string;
   /** Hears of each step as it ends. */
   readonly onStep?: (step: StepRecord) => void;
@@ -207,6 +209,7 @@ class Run implements ScenarioContext {
   async guest(name: string, request: MachineRequest): Promise<Guest> {
     const profile = guestProfileOf(await this.declaredSystem());
     const verbose = this.options.verbose;
+    const prefix = this.options.label ? `${this.options.label} ` : "";
     const machine = await this.hypervisor.createMachine({
       name,
       disks: request.disks,
@@ -217,7 +220,7 @@ class Run implements ScenarioContext {
       console: {
         transcriptFile: join(this.folder, transcriptFile(name)),
         failurePatterns: request.failurePatterns ? request.failurePatterns(profile.failurePatterns) : profile.failurePatterns,
-        onLine: verbose ? (line) => process.stderr.write(`${name} # ${line}\n`) : undefined,
+        onLine: verbose ? (line) => process.stderr.write(`${prefix}${name} # ${line}\n`) : undefined,
       },
     });
     this.machines.push(machine);

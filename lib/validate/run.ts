@@ -87,7 +87,18 @@ async function emitNow(settings: RunSettings, reporters: readonly Reporter[], ev
   }
 }
 
-async function runCell(cell: Cell<Scenario>, settings: RunSettings, reporters: readonly Reporter[], buildLock: Mutex): Promise<CellRecord> {
+/** How a cell's lines start when cells run side by side (pure). */
+export function cellLabel(layout: RunLayout, cell: Cell<Scenario>): string {
+  return layout === "plain" ? `[${cell.scenario.id}]` : `[${cell.project.name}/${cell.scenario.id}]`;
+}
+
+async function runCell(
+  cell: Cell<Scenario>,
+  settings: RunSettings,
+  reporters: readonly Reporter[],
+  buildLock: Mutex,
+  label: string | undefined,
+): Promise<CellRecord> {
   const { project, scenario } = cell;
   const id: CellId = { project: project.name, scenario: scenario.id };
   const base = { project: project.name, hypervisor: project.hypervisor, scenario: scenario.id, phase: scenario.phase, title: scenario.title };
@@ -123,6 +134,7 @@ async function runCell(cell: Cell<Scenario>, settings: RunSettings, reporters: r
           timeoutScale: project.timeoutScale,
           keep: settings.keep,
           verbose: settings.verbose,
+          label,
           runId: settings.runId,
           onStep,
           buildLock,
@@ -178,8 +190,12 @@ export async function runValidation(cells: ReadonlyArray<Cell<Scenario>>, settin
   await emit(settings, reporters, { type: "begin", run: snapshot(false) });
   // Builds go into one store one at a time (the second cell finds the first one's items); machines run in parallel.
   const buildLock = new Mutex();
-  await inPool(cells, settings.jobs ?? 1, async (cell, index) => {
-    const record = await runCell(cell, settings, reporters, buildLock);
+  const jobs = settings.jobs ?? 1;
+  await inPool(cells, jobs, async (cell, index) => {
+    // Side by side, every progress and console line says which cell it belongs to.
+    const label = jobs > 1 && cells.length > 1 ? cellLabel(settings.layout, cell) : undefined;
+    const work = () => runCell(cell, settings, reporters, buildLock, label);
+    const record = label ? await settings.log.labelled(label, work) : await work();
     finished[index] = record;
     await emit(settings, reporters, { type: "cell-end", cell: record, run: snapshot(false) });
   });
