@@ -116,7 +116,7 @@ describe("help", () => {
       for (const name of optionsOf(command)) {
         expect(text, `${commandName(command)} --${name}`).toContain(`--${name}`);
         const spec = OPTIONS[name];
-        if ("default" in spec) expect(text.replace(/\s+/g, " "), `${commandName(command)} --${name}`).toContain(`(default: ${spec.default})`);
+        if ("default" in spec) expect(text.replace(/\s+/g, " "), `${commandName(command)} --${name}`).toContain(`(default: ${spec.default}`);
         if ("choices" in spec) expect(text, `${commandName(command)} --${name}`).toContain(`(one of: ${spec.choices.join(", ")})`);
       }
       for (const example of command.examples) expect(text).toContain(`\n  ${example}`);

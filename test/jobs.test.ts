@@ -34,7 +34,7 @@ describe("the default number of jobs", () => {
   it("is stated in --help, with the machine's own figure", async () => {
     const help = await fruix(["validate", "--help"]);
     const text = help.stdout.replace(/\s+/g, " ");
-    expect(text).toContain(`--jobs N run up to N scenarios (or matrix cells) at once, each with its own machines; builds stay one at a time (default: one per core, at most one per 1.5 GiB of memory (${defaultJobs()} on this machine))`);
+    expect(text).toContain(`--jobs N run up to N scenarios (or matrix cells) at once, each with its own machines; builds stay one at a time (default: one per core, at most one per 1.5 GiB of memory; ${defaultJobs()} on this machine)`);
   });
 
   it("is stated in the man page without a figure: the page is built once and read on other machines", () => {

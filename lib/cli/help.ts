@@ -48,7 +48,7 @@ export function optionText(name: OptionName, here = true): string {
   const parts = [spec.description];
   if (spec.choices) parts.push(`(one of: ${spec.choices.join(", ")})`);
   if (spec.multiple) parts.push("(may be given more than once)");
-  if (spec.default) parts.push(`(default: ${spec.default}${here && spec.defaultHere ? ` (${spec.defaultHere()})` : ""})`);
+  if (spec.default) parts.push(`(default: ${spec.default}${here && spec.defaultHere ? `; ${spec.defaultHere()}` : ""})`);
   return parts.join(" ");
 }
 
