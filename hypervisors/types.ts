@@ -106,7 +106,7 @@ export interface Machine {
    * (and QEMU's QMP), so they are free to attach; says how to attach and how to end it, and
    * resolves `ended` when the machine stops. destroy() still removes everything afterwards.
    */
-  keepForDebugging?(): Promise<{ readonly instructions: readonly string[]; readonly ended: Promise<void> }>;
+  keepForDebugging?(): Promise<HeldForDebugging>;
   /** What the adapter ran for this machine (once started); both adapters give it, a test's fake machine may not. */
   invocation?(): Invocation | undefined;
   /**
@@ -114,6 +114,16 @@ export interface Machine {
    * adapter made for it, unless `keepFiles` (--keep, to look at a failure).
    */
   destroy(options?: { keepFiles?: boolean }): Promise<void>;
+}
+
+/** A machine left running for an operator (--debug-on-failure). */
+export interface HeldForDebugging {
+  /** How to attach and how to end it, one line each. */
+  readonly instructions: readonly string[];
+  /** Resolves when the machine stops. */
+  readonly ended: Promise<void>;
+  /** Where its serial console is served (a unix socket) by which process, for `fruix vm attach`; absent when there is none here. */
+  readonly console?: { readonly socket: string; readonly pid: number; readonly end: string };
 }
 
 export interface HypervisorOptions {

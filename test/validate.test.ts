@@ -237,9 +237,11 @@ describe("--debug-on-failure", () => {
   it("keeps the failed scenario's machine running, says how to attach and end it, and goes on when it is ended", async () => {
     const before = await validateWorkDirs();
     const reportDir = join(await tempDir(), "report");
+    const heldDir = join(await tempDir(), "held");
+    const env = { FRUIX_STORE: store, FRUIX_HELD_DIR: heldDir };
     // The boot cannot reach its activation line in 2.4 s: a failure with a healthy machine behind it.
     const child = execa(process.execPath, [join(packageRoot, "dist/lib/cli/main.js"), "validate", "image-boot", "--accel", "tcg", "--timeout-scale", "0.01", "--debug-on-failure", "--quiet", "--report-dir", reportDir], {
-      env: { FRUIX_STORE: store },
+      env,
       reject: false,
     });
     let stderr = "";
@@ -252,22 +254,31 @@ describe("--debug-on-failure", () => {
     });
     const serialPath = /^DEBUG: {3}serial console: socat -,rawer UNIX-CONNECT:(\S+)$/m.exec(stderr)?.[1];
     const qmpPath = /^DEBUG: {3}end it: +echo '\{"execute":"qmp_capabilities"\} \{"execute":"quit"\}' \| socat - UNIX-CONNECT:(\S+) +\(or: kill \d+\)$/m.exec(stderr)?.[1];
-    expect(stderr).toMatch(/^DEBUG: vm: kept running for debugging \(--debug-on-failure\): QEMU pid \d+$/m);
+    expect(stderr).toMatch(/^DEBUG: vm: kept running for debugging \(--debug-on-failure\): QEMU pid \d+\nDEBUG: {3}attach: +fruix vm attach image-boot-vm {3}\(Ctrl-\] leaves it running\)$/m);
     expect(stderr).toMatch(/^DEBUG: {3}QMP: +socat - UNIX-CONNECT:\S+qmp\.sock/m);
     expect([serialPath, qmpPath]).toEqual([expect.stringMatching(/serial\.sock$/), expect.stringMatching(/qmp\.sock$/)]);
     expect((await ourQemus()).length).toBe(1);
-    // Attach as the operator would: the guest goes on booting; its shell answers on the console.
-    const serial = connect(serialPath!);
+
+    // A name that is not held: one line naming the held ones.
+    const wrong = await execa(process.execPath, [join(packageRoot, "dist/lib/cli/main.js"), "vm", "attach", "image-boot-vn"], { env, reject: false });
+    expect([wrong.exitCode, wrong.stderr.trim()]).toEqual([2, "fruix: no held machine 'image-boot-vn'; held now: image-boot-vm"]);
+
+    // Attach as the operator would (no terminal here: the console streams): the guest goes on booting;
+    // its shell answers; Ctrl-] leaves and the machine keeps running.
+    const attach = execa(process.execPath, [join(packageRoot, "dist/lib/cli/main.js"), "vm", "attach", "image-boot-vm"], { env, reject: false });
     let console = "";
-    serial.on("data", (c: Buffer) => (console += c.toString("latin1")));
+    attach.stdout!.on("data", (c: Buffer) => (console += c.toString("latin1")));
     for (let i = 0; i < 240 && !/fruix: activated/.test(console); i++) await new Promise((r) => setTimeout(r, 1000));
     expect(console).toMatch(/fruix: activated \/frx\/store\//);
     for (let i = 0; i < 30 && !console.includes("DEBUG-42"); i++) {
-      serial.write("echo DEBUG-$((6*7))\n");
+      attach.stdin!.write("echo DEBUG-$((6*7))\n");
       await new Promise((r) => setTimeout(r, 2000));
     }
     expect(console).toContain("DEBUG-42");
-    serial.destroy();
+    attach.stdin!.write(Buffer.from([0x1d]));
+    const left = await attach;
+    expect([left.exitCode, left.stderr]).toEqual([0, expect.stringContaining("fruix: the console of image-boot-vm (image-boot); Ctrl-] leaves it running. To end it: echo")]);
+    expect((await ourQemus()).length).toBe(1);
     // End it as the instructions say: QMP quit. The run then finishes, reports the failure, leaves nothing.
     const qmp = connect(qmpPath!);
     qmp.write('{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n');
@@ -278,6 +289,7 @@ describe("--debug-on-failure", () => {
     expect(await readFile(join(reportDir, "image-boot", "report.md"), "utf8")).toMatch(/vm: no \/fruix: activated .* on the console within 2\.4 s/);
     expect(await ourQemus()).toEqual([]);
     expect(await newWorkDirs(before)).toEqual([]);
+    expect(await readdir(heldDir)).toEqual([]); // the record went with the machine
   }, 400_000);
 });
 

@@ -10,7 +10,7 @@ import { FruixError } from "../../lib/errors.js";
 import { ConsoleLog } from "../console/log.js";
 import { type GuestShell, MarkerShell } from "../console/shell.js";
 import { shellQuote } from "../../lib/shell.js";
-import type { Accel, Endpoint, Invocation, Machine, MachineSpec } from "../types.js";
+import type { Accel, Endpoint, HeldForDebugging, Invocation, Machine, MachineSpec } from "../types.js";
 import { Qmp } from "./qmp.js";
 import { hostForwards, userNetwork } from "./usernet.js";
 
@@ -156,7 +156,7 @@ export class QemuMachine implements Machine {
     return this.commandLineText === undefined ? undefined : { kind: "command line", text: this.commandLineText };
   }
 
-  async keepForDebugging(): Promise<{ instructions: string[]; ended: Promise<void> }> {
+  async keepForDebugging(): Promise<HeldForDebugging> {
     if (!this.process || this.exitReason || !this.exit) return { instructions: [`${this.name}: QEMU is not running; nothing to attach to`], ended: Promise.resolve() };
     this.expectingExit = true;
     // QEMU serves one client per socket: Fruix lets go of both.
@@ -166,13 +166,15 @@ export class QemuMachine implements Machine {
     this.qmp = undefined;
     const serial = this.file("serial.sock");
     const qmp = this.file("qmp.sock");
-    const pid = this.process.pid;
+    const pid = this.process.pid!;
+    const end = `echo '{"execute":"qmp_capabilities"} {"execute":"quit"}' | socat - UNIX-CONNECT:${qmp}   (or: kill ${pid})`;
     return {
+      console: { socket: serial, pid, end },
       instructions: [
         `${this.name}: kept running for debugging (--debug-on-failure): QEMU pid ${pid}`,
         `  serial console: socat -,rawer UNIX-CONNECT:${serial}`,
         `  QMP:            socat - UNIX-CONNECT:${qmp}   (send {"execute":"qmp_capabilities"} first)`,
-        `  end it:         echo '{"execute":"qmp_capabilities"} {"execute":"quit"}' | socat - UNIX-CONNECT:${qmp}   (or: kill ${pid})`,
+        `  end it:         ${end}`,
       ],
       ended: this.exit,
     };

@@ -243,6 +243,14 @@ export const commands: Record<string, Command> = {
 
   "report sign-off": async (context) => (await import("./report.js")).signOffCommand(context),
 
+  async "vm attach"(context) {
+    const [name] = expectArgs(context, ["NAME"], "vm attach");
+    const { attachHeld } = await import("./vm.js");
+    await attachHeld(name!, loggerFor(context));
+    return new Printout("", {}); // stdout was the console
+
+  },
+
   async "store verify"(context) {
     expectArgs(context, [], "store verify");
     const store = await Store.open({ store: context.options.store });

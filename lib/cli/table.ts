@@ -217,6 +217,7 @@ export const GROUPS: readonly GroupSpec[] = [
   { word: "system", summary: "build, materialize, install and deploy a declared system" },
   { word: "store", summary: "check and clean the store" },
   { word: "report", summary: "documents made from validation runs" },
+  { word: "vm", summary: "machines validation keeps running for an operator" },
 ];
 
 export const SHELLS = ["bash", "zsh"] as const;
@@ -367,6 +368,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     examples: ["fruix report sign-off reports/latest --output sign-off.md"],
   },
   {
+    words: ["vm", "attach"],
+    summary: "attach this terminal to a machine --debug-on-failure kept running",
+    description:
+      "Attaches this terminal to the serial console of NAME, a machine 'fruix validate --debug-on-failure' kept running (the name it printed: <scenario>-<machine>), as 'fruix system vm' does: raw mode on a terminal, the console streamed otherwise. Ctrl-] leaves and the machine keeps running; ending it is the operator's (the way is printed). One client at a time: a second attach sees nothing until the first leaves. Fails with the held names when NAME is not one.",
+    arguments: [{ name: "NAME" }],
+    options: ["quiet"],
+    examples: ["fruix vm attach image-boot-vm"],
+  },
+  {
     words: ["store", "verify"],
     summary: "re-hash every store item",
     description: "Re-hashes every item in the store and names each damaged one on stderr. Prints checked= and corrupt=; exits 1 when an item is damaged.",
@@ -417,6 +427,7 @@ export const TOP_OPTIONS: readonly OptionName[] = ["help", "version"];
 /** Environment variables the man page documents. */
 export const ENVIRONMENT: ReadonlyArray<readonly [string, string]> = [
   ["FRUIX_STORE", "the store directory when --store is not given"],
+  ["FRUIX_HELD_DIR", "where --debug-on-failure records the machines it keeps, for 'fruix vm attach' (default: fruix-held-<uid> in TMPDIR)"],
   ["FRUIX_STATE_DIR", "where the store's metadata, GC roots and locks live (default: var/fruix beside the store)"],
   ["FRUIX_CACHE_DIR", "the download cache (default: $XDG_CACHE_HOME/fruix)"],
   ["FRUIX_XAPI_URL, FRUIX_XAPI_USER, FRUIX_XAPI_PASSWORD", "the XCP-ng pool the xcp-ng adapter uses (docs/xcp-ng.md)"],

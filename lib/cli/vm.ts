@@ -2,18 +2,20 @@
 // copy-on-write overlay, its serial console on this terminal (raw mode; Ctrl-]
 // leaves) or, without a terminal, streamed to stdout. Everything it makes (the
 // overlay, firmware variables, sockets, QEMU itself) goes when it ends: on
-// Ctrl-], the guest powering off, or a signal.
+// Ctrl-], the guest powering off, or a signal. `fruix vm attach NAME` puts a
+// machine --debug-on-failure holds on the terminal the same way.
 import { rm } from "node:fs/promises";
+import { connect, type Socket } from "node:net";
 import { hypervisorFactory } from "../../hypervisors/index.js";
 import type { PortForward } from "../../hypervisors/types.js";
-import { onInterrupt, temporaryDirectory } from "../cleanup.js";
+import { temporaryDirectory } from "../cleanup.js";
 import type { OperatingSystem } from "../declaration/types.js";
 import type { Logger } from "../log.js";
+import { attachTerminal, ESCAPE_NAME, type TerminalSession } from "../terminal.js";
+import { FruixError } from "../errors.js";
+import { findHeld } from "../validate/held.js";
 import { requireValidatable, withValidationShell } from "../validate/instrument.js";
 
-/** Ctrl-]: what telnet and `virsh console` leave with; never a byte a shell needs. */
-export const ESCAPE_BYTE = 0x1d;
-export const ESCAPE_NAME = "Ctrl-]";
 
 /**
  * What the VM boots: the declared system with a root shell on its serial
@@ -32,11 +34,6 @@ export function withNetwork(os: OperatingSystem): OperatingSystem {
   return { ...os, services: [...os.services, { type: "dhcp-client", config: { interface: "eth0" }, location: os.location }] };
 }
 
-/** Splits terminal input at the escape byte: what goes to the guest, and whether to leave (pure). */
-export function terminalInput(chunk: Buffer): { forward: Buffer; leave: boolean } {
-  const at = chunk.indexOf(ESCAPE_BYTE);
-  return at < 0 ? { forward: chunk, leave: false } : { forward: chunk.subarray(0, at), leave: true };
-}
 
 export interface VmOptions {
   readonly disk: string;
@@ -47,45 +44,58 @@ export interface VmOptions {
 
 /** Boots `disk` and attaches the console until the guest powers off or the escape key; returns how it ended. */
 export async function runVm(options: VmOptions): Promise<"powered-off" | "escape"> {
-  const { stdin, stdout } = process;
-  const interactive = stdin.isTTY === true && stdout.isTTY === true;
   const hypervisor = hypervisorFactory("qemu", { accel: options.accel, timeoutScale: 1, log: (line) => options.log.info(line) })();
   const { path: workDir, forget } = await temporaryDirectory("fruix-vm-");
-  const restore = () => {
-    if (interactive && stdin.isRaw) stdin.setRawMode(false);
-  };
-  const forgetTerminal = onInterrupt(restore);
   const machine = await hypervisor.createMachine({
     name: "vm",
     workDir,
     memoryMiB: 512,
     disks: [{ path: options.disk, mode: "overlay" }],
     forwards: options.forwards,
-    console: { onData: (chunk) => stdout.write(chunk) },
+    console: { onData: (chunk) => process.stdout.write(chunk) },
   });
-  let onInput: ((chunk: Buffer) => void) | undefined;
+  let terminal: TerminalSession | undefined;
   try {
-    if (interactive) options.log.info(`fruix: the console of the VM; ${ESCAPE_NAME} leaves (and stops it)`);
+    if (process.stdin.isTTY && process.stdout.isTTY) options.log.info(`fruix: the console of the VM; ${ESCAPE_NAME} leaves (and stops it)`);
     await machine.start();
-    const left = new Promise<"escape">((resolve) => {
-      onInput = (chunk: Buffer) => {
-        const { forward, leave } = terminalInput(chunk);
-        if (forward.length > 0) machine.console.send(forward);
-        if (leave) resolve("escape");
-      };
-      if (interactive) stdin.setRawMode(true);
-      stdin.on("data", onInput);
-      stdin.resume();
-    });
+    terminal = attachTerminal((bytes) => machine.console.send(bytes));
     const ended = machine.waitForPowerOff(2 ** 31 - 1).then(() => "powered-off" as const);
-    return await Promise.race([left, ended]);
+    return await Promise.race([terminal.left, ended]);
   } finally {
-    if (onInput) stdin.off("data", onInput);
-    stdin.pause();
-    restore();
-    forgetTerminal();
+    terminal?.release();
     await machine.destroy();
     forget();
     await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+function openSocket(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    socket.once("connect", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+/**
+ * `fruix vm attach NAME`: the console of a machine --debug-on-failure holds, on
+ * this terminal until the escape key (the machine keeps running) or until the
+ * machine ends.
+ */
+export async function attachHeld(name: string, log: Logger): Promise<"escape" | "ended"> {
+  const held = await findHeld(name);
+  const socket = await openSocket(held.serialSocket).catch((error: NodeJS.ErrnoException) => {
+    throw new FruixError(`cannot attach to ${held.name}: ${held.serialSocket}: ${error.code ?? error.message}`);
+  });
+  log.info(`fruix: the console of ${held.name} (${held.scenario}); ${ESCAPE_NAME} leaves it running. To end it: ${held.end}`);
+  socket.on("data", (chunk: Buffer) => process.stdout.write(chunk));
+  const closed = new Promise<"ended">((resolve) => socket.once("close", () => resolve("ended")));
+  socket.on("error", () => undefined); // a close follows
+  const terminal = attachTerminal((bytes) => socket.write(bytes));
+  try {
+    return await Promise.race([terminal.left, closed]);
+  } finally {
+    terminal.release();
+    socket.destroy();
   }
 }

@@ -27,6 +27,7 @@ const debianTools = {
   cpio: "/usr/bin/cpio",
   "xz-utils": "/usr/bin/xz",
   shellcheck: "/usr/bin/shellcheck",
+  socat: "/usr/bin/socat", // operators: --debug-on-failure's instructions reach QEMU's QMP socket with it
   chromium: "/usr/bin/chromium", // tests only: the sign-off page is rendered and screenshotted in a real browser
   // tests only: node-pty (test/vm.test.ts) has no Linux prebuilt addon; npm builds it with node-gyp.
   make: "/usr/bin/make",

@@ -19,6 +19,8 @@ import { buildInstallerSystem } from "../deploy/installer.js";
 import { buildInstallerDisk, buildInstallerIso } from "../deploy/installer-media.js";
 import { buildInstallerRoot } from "../deploy/installer.js";
 import { fruixVersion } from "../version.js";
+import { ESCAPE_NAME } from "../terminal.js";
+import { recordHeld } from "./held.js";
 import { packageRoot } from "../paths.js";
 import { declarationHash } from "../system/system-build.js";
 import { Guest, guestProfileOf } from "./guest.js";
@@ -251,7 +253,13 @@ async function holdForDebugging(machines: readonly Machine[], scenario: string):
   for (const machine of machines) {
     if (!machine.keepForDebugging) continue;
     const hold = await machine.keepForDebugging();
-    process.stderr.write(hold.instructions.map((line) => `DEBUG: ${line}\n`).join(""));
+    const lines = [...hold.instructions];
+    if (hold.console) {
+      const { record, forget } = await recordHeld({ scenario, machine: machine.name, pid: hold.console.pid, serialSocket: hold.console.socket, end: hold.console.end });
+      lines.splice(1, 0, `  attach:         fruix vm attach ${record.name}   (${ESCAPE_NAME} leaves it running)`);
+      void hold.ended.finally(forget);
+    }
+    process.stderr.write(lines.map((line) => `DEBUG: ${line}\n`).join(""));
     held.push(hold.ended);
   }
   if (held.length === 0) return;
