@@ -71,7 +71,7 @@ describe("fruix validate --matrix --list", () => {
 
 /** QEMU processes started from a directory named like ours (so other users' VMs do not count). */
 async function ourQemus(): Promise<string[]> {
-  const { stdout } = await execa("pgrep", ["-af", "qemu-system-x86_64.*fruix-validate"], { reject: false });
+  const { stdout } = await execa("pgrep", ["-af", `qemu-system-x86_64.*${tmpdir()}/fruix-validate`], { reject: false });
   return stdout.split("\n").filter(Boolean);
 }
 

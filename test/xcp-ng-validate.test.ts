@@ -21,7 +21,7 @@ async function testHostDirs(): Promise<string[]> {
 }
 
 async function ourQemus(): Promise<string[]> {
-  const { stdout } = await execa("pgrep", ["-af", "qemu-system-x86_64.*fruix-xcpng-testhost"], { reject: false });
+  const { stdout } = await execa("pgrep", ["-af", `qemu-system-x86_64.*${tmpdir()}/fruix-xcpng-testhost`], { reject: false });
   return stdout.split("\n").filter(Boolean);
 }
 

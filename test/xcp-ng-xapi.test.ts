@@ -9,6 +9,7 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,7 +28,7 @@ let xapi: XapiSession;
 let dir: string;
 
 async function ourQemus(): Promise<string[]> {
-  const { stdout } = await execa("pgrep", ["-af", "qemu-system-x86_64.*fruix-xcpng-testhost"], { reject: false });
+  const { stdout } = await execa("pgrep", ["-af", `qemu-system-x86_64.*${tmpdir()}/fruix-xcpng-testhost`], { reject: false });
   return stdout.split("\n").filter(Boolean);
 }
 

@@ -5,6 +5,7 @@ import { access } from "node:fs/promises";
 import { execa } from "execa";
 import type { Accel, Capabilities, Hypervisor, HypervisorOptions, Machine, MachineSpec } from "../types.js";
 import { OVMF_CODE, OVMF_VARS, QemuMachine } from "./machine.js";
+import { cachedProbe, type KvmProbe, probeKey } from "./probe-cache.js";
 
 export interface QemuOptions extends HypervisorOptions {
   readonly timeoutScale: number;
@@ -18,7 +19,7 @@ const PROBE_MS = 15_000;
  * /dev/kvm can exist while guests hang (no vmx/svm on the CPU, or nested
  * virtualization off): boot the firmware alone under KVM and see it speak.
  */
-export async function probeKvm(): Promise<{ usable: boolean; reason: string }> {
+export async function probeKvm(): Promise<KvmProbe> {
   try {
     await access("/dev/kvm", constants.R_OK | constants.W_OK);
   } catch {
@@ -59,7 +60,7 @@ export async function probeKvm(): Promise<{ usable: boolean; reason: string }> {
   }
 }
 
-let probed: Promise<{ usable: boolean; reason: string }> | undefined;
+let probed: Promise<KvmProbe> | undefined;
 
 export class QemuHypervisor implements Hypervisor {
   readonly name = "qemu";
@@ -77,10 +78,11 @@ export class QemuHypervisor implements Hypervisor {
     if (this.options.accel !== "auto") {
       return { ...base, accels: [this.options.accel], notes: [`acceleration ${this.options.accel} (as requested)`] };
     }
-    probed ??= probeKvm();
+    probed ??= probeKey([OVMF_CODE, OVMF_VARS]).then((key) => cachedProbe(key, probeKvm));
     const kvm = await probed;
-    if (kvm.usable) return { ...base, accels: ["kvm", "tcg"], notes: ["acceleration kvm (probed: OVMF ran under KVM)"] };
-    const note = `KVM unusable (${kvm.reason}); falling back to TCG, which is slower`;
+    const when = kvm.probedAt ? `, probed ${kvm.probedAt} and kept for this boot` : "";
+    if (kvm.usable) return { ...base, accels: ["kvm", "tcg"], notes: [`acceleration kvm (probed: OVMF ran under KVM${when})`] };
+    const note = `KVM unusable (${kvm.reason}${when}); falling back to TCG, which is slower`;
     this.options.log(`WARNING: ${note}`);
     return { ...base, accels: ["tcg"], notes: [`acceleration tcg: ${note}`] };
   }
