@@ -9,7 +9,7 @@ import { hypervisorFactory } from "../hypervisors/index.js";
 import { createLogger } from "../lib/log.js";
 import type { Store } from "../lib/store/index.js";
 import { manPage } from "../lib/cli/man.js";
-import { defaultJobs, inPool, Mutex, parseJobs } from "../lib/validate/jobs.js";
+import { defaultJobs, inPool, longestFirst, Mutex, parseJobs } from "../lib/validate/jobs.js";
 import type { Cell, Project } from "../lib/validate/matrix.js";
 import { jsonReporter } from "../lib/validate/reporters/json.js";
 import { junitReporter } from "../lib/validate/reporters/junit.js";
@@ -80,6 +80,14 @@ describe("the pool", () => {
     expect(done).toEqual([1, 3]);
   });
 
+  it("starts in a given order (never-timed first, then the longest first) and still returns results in list order", async () => {
+    expect(longestFirst([5, undefined, 30, 5, 0])).toEqual([1, 2, 0, 3, 4]);
+    expect(longestFirst([])).toEqual([]);
+    const started: number[] = [];
+    const results = await inPool(["a", "b", "c", "d"], 1, async (x, k) => (started.push(k), x.toUpperCase()), [2, 0, 3, 1]);
+    expect([started, results]).toEqual([[2, 0, 3, 1], ["A", "B", "C", "D"]]);
+  });
+
   it("a mutex runs one at a time, in order, and survives a failure", async () => {
     const mutex = new Mutex();
     const log: string[] = [];
@@ -122,6 +130,7 @@ describe("a run with --jobs 3 against the same run with --jobs 1", () => {
   const windows = new Map<number, Array<[number, number]>>();
   const dirs = new Map<number, string>();
   const progress = new Map<number, string[]>();
+  const startOrder = new Map<number, string[]>();
 
   beforeAll(async () => {
     store = await freshStore();
@@ -129,6 +138,7 @@ describe("a run with --jobs 3 against the same run with --jobs 1", () => {
     for (const jobs of [1, 3]) {
       const seen: Array<[number, number]> = [];
       windows.set(jobs, seen);
+      startOrder.set(jobs, []);
       const lines: string[] = [];
       progress.set(jobs, lines);
       // Different lengths, so a parallel run finishes them out of order.
@@ -141,6 +151,7 @@ describe("a run with --jobs 3 against the same run with --jobs 1", () => {
           hypervisors: ["qemu"],
           run: async (ctx) => {
             const start = Date.now();
+            startOrder.get(jobs)!.push(id);
             await ctx.step("wait", () => sleep(ms));
             seen.push([start, Date.now()]);
             ctx.result("waited_ms", ms);
@@ -171,6 +182,8 @@ describe("a run with --jobs 3 against the same run with --jobs 1", () => {
           matrixFile: "test.json",
           onlyProjects: [],
           jobs,
+          // What the last run took: with --jobs 3, the longest starts first; the reports keep list order.
+          lastSeconds: new Map([["qemu-tcg/slow", 1], ["qemu-tcg/failing", 2], ["qemu-tcg/quick", 3], ["qemu-tcg/medium", 99]]),
         },
         [markdownReporter, jsonReporter, junitReporter()],
       );
@@ -185,6 +198,12 @@ describe("a run with --jobs 3 against the same run with --jobs 1", () => {
     const overlaps = (w: Array<[number, number]>) => w.some(([s1, e1], i) => w.some(([s2], j) => i !== j && s2 >= s1 && s2 < e1));
     expect(overlaps(windows.get(1)!)).toBe(false);
     expect(overlaps(windows.get(3)!)).toBe(true);
+  });
+
+  it("starts the cells the last run found longest first with --jobs 3, and in list order with --jobs 1", () => {
+    // The three longest start together (in no fixed order among themselves); "slow", the shortest last time, waits.
+    expect(startOrder.get(3)!.slice(0, 3).sort()).toEqual(["failing", "medium", "quick"]);
+    expect(startOrder.get(1)!.slice(0, 4)).toEqual(["slow", "failing", "failing", "quick"]);
   });
 
   it("labels every progress line with its cell when cells run side by side, and no line when they run one at a time", () => {

@@ -21,7 +21,8 @@ import { progressReporter } from "../validate/reporters/progress.js";
 import { loadScenarios, selectScenarios } from "../validate/registry.js";
 import { ACCELS, type Matrix, MatrixFileError, matrixCells, parseMatrix, parseRetries, parseShard, shardCells, STATUS_WORD } from "../validate/matrix.js";
 import { defaultJobs, parseJobs } from "../validate/jobs.js";
-import { markLatest, type RunLayout, type RunSettings, runValidation } from "../validate/run.js";
+import { cellSeconds, markLatest, type RunLayout, type RunSettings, runValidation } from "../validate/run.js";
+import { readRunDir } from "../validate/run-dir.js";
 import type { Scenario } from "../validate/scenario.js";
 import { type CommandContext, Printout, type Result } from "./options.js";
 
@@ -78,6 +79,8 @@ export async function validateCommand(context: CommandContext): Promise<Result |
     verbose: o.verbose ?? false,
     jobs: o.jobs === undefined ? defaultJobs() : parseJobs(o.jobs),
     debugOnFailure: o["debug-on-failure"] ?? false,
+    // The previous run of this checkout (before latest moves to this one) says which cells are long.
+    lastSeconds: await readRunDir(join(reportsRoot, "latest")).then((run) => cellSeconds(run), () => undefined),
   };
   if (settings.jobs! > 1 && cells.filter((c) => !c.skip).length > 1) log.info(`running up to ${settings.jobs} cells at once (--jobs)`);
   await makeDirectories(reportDir).catch((error: Error) => {

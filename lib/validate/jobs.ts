@@ -20,17 +20,33 @@ export function parseJobs(value: string, option = "--jobs"): number {
 }
 
 /**
- * Runs `work` for every item, at most `jobs` at once, each started in list
- * order; resolves with the results in list order. The first error stops
- * new starts and is thrown once the running ones have settled.
+ * The order to start items in so that a long one is not left alone at the
+ * end: those never timed first (they may be long), then the longest first;
+ * ties keep list order (pure).
  */
-export async function inPool<T, R>(items: readonly T[], jobs: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export function longestFirst(expectedSeconds: ReadonlyArray<number | undefined>): number[] {
+  const rank = (i: number) => expectedSeconds[i] ?? Infinity;
+  return expectedSeconds.map((_, i) => i).sort((a, b) => rank(b) - rank(a) || a - b);
+}
+
+/**
+ * Runs `work` for every item, at most `jobs` at once, each started in list
+ * order (or in `order`, a permutation of the indices); resolves with the
+ * results in list order. The first error stops new starts and is thrown once
+ * the running ones have settled.
+ */
+export async function inPool<T, R>(
+  items: readonly T[],
+  jobs: number,
+  work: (item: T, index: number) => Promise<R>,
+  order: readonly number[] = items.map((_, i) => i),
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   let failed: { error: unknown } | undefined;
   const worker = async () => {
-    while (!failed && next < items.length) {
-      const index = next++;
+    while (!failed && next < order.length) {
+      const index = order[next++]!;
       try {
         results[index] = await work(items[index]!, index);
       } catch (error) {

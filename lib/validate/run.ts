@@ -15,7 +15,7 @@ import { symlinkAtomic, writeFileAtomic } from "../store/atomic.js";
 import { fruixCommit, fruixVersion } from "../version.js";
 import { makeDirectories } from "../fs.js";
 import { runAttempt } from "./engine.js";
-import { inPool, Mutex } from "./jobs.js";
+import { inPool, longestFirst, Mutex } from "./jobs.js";
 import { type Cell, classify, type Project, type Shard } from "./matrix.js";
 import type { AttemptRecord, CellId, CellRecord, Reporter, RunEvent, RunRecord, ScenarioReport, StepRecord } from "./report.js";
 import type { Scenario } from "./scenario.js";
@@ -47,6 +47,13 @@ export interface RunSettings {
   readonly jobs?: number;
   /** --debug-on-failure: a failed attempt's machines keep running; the run waits until the operator ends them. */
   readonly debugOnFailure?: boolean;
+  /** How long cells took last time, by `project/scenario`: with --jobs, the longest start first. */
+  readonly lastSeconds?: ReadonlyMap<string, number>;
+}
+
+/** The seconds each cell of a run took, by `project/scenario` (pure; from a run's matrix.json). */
+export function cellSeconds(run: Pick<RunRecord, "cells">): Map<string, number> {
+  return new Map(run.cells.filter((c) => c.status !== "skipped").map((c) => [`${c.project}/${c.scenario}`, c.seconds]));
 }
 
 /** An attempt's folder, relative to the run directory (pure). */
@@ -191,6 +198,7 @@ export async function runValidation(cells: ReadonlyArray<Cell<Scenario>>, settin
   // Builds go into one store one at a time (the second cell finds the first one's items); machines run in parallel.
   const buildLock = new Mutex();
   const jobs = settings.jobs ?? 1;
+  const order = longestFirst(cells.map((c) => (c.skip ? 0 : settings.lastSeconds?.get(`${c.project.name}/${c.scenario.id}`))));
   await inPool(cells, jobs, async (cell, index) => {
     // Side by side, every progress and console line says which cell it belongs to.
     const label = jobs > 1 && cells.length > 1 ? cellLabel(settings.layout, cell) : undefined;
@@ -198,7 +206,7 @@ export async function runValidation(cells: ReadonlyArray<Cell<Scenario>>, settin
     const record = label ? await settings.log.labelled(label, work) : await work();
     finished[index] = record;
     await emit(settings, reporters, { type: "cell-end", cell: record, run: snapshot(false) });
-  });
+  }, jobs > 1 ? order : undefined);
   const run = snapshot(true);
   await emit(settings, reporters, { type: "end", run });
   return run;
