@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { LongestFirst } from "./test/helpers/durations.js";
 
 // FRUIX_TEST_JSON=FILE also writes vitest's JSON report there (.ci/run reads its counts).
 const json = process.env.FRUIX_TEST_JSON;
@@ -16,6 +17,8 @@ export default defineConfig({
     // overrides. Each file has its own TMPDIR, so files never see each other's leftovers.
     poolOptions: { forks: { maxForks: workers, minForks: 1 } },
     setupFiles: ["test/helpers/own-tmpdir.ts"],
+    // Longest first, by vitest's timings or, on a clean clone, test/durations.json.
+    sequence: { sequencer: LongestFirst },
     reporters: json ? ["default", "json"] : ["default"],
     outputFile: json ? { json } : undefined,
   },
