@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { canonicalSystem, parseDeclaration, selectSystem } from "../lib/declaration/index.js";
 import { DeclarationError } from "../lib/errors.js";
 import { packageRoot } from "../lib/paths.js";
-import { declarationHash } from "../lib/system/system-build.js";
+import { declarationHash, sourceStoresOf, storeLayoutDocument, type SourceStore } from "../lib/system/system-build.js";
 
 const FILE = "dev.scm";
 const os = (extra: string, base = "(linux-busybox-base)") => `(define os (operating-system (host-name "h") (base ${base})\n${extra}))`;
@@ -74,4 +74,21 @@ describe("the development profile and sources in a declaration", () => {
       expect(error.message).toContain(fragment);
     });
   }
+});
+
+describe("source stores in store-layout.scm", () => {
+  const item = "/frx/store/" + "2".repeat(64) + "-busybox-source-1.35.0-4";
+  const sources: SourceStore[] = [
+    { name: "busybox", kind: "debian-source-package", path: item, root: `${item}/tree`, version: "1:1.35.0-4", provenance: [["dsc", "busybox_1.35.0-4.dsc"], ["dsc-sha256", "a".repeat(64)]] },
+    { name: "freebsd-src", kind: "freebsd-source", path: "/frx/store/x-freebsd-src", root: "/frx/store/x-freebsd-src/tree/usr/src", version: "14.1-RELEASE", provenance: [["set", "src.txz"], ["set-sha256", "b".repeat(64)]] },
+  ];
+
+  it("are written only when there are some, and read back as written", () => {
+    expect(storeLayoutDocument([item])).not.toContain("source-stores");
+    expect(storeLayoutDocument([item], [])).toBe(storeLayoutDocument([item]));
+    const text = storeLayoutDocument([item], sources);
+    expect(text).toContain(`   (root "${item}/tree")\n`);
+    expect(sourceStoresOf(text)).toEqual(sources);
+    expect(sourceStoresOf(storeLayoutDocument([item]))).toEqual([]);
+  });
 });

@@ -78,6 +78,31 @@ export function sourceStoreSexp(source: SourceStore): Sexp {
 }
 
 /**
+ * The source stores a store-layout.scm records (pure): what a native build
+ * reads back from a built closure or a running guest's metadata.
+ */
+export function sourceStoresOf(storeLayout: string): SourceStore[] {
+  const stores: SourceStore[] = [];
+  for (const block of storeLayout.split(/\(source-store\b/).slice(1)) {
+    const fields = new Map<string, string>();
+    for (const m of block.matchAll(/\(([a-z0-9-]+) (?:"((?:[^"\\]|\\.)*)"|([a-z0-9-]+))\)/g)) {
+      if (!fields.has(m[1]!)) fields.set(m[1]!, m[2] !== undefined ? (JSON.parse(`"${m[2]}"`) as string) : m[3]!);
+    }
+    const take = (key: string) => fields.get(key) ?? "";
+    const known = new Set(["name", "kind", "path", "root", "version"]);
+    stores.push({
+      name: take("name"),
+      kind: take("kind"),
+      path: take("path"),
+      root: take("root"),
+      version: take("version"),
+      provenance: [...fields].filter(([key]) => !known.has(key)),
+    });
+  }
+  return stores;
+}
+
+/**
  * metadata/store-layout.scm: every store item the closure references, and
  * its source stores (only when there are any: closures without keep their bytes).
  */
