@@ -141,6 +141,16 @@ describe("examples/development.scm", () => {
     expect(aptAfter).toBe(aptBefore);
   });
 
+  it("refuses a source package apt does not know in one line, adding nothing and leaving the host's apt as it was", async () => {
+    const before = await hostAptState();
+    const fresh = await freshStore();
+    const source = '(define os (operating-system (host-name "h") (base (linux-busybox-base))\n(sources (list (debian-source-package (name "fruix-no-such-source"))))))';
+    const error = await buildSystem(fresh, selectSystem(parseDeclaration(source, "bad.scm")), silentLogger).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^Debian source package 'fruix-no-such-source' is not known to apt's deb-src lists \(.*fruix-no-such-source.*\)$/);
+    expect(await readdir(fresh.storeDir)).toEqual([]);
+    expect(await hostAptState()).toBe(before);
+  });
+
   it("is the same closure when built again, and another example keeps its own", async () => {
     const again = await buildSystem(store, selectSystem(await loadDeclaration(example)), silentLogger);
     expect(again.closurePath).toBe(build.closurePath);
