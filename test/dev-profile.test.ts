@@ -151,9 +151,13 @@ describe("examples/development.scm", () => {
     expect(await hostAptState()).toBe(before);
   });
 
-  it("is the same closure when built again, and another example keeps its own", async () => {
+  it("is the same closure when built again, in a fresh store too, and another example keeps its own", async () => {
     const again = await buildSystem(store, selectSystem(await loadDeclaration(example)), silentLogger);
     expect(again.closurePath).toBe(build.closurePath);
+    // Imported and relocated anew (patchelf, specs, links): the same bytes, so the same paths.
+    const elsewhere = await buildSystem(await freshStore(), selectSystem(await loadDeclaration(example)), silentLogger);
+    expect(elsewhere.closurePath).toBe(build.closurePath);
+    expect(elsewhere.items).toEqual(build.items);
     const source = (await readFile(example, "utf8")).replace("(development-profile (development-profile-configuration))\n", "");
     const without = await buildSystem(store, selectSystem(parseDeclaration(source, "no-dev.scm")), silentLogger);
     expect(without.closurePath).not.toBe(build.closurePath);
@@ -178,7 +182,7 @@ describe("examples/development.scm", () => {
         await vm.openShell();
         const run = async (key: string, command: string) => seen.set(key, (await vm.run(command, { timeoutMs: 300_000 })).output.trim());
         await run("before", 'command -v gcc make cc || echo "no toolchain on PATH: $PATH"');
-        await run("links", "readlink /run/current-development /usr/include /run/current-system/development-profile");
+        await run("links", "for link in /run/current-development /usr/include /run/current-system/development-profile; do readlink $link; done");
         await run("helper", "command -v fruix-development-environment");
         await vm.succeed(
           "mkdir -p /tmp/hello && cd /tmp/hello && printf '%s\\n' '#include <stdio.h>' '#include <limits.h>' '#include <math.h>' " +
@@ -206,6 +210,7 @@ describe("examples/development.scm", () => {
     );
     const transcript = await readFile(join(folder, "vm-serial.log"), "latin1").catch(() => "");
     expect(report.status, transcript.slice(-3000)).toBe("PASS");
+    console.log([...seen].map(([k, v]) => `${k}: ${v}`).join("\n"));
     const profile = item("fruix-development-profile");
     expect(seen.get("before")).toMatch(/^no toolchain on PATH: /);
     expect(seen.get("before")).not.toContain("development");
