@@ -6,6 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
+import { linuxDiskDevice } from "../scenarios/checks/installer.js";
 import { describeConfig, normalizeTlsFingerprint, readConfig } from "../hypervisors/xcp-ng/config.js";
 import { hostNote, identifyHost } from "../hypervisors/xcp-ng/index.js";
 import { vbdRecord, vdiRecord } from "../hypervisors/xcp-ng/machine.js";
@@ -202,6 +203,14 @@ describe("pool addresses and host identity", () => {
     const double = identifyHost("t", { product_brand: "XCP-ng", product_version: "8.2.1" }, { "fruix-test-double": "true" });
     expect(double.testDouble).toBe(true);
     expect(hostNote(double, "http://127.0.0.1:1")).toMatch(/^host: XCP-ng TEST DOUBLE .*not passing against XCP-ng$/);
+  });
+
+  it("guests see Xen PV disks on a pool, IDE where the test double says so", () => {
+    expect(identifyHost("xcp1", {}, {}).diskBus).toBe("xen");
+    expect(identifyHost("t", {}, { "fruix-test-double": "true", "fruix-test-double-disk-bus": "ide" }).diskBus).toBe("ide");
+    expect(linuxDiskDevice("xen", 1)).toBe("/dev/xvdb");
+    expect(linuxDiskDevice("ide", 0)).toBe("/dev/sda");
+    expect(linuxDiskDevice("virtio", 1)).toBe("/dev/vdb");
   });
 });
 

@@ -162,7 +162,12 @@ export class XapiModel {
       address,
       enabled: true,
       software_version: { product_brand: "XCP-ng", product_version: "8.2.1", fruix_test_double: "true" },
-      other_config: { "fruix-test-double": "true", "fruix-test-double-note": "QEMU under the XAPI rules Fruix knows; not XCP-ng" },
+      other_config: {
+        "fruix-test-double": "true",
+        "fruix-test-double-note": "QEMU under the XAPI rules Fruix knows; not XCP-ng",
+        // Its domains are QEMU with emulated IDE and no Xen PV devices: guests see sda, sdb, not xvda, xvdb.
+        "fruix-test-double-disk-bus": "ide",
+      },
     };
   }
 
