@@ -184,7 +184,7 @@ describe("settings from the environment", () => {
 
   it("describes the configuration without the password", () => {
     const text = describeConfig(readConfig(base));
-    expect(text).toBe('XAPI https://pool.example (TLS certificate NOT checked) as root; SR "Local storage", ISO SR "ISO library"; console over SSH as root (port 22, password authentication, host key pinned)');
+    expect(text).toBe('XAPI https://pool.example (TLS certificate NOT checked) as root; SR "Local storage", ISO SR "ISO library", network "Pool-wide network associated with eth0"; console over SSH as root (port 22, password authentication, host key pinned)');
     expect(text).not.toContain("s3cret-pw");
   });
 });

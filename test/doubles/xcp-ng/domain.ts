@@ -20,6 +20,12 @@ export interface DomainDisk {
   readonly readOnly: boolean;
 }
 
+/** An emulated NIC (e1000, as Xen HVM's emulated network card); `reachableAt` forwards that loopback address's port 22 to the guest's. */
+export interface DomainNic {
+  readonly mac: string;
+  readonly reachableAt?: string;
+}
+
 export interface DomainSpec {
   readonly domid: number;
   readonly name: string;
@@ -32,6 +38,7 @@ export interface DomainSpec {
   readonly disks: readonly DomainDisk[];
   readonly paused: boolean;
   readonly accel: "kvm" | "tcg";
+  readonly nics?: readonly DomainNic[];
 }
 
 /** How a domain ended: the guest asked for a reset or a power-off, or it was killed, or QEMU failed. */
@@ -64,7 +71,12 @@ export function qemuArgs(spec: DomainSpec): string[] {
     "-chardev", `socket,id=serial0,path=${join(spec.dir, "serial.sock")},server=on,wait=off`,
     "-serial", "chardev:serial0",
     ...disks,
-    "-nic", "none",
+    ...(spec.nics?.length
+      ? spec.nics.flatMap((nic, i) => [
+          "-netdev", `user,id=net${i}${nic.reachableAt ? `,hostfwd=tcp:${nic.reachableAt}:22-:22` : ""}`,
+          "-device", `e1000,netdev=net${i},mac=${nic.mac}`,
+        ])
+      : ["-nic", "none"]),
     ...(spec.paused ? ["-S"] : []),
   ];
 }
