@@ -3,7 +3,7 @@
 // their parameters, argument counts with the session first, VBD.create's
 // checks from xapi_vbd.ml, int64 as strings on the wire); where XAPI's
 // behaviour was not checked, docs/xcp-ng.md says so.
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeValue, type XmlRpcValue } from "../../../hypervisors/xcp-ng/xmlrpc.js";
@@ -937,19 +937,22 @@ export class XapiModel {
 
   /** VMs with a VIF: the address at which the double's "LAN" reaches the guest (its port 22). */
   private readonly lanAddresses = new Map<string, string>();
-  private nextLanHost = 10;
 
   /**
    * The double's stand-in for a pool network: each VM with a VIF gets a loopback address of its own,
-   * 127.0.0.10 and up, kept across its domains (as a DHCP lease would be), where the test host
-   * reaches the guest's TCP port 22 (QEMU user networking forwards it; the guest itself gets its
-   * address by DHCP from QEMU).
+   * random in 127.1.0.1-127.254.255.254 (test hosts run side by side in npm test; 127.0.0.x is the
+   * hosts'), kept across its domains as a DHCP lease would be, where the test host reaches the
+   * guest's TCP port 22 (QEMU user networking forwards it; the guest gets its own address by DHCP
+   * from QEMU).
    */
   private lanAddress(vm: string): string {
     let address = this.lanAddresses.get(vm);
     if (!address) {
-      if (this.nextLanHost > 254) throw new ApiFailure("INTERNAL_ERROR", ["the test host ran out of guest addresses"]);
-      address = `127.0.0.${this.nextLanHost++}`;
+      const taken = new Set(this.lanAddresses.values());
+      do {
+        const [a, b, c] = [...randomBytes(3)];
+        address = `127.${1 + (a! % 254)}.${b}.${1 + (c! % 254)}`;
+      } while (taken.has(address));
       this.lanAddresses.set(vm, address);
     }
     return address;
