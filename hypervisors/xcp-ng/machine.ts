@@ -174,6 +174,9 @@ export class XcpngMachine implements Machine {
 
   async start(): Promise<void> {
     if (this.xapi) throw new FruixError(`${this.name}: already started`);
+    if (this.spec.forwards?.length) {
+      throw new FruixError(`${this.name}: the xcp-ng adapter cannot forward fixed loopback ports (forwards); the guest is on the pool's network (forwardPorts)`);
+    }
     const { config } = this.options;
     this.xapi = await XapiSession.login(config.url, config.user, config.password, { tlsSha256: config.tlsSha256, timeoutScale: this.options.timeoutScale, log: this.options.log });
     this.forgetInterrupt = onInterrupt(() => this.reapNow());
@@ -200,9 +203,6 @@ export class XcpngMachine implements Machine {
       const path = resolve(disk.path);
       const vdi = await this.uploadVdi(sr, path, `${this.label} disk ${i} (${disk.mode})`, disk.mode === "direct" ? path : undefined);
       await xapi.call("VBD.create", vbdRecord(vm, vdi, String(i), "Disk"));
-    }
-    if (this.spec.forwards?.length) {
-      throw new FruixError(`${this.name}: the xcp-ng adapter cannot forward fixed loopback ports (forwards); the guest is on the pool's network (forwardPorts)`);
     }
     if (this.spec.forwardPorts?.length) {
       // The guest joins the pool's network; endpoint() reads its address from the guest metrics.
