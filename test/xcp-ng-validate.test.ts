@@ -43,14 +43,18 @@ async function validateWorkDirs(): Promise<string[]> {
   return (await readdir(tmpdir())).filter((d) => d.startsWith("fruix-validate-"));
 }
 
-/** What the test double still holds: VMs (templates aside) and VDIs, by name. */
+/** What the test double still holds: VMs (templates aside) and VDIs (its hosts' DVD drives aside), by name. */
 async function leftOnHost(): Promise<{ vms: string[]; vdis: string[] }> {
   const config = readConfig(host.env);
   const xapi = await XapiSession.login(config.url, config.user, config.password);
   try {
     const vms = Object.values((await xapi.call("VM.get_all_records")) as Record<string, { is_a_template: boolean; name_label: string }>);
-    const vdis = Object.values((await xapi.call("VDI.get_all_records")) as Record<string, { name_label: string }>);
-    return { vms: vms.filter((vm) => !vm.is_a_template).map((vm) => vm.name_label), vdis: vdis.map((vdi) => vdi.name_label) };
+    const srs = (await xapi.call("SR.get_all_records")) as Record<string, { type: string }>;
+    const vdis = Object.values((await xapi.call("VDI.get_all_records")) as Record<string, { name_label: string; SR: string }>);
+    return {
+      vms: vms.filter((vm) => !vm.is_a_template).map((vm) => vm.name_label),
+      vdis: vdis.filter((vdi) => srs[vdi.SR]?.type !== "udev").map((vdi) => vdi.name_label),
+    };
   } finally {
     await xapi.logout();
   }

@@ -194,6 +194,26 @@ describe("ISO SRs, VIFs, guest metrics and clean shutdown (xen-api's and sm's ru
     for (const v of [iso, disk]) await destroyVdi(xapi, v);
   });
 
+  it("a VM starts only on a host that sees every SR of its disks and CD: NO_HOSTS_AVAILABLE (xapi_vm_helpers.ml); a DVD drive's SR makes no VDI", async () => {
+    const dvdSr = await sr("DVD drives");
+    const create = await xapiFailure(xapi.call("VDI.create", vdiRecord("x", dvdSr, 2048, "d")));
+    expect([create.code, ...create.params]).toEqual(["SR_OPERATION_NOT_SUPPORTED", dvdSr]);
+    // The master's drive, and a disk on the member's local SR: no host sees both.
+    const drive = Object.entries((await xapi.call("VDI.get_all_records")) as Record<string, { SR: string }>).filter(([, v]) => v.SR === dvdSr).map(([ref]) => ref);
+    expect(drive).toHaveLength(1);
+    const vm = await newVm("test-no-host");
+    const disk = await newVdi(Buffer.alloc(4096, 1));
+    await xapi.call("VBD.create", vbdRecord(vm, disk, "0", "Disk"));
+    await xapi.call("VBD.create", vbdRecord(vm, drive[0]!, "3", "CD"));
+    const start = await xapiFailure(xapi.callAsync("VM.start", vm, true, false));
+    expect([start.code, ...start.params]).toEqual(["NO_HOSTS_AVAILABLE"]);
+    expect(await xapi.call("VM.get_power_state", vm)).toBe("Halted");
+    const destroyDrive = await xapiFailure(xapi.callAsync("VDI.destroy", drive[0]!));
+    expect([destroyDrive.code, ...destroyDrive.params]).toEqual(["SR_OPERATION_NOT_SUPPORTED", dvdSr]);
+    await xapi.callAsync("VM.destroy", vm);
+    await destroyVdi(xapi, disk);
+  });
+
   it("VBD.create refuses a VDI whose type no VBD may have: VDI_INCOMPATIBLE_TYPE (xapi_vbd.ml)", async () => {
     const vm = await newVm("test-vdi-type");
     const vdi = (await xapi.call("VDI.create", { ...vdiRecord("statefile", await sr("Local storage"), 4096, "d"), type: "ha_statefile" })) as string;

@@ -72,7 +72,7 @@ describe("Xen Orchestra's xen-api client against the XCP-ng test double", () => 
     expect(xapi.pool.name_label).toBe("fruix-xcpng-testhost");
     const hosts = await xapi.getAllRecords("host");
     expect(hosts.map((h) => h.name_label).sort()).toEqual(["xcpng-testhost-master", "xcpng-testhost-member"]);
-    expect((await xapi.getAllRecords("SR")).map((sr) => sr.name_label).sort()).toEqual(["ISO library", "Local storage"]);
+    expect((await xapi.getAllRecords("SR")).map((sr) => sr.name_label).sort()).toEqual(["DVD drives", "ISO library", "Local storage"]);
     expect((await xapi.getAllRecords("network")).map((n) => n.bridge)).toEqual(["xenbr0"]);
     const templates = (await xapi.getAllRecords("VM")).filter((vm) => vm.is_a_template === true);
     expect(templates.map((vm) => vm.name_label)).toContain("Other install media");

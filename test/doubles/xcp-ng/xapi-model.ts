@@ -172,8 +172,15 @@ export class XapiModel {
     const local = this.add("SR", { name_label: "Local storage", type: "ext", content_type: "user", shared: false, other_config: {} });
     this.srHost.set(local, memberRef);
     this.add("network", { name_label: "Pool-wide network associated with eth0", bridge: "xenbr0", MTU: "1500", other_config: {} });
-    const iso = this.add("SR", { name_label: "ISO library", type: "iso", content_type: "iso", shared: false, other_config: {} });
-    this.srHost.set(iso, masterRef);
+    // An ISO library is a shared SR (NFS or SMB), seen by every host: no host of its own.
+    this.add("SR", { name_label: "ISO library", type: "iso", content_type: "iso", shared: true, other_config: {} });
+    // Every XCP-ng host has one for its physical drive (sm's udev SR: no VDI_CREATE), holding the drive's VDI.
+    const dvd = this.add("SR", { name_label: "DVD drives", type: "udev", content_type: "iso", shared: false, other_config: {} });
+    this.srHost.set(dvd, masterRef);
+    this.add("VDI", {
+      name_label: "SCSI 0:0:0:0", name_description: "the master's DVD drive", SR: dvd, virtual_size: "0", type: "user",
+      sharable: false, read_only: true, other_config: {}, location: "/dev/xapi/cd/sr0", managed: true, sm_config: {},
+    });
     // The template XCP-ng ships for "boot from install media"; its other_config:disks asks provision for a disk.
     this.add("VM", {
       ...this.vmFields("Other install media"),
@@ -238,7 +245,7 @@ export class XapiModel {
   vdiForHttp(vdi: string): { ref: string; file: string; sr: string; size: number } | undefined {
     let ref = this.table("VDI").has(vdi) ? vdi : undefined;
     ref ??= [...this.table("VDI").entries()].find(([, r]) => r.uuid === vdi)?.[0];
-    if (!ref) return undefined;
+    if (!ref || !this.vdiFiles.has(ref)) return undefined;
     const row = this.table("VDI").get(ref)!;
     return { ref, file: this.vdiFiles.get(ref)!, sr: row.SR as string, size: Number(row.virtual_size) };
   }
@@ -718,7 +725,8 @@ export class XapiModel {
       arity: 2,
       async: true,
       run: async (vdi) => {
-        this.row("VDI", vdi);
+        const sr = String(this.row("VDI", vdi).SR);
+        if (this.table("SR").get(sr)?.type === "udev") throw new ApiFailure("SR_OPERATION_NOT_SUPPORTED", [sr]);
         if (this.vdiAttached(vdi as string)) throw new ApiFailure("VDI_IN_USE", [vdi as string, "destroy"]);
         for (const [ref, vbd] of this.table("VBD")) if (vbd.VDI === vdi) this.table("VBD").delete(ref);
         this.table("VDI").delete(vdi as string);
@@ -769,7 +777,8 @@ export class XapiModel {
 
   private async createVdi(r: Struct): Promise<string> {
     const sr = str(r.SR!);
-    this.row("SR", sr);
+    // xapi_sr_operations.ml: an SR whose SM driver lacks VDI_CREATE (udev: physical drives) refuses it.
+    if (this.row("SR", sr).type === "udev") throw new ApiFailure("SR_OPERATION_NOT_SUPPORTED", [sr]);
     const size = int64(r.virtual_size!);
     if (size < 0) throw new ApiFailure("VALUE_NOT_SUPPORTED", ["virtual_size", String(size), "negative"]);
     const smConfig = r.sm_config === undefined ? {} : map(r.sm_config);
@@ -861,12 +870,17 @@ export class XapiModel {
     const disks: DomainDisk[] = vbds.map(([, b]) => ({
       slot: slotOf(String(b.userdevice))!,
       kind: b.type === "CD" ? "CD" : "Disk",
-      file: b.empty === true ? null : this.vdiFiles.get(String(b.VDI))!,
+      // A VDI without a file of the double's (the DVD drive's) reads as an empty drive.
+      file: b.empty === true ? null : (this.vdiFiles.get(String(b.VDI)) ?? null),
       readOnly: b.mode === "RO",
     }));
-    // The VM runs on the host that sees its first disk's SR (the member, for Local storage).
-    const firstDisk = vbds.find(([, b]) => b.type === "Disk" && b.empty !== true);
-    const host = (firstDisk && this.hostOfSr(String(this.table("VDI").get(String(firstDisk[1].VDI))!.SR))) || this.hosts.find((h) => h.master)!;
+    // xapi_vm_helpers.ml (assert_can_see_SRs, choose_host): a host that sees the SR of every non-empty
+    // VBD's VDI, else NO_HOSTS_AVAILABLE. A local SR is seen by its host only, a shared one by all. The
+    // double takes the host of the VM's local SRs (the member, for Local storage), else the master.
+    const srs = vbds.filter(([, b]) => b.empty !== true).map(([, b]) => String(this.table("VDI").get(String(b.VDI))!.SR));
+    const local = [...new Set(srs.map((sr) => this.srHost.get(sr)).filter((h): h is string => h !== undefined))];
+    if (local.length > 1) throw new ApiFailure("NO_HOSTS_AVAILABLE");
+    const host = this.hosts.find((h) => h.ref === local[0]) ?? this.hosts.find((h) => h.master)!;
     const domid = this.nextDomid++;
     const boot = row.HVM_boot_params as Struct;
     const vifs = [...this.table("VIF").values()].filter((v) => v.VM === vm).sort((a, b) => Number(a.device) - Number(b.device));
