@@ -904,6 +904,12 @@ export class XapiModel {
       await domain.kill();
       throw new ApiFailure("INTERNAL_ERROR", ["the test host is stopping"]);
     }
+    if (!this.table("VM").has(vm)) {
+      // Destroyed while its domain was being built (xapi would refuse the destroy as
+      // OTHER_OPERATION_IN_PROGRESS; the double has no operation locks): no domain without its VM.
+      await domain.kill();
+      throw new ApiFailure("HANDLE_INVALID", ["VM", vm]);
+    }
     this.domains.set(vm, domain);
     this.domainsById.set(domid, domain);
     Object.assign(row, { power_state: paused ? "Paused" : "Running", domid: String(domid), resident_on: host.ref });
