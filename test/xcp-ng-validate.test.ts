@@ -90,7 +90,7 @@ describe("fruix validate installer-disk installer-iso switch-rollback --hypervis
   }, 2_400_000);
 
   it("passes all three", () => {
-    expect(result.exitCode, result.stderr.slice(-3000)).toBe(0);
+    expect(result.exitCode, `${result.stderr.slice(-3000)}\n--- the test host's log:\n${host.log().slice(-3000)}`).toBe(0);
     for (const id of ["installer-disk", "installer-iso", "switch-rollback"]) expect(result.stdout).toContain(`${id}=PASS\n`);
     expect(result.stdout).toMatch(/^result=PASS$/m);
   });

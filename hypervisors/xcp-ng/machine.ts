@@ -366,7 +366,11 @@ export class XcpngMachine implements Machine {
       try {
         while (!this.stopping && !this.destroyed) {
           const state = await this.session().callString("VM.get_power_state", this.vmRef());
-          if (state === "Halted") return;
+          if (state === "Halted") {
+            // Nobody asked it to stop: every console wait fails now, not at its timeout (as QEMU's exit does).
+            if (!this.stopping && !this.destroyed) this.console.fail(new FruixError(`${this.name}: the VM halted (its domain ended, and XAPI says Halted)`));
+            return;
+          }
           try {
             if (state === "Running") {
               await this.attachConsole();

@@ -924,7 +924,8 @@ export class XapiModel {
     this.domainsById.delete(domain.domid);
     if (this.domains.get(vm) !== domain) return;
     this.domains.delete(vm);
-    this.options.log(`domain ${domain.domid}: ended (${end})`);
+    const why = end === "crashed" ? domain.stderr.trim().split("\n").filter(Boolean).slice(-3).join(" | ") : "";
+    this.options.log(`domain ${domain.domid}: ended (${end})${why ? `: ${why}` : ""}`);
     if (end === "killed") return; // the API call that killed it sets the new state
     const row = this.table("VM").get(vm);
     if (!row) return;
