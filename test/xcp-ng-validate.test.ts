@@ -89,8 +89,16 @@ describe("fruix validate installer-disk installer-iso switch-rollback --hypervis
     result = await fruix(["validate", "installer-disk", "installer-iso", "switch-rollback", "--hypervisor", "xcp-ng", "--report-dir", reportDir], { ...host.env, FRUIX_STORE: store });
   }, 2_400_000);
 
-  it("passes all three", () => {
-    expect(result.exitCode, `${result.stderr.slice(-3000)}\n--- the test host's log:\n${host.log().slice(-3000)}`).toBe(0);
+  it("passes all three", async () => {
+    // On failure: stderr's end, the host's log and the end of each console transcript.
+    const consoles: string[] = [];
+    for (const id of ["installer-disk", "installer-iso", "switch-rollback"]) {
+      for (const machine of ["installer", "installed"]) {
+        const text = await readFile(join(reportDir, id, `${machine}-serial.log`), "latin1").catch(() => undefined);
+        if (text !== undefined) consoles.push(`--- ${id}/${machine}-serial.log:\n${text.slice(-1500)}`);
+      }
+    }
+    expect(result.exitCode, `${result.stderr.slice(-3000)}\n--- the test host's log:\n${host.log().slice(-3000)}\n${consoles.join("\n")}`).toBe(0);
     for (const id of ["installer-disk", "installer-iso", "switch-rollback"]) expect(result.stdout).toContain(`${id}=PASS\n`);
     expect(result.stdout).toMatch(/^result=PASS$/m);
   });
