@@ -250,6 +250,26 @@ describe("ISO SRs, VIFs, guest metrics and clean shutdown (xen-api's and sm's ru
     await xapi.callAsync("VM.destroy", vm);
   });
 
+  it("VM.hard_reboot replaces the domain without the VM ever showing Halted (xenopsd's VM_reboot), and gives a new domid", async () => {
+    const vm = await newVm("test-hard-reboot");
+    await xapi.callAsync("VM.start", vm, true, false);
+    try {
+      const before = Number(await xapi.call("VM.get_domid", vm));
+      const task = xapi.callAsync("VM.hard_reboot", vm);
+      let done = false;
+      void task.finally(() => (done = true)).catch(() => undefined);
+      const seen = new Set<string>();
+      while (!done) seen.add(String(await xapi.call("VM.get_power_state", vm)));
+      await task;
+      expect([...seen]).not.toContain("Halted");
+      expect(await xapi.call("VM.get_power_state", vm)).toBe("Running");
+      expect(Number(await xapi.call("VM.get_domid", vm))).toBeGreaterThan(before);
+    } finally {
+      await xapi.callAsync("VM.hard_shutdown", vm);
+      await xapi.callAsync("VM.destroy", vm);
+    }
+  });
+
   it("a started VM with a VIF reports an address in its guest metrics, where its port 22 answers; a halted one has none", async () => {
     const vm = await newVm("test-guest-metrics");
     const network = ((await xapi.call("network.get_by_name_label", "Pool-wide network associated with eth0")) as string[])[0]!;

@@ -139,6 +139,7 @@ export class XcpngMachine implements Machine {
   /** The guest may have written to its direct disks since they were last copied back. */
   private dirty = false;
   private stopping = false;
+  private rebooting = false;
   private destroyed = false;
   private forgetInterrupt: () => void = () => undefined;
   private vmRecord: string | undefined;
@@ -366,7 +367,7 @@ export class XcpngMachine implements Machine {
       try {
         while (!this.stopping && !this.destroyed) {
           const state = await this.session().callString("VM.get_power_state", this.vmRef());
-          if (state === "Halted") {
+          if (state === "Halted" && !this.rebooting) {
             // Nobody asked it to stop: every console wait fails now, not at its timeout (as QEMU's exit does).
             if (!this.stopping && !this.destroyed) this.console.fail(new FruixError(`${this.name}: the VM halted (its domain ended, and XAPI says Halted)`));
             return;
@@ -404,8 +405,14 @@ export class XcpngMachine implements Machine {
   }
 
   async reboot(): Promise<void> {
-    await this.session().callAsync("VM.hard_reboot", this.vmRef());
-    await this.followDomain();
+    // XAPI keeps a rebooting VM Running; should a pool show it Halted in between, that is no halt.
+    this.rebooting = true;
+    try {
+      await this.session().callAsync("VM.hard_reboot", this.vmRef());
+      await this.followDomain();
+    } finally {
+      this.rebooting = false;
+    }
   }
 
   private async powerState(): Promise<string> {

@@ -611,8 +611,7 @@ export class XapiModel {
       run: async (vm) => {
         const row = this.row("VM", vm);
         this.powerStateOrFail(vm as string, row, ["Paused", "Running"]);
-        await this.stopDomain(vm as string);
-        await this.startDomain(vm as string, false);
+        await this.rebootDomain(vm as string);
         return "";
       },
     });
@@ -661,8 +660,7 @@ export class XapiModel {
       run: async (vm) => {
         const row = this.row("VM", vm);
         this.powerStateOrFail(vm as string, row, ["Running"]);
-        await this.stopDomain(vm as string);
-        await this.startDomain(vm as string, false);
+        await this.rebootDomain(vm as string);
         return "";
       },
     });
@@ -1002,6 +1000,26 @@ export class XapiModel {
     if (domain) await domain.kill();
     const row = this.table("VM").get(vm);
     if (row) this.markHalted(vm, row);
+  }
+
+  /**
+   * VM.hard_reboot and VM.clean_reboot: xenopsd's VM_reboot replaces the domain in one operation
+   * (rebooting_vms in xenops_server.ml), so XAPI never shows the VM Halted in between: it stays
+   * Running, with no domain (domid -1) until the new one is built.
+   */
+  private async rebootDomain(vm: string): Promise<void> {
+    await this.restarts.get(vm);
+    const row = this.row("VM", vm);
+    const domain = this.domains.get(vm);
+    this.domains.delete(vm);
+    row.domid = "-1";
+    if (domain) await domain.kill();
+    try {
+      await this.startDomain(vm, false);
+    } catch (error) {
+      this.markHalted(vm, row);
+      throw error;
+    }
   }
 
   /** Test host shutdown: every domain killed, no restart. */
