@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
 import { linuxDiskDevice } from "../scenarios/checks/installer.js";
+import { ACTIVATED } from "../lib/validate/guest.js";
 import { describeConfig, normalizeTlsFingerprint, readConfig } from "../hypervisors/xcp-ng/config.js";
 import { hostNote, identifyHost } from "../hypervisors/xcp-ng/index.js";
 import { vbdRecord, vdiRecord } from "../hypervisors/xcp-ng/machine.js";
@@ -211,6 +212,17 @@ describe("pool addresses and host identity", () => {
     expect(linuxDiskDevice("xen", 1)).toBe("/dev/xvdb");
     expect(linuxDiskDevice("ide", 0)).toBe("/dev/sda");
     expect(linuxDiskDevice("virtio", 1)).toBe("/dev/vdb");
+  });
+});
+
+describe("the activation line on a console", () => {
+  it("is found when a kernel message follows the path on the same line, and never in a cut path", () => {
+    const path = `/frx/store/${"1d".repeat(32)}-fruix-system-fruix-minimal-next`;
+    // As the double's e1000 printed it during switch-rollback's reboot:
+    expect(ACTIVATED.exec(`fruix: activated ${path}[    5.937794] e1000: eth0 NIC Link is Up\r\n`)?.[1]).toBe(path);
+    expect(ACTIVATED.exec(`fruix: activated ${path}\r\n`)?.[1]).toBe(path);
+    expect(ACTIVATED.exec(`fruix: activated ${path}`)).toBeNull();
+    expect(ACTIVATED.exec(`fruix: activated ${path.slice(0, 40)}`)).toBeNull();
   });
 });
 

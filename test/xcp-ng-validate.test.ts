@@ -11,6 +11,7 @@ import { readConfig } from "../hypervisors/xcp-ng/config.js";
 import { XcpngHypervisor } from "../hypervisors/xcp-ng/index.js";
 import { XapiSession } from "../hypervisors/xcp-ng/xapi.js";
 import { packageRoot } from "../lib/paths.js";
+import { ACTIVATED } from "../lib/validate/guest.js";
 import { launchTestHost, type RunningTestHost } from "./doubles/xcp-ng/launch.js";
 import { cleanupTempDirs, fruix, tempDir } from "./helpers/fixtures.js";
 
@@ -207,7 +208,7 @@ describe("fruix validate image-boot --hypervisor xcp-ng (against the test double
     const domains = () => [...host.log().matchAll(/domain (\d+): VM "fruix-\w+-reboots"/g)].map((m) => m[1]);
     try {
       await vm.start();
-      await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });
+      await vm.console.waitFor(ACTIVATED, { timeoutMs: 240_000 });
       // The guest reboots itself: Xen (and the double) build a new domain; the console follows.
       // `reboot -f` is typed once, when the shell answers: typed again and again until a second
       // domain showed up, it could land in that domain's console and reboot it too.
@@ -215,9 +216,9 @@ describe("fruix validate image-boot --hypervisor xcp-ng (against the test double
       for (let i = 0; i < 12 && !shell; i++) shell = await vm.shell.run("true", { timeoutMs: 5_000 }).then(() => true, () => false);
       expect(shell, "the validation shell answers after activation").toBe(true);
       vm.console.send("reboot -f\n");
-      await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });
+      await vm.console.waitFor(ACTIVATED, { timeoutMs: 240_000 });
       await vm.reboot();
-      await vm.console.waitFor(/fruix: activated (\S+)\r?\n/, { timeoutMs: 240_000 });
+      await vm.console.waitFor(ACTIVATED, { timeoutMs: 240_000 });
       const seen = domains();
       expect(seen.length).toBe(3);
       expect(new Set(seen).size).toBe(3);
