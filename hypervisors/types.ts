@@ -10,12 +10,21 @@ export type { ConsoleLog, GuestShell };
 
 export type Accel = "kvm" | "tcg" | "xen";
 
+/**
+ * How a guest's kernel sees the machine's disks, in DiskSpec order: virtio
+ * (Linux vda, vdb), emulated IDE/SATA (sda, sdb) or Xen PV (xvda, xvdb). The
+ * scenarios' default install target device is named from it.
+ */
+export type DiskBus = "virtio" | "ide" | "xen";
+
 export interface Capabilities {
   readonly uefi: boolean;
   /** Accelerations this host can use, best first (after probing). */
   readonly accels: readonly Accel[];
   readonly cdrom: boolean;
   readonly snapshots: boolean;
+  /** How the guest sees the machine's disks (absent: virtio). */
+  readonly diskBus?: DiskBus;
   /** Free-form notes the report should carry (e.g. "KVM unusable: ..., using TCG"). */
   readonly notes: readonly string[];
 }

@@ -3,25 +3,23 @@
 import { MiB } from "../lib/disk/size.js";
 import { defineScenario } from "../lib/validate/scenario.js";
 import { checkInstallMetadata } from "./checks/install-checks.js";
-import { emptyDisk } from "./checks/installer.js";
+import { emptyDisk, installTargetDevice } from "./checks/installer.js";
 import { checkRunningSystem } from "./checks/running-system.js";
-
-/** QEMU attaches disks in order on virtio: the installer is vda, the empty target vdb. */
-const DEFAULT_DEVICE = "/dev/vdb";
 
 export default defineScenario({
   id: "installer-disk",
   phase: "Installer disk",
   title: "Install from the installer disk image onto an empty second disk, then boot it",
   goal:
-    "Build the installer disk image with `fruix system installer --install-target-device /dev/vdb`, boot it " +
-    "with an empty second disk, and show that without any interaction it partitions and formats that disk, " +
+    "Build the installer disk image with `fruix system installer --install-target-device DEV`, DEV naming the " +
+    "machine's second disk as the installer's kernel sees it (/dev/vdb on QEMU's virtio), boot it with that disk empty, and show that without any interaction it partitions and formats that disk, " +
     "copies the system, records the install (with the target device) in /var/lib/fruix/install.scm, prints " +
     "its completion line and powers off; then that the installed disk boots alone and passes every check of a " +
     "running, installed system.",
-  hypervisors: ["qemu"],
+  hypervisors: ["qemu", "xcp-ng"],
   async run(ctx) {
-    const device = ctx.installTargetDevice(DEFAULT_DEVICE);
+    // The installer is the machine's first disk, the empty target its second.
+    const device = await installTargetDevice(ctx, 1);
     const system = await ctx.step("build the system closure", () => ctx.buildSystem());
     ctx.result("closure_path", system.build.closurePath);
     const installer = await ctx.step(`build the installer disk image for ${device}`, () => ctx.installer(system, device, "disk"));

@@ -3,24 +3,22 @@
 import { MiB } from "../lib/disk/size.js";
 import { defineScenario } from "../lib/validate/scenario.js";
 import { checkInstallMetadata } from "./checks/install-checks.js";
-import { emptyDisk } from "./checks/installer.js";
+import { emptyDisk, installTargetDevice } from "./checks/installer.js";
 import { checkRunningSystem } from "./checks/running-system.js";
-
-/** The CD is on IDE (sr0): the empty target is the only virtio disk, vda. */
-const DEFAULT_DEVICE = "/dev/vda";
 
 export default defineScenario({
   id: "installer-iso",
   phase: "Installer ISO",
   title: "Install from the installer ISO in a CD drive onto an empty disk, eject it, boot the disk",
   goal:
-    "Build the installer ISO with `fruix system installer-iso --install-target-device /dev/vda`, boot it from " +
-    "a CD drive under UEFI with one empty disk, and show that without any interaction it installs the system " +
+    "Build the installer ISO with `fruix system installer-iso --install-target-device DEV`, DEV naming the " +
+    "machine's only disk as the installer's kernel sees it (/dev/vda on QEMU's virtio), boot it from a CD drive under UEFI with one empty disk, and show that without any interaction it installs the system " +
     "onto that disk, prints its completion line and powers off; the ISO is ejected through the hypervisor " +
     "adapter, and the disk then boots on its own and passes every check of a running, installed system.",
-  hypervisors: ["qemu"],
+  hypervisors: ["qemu", "xcp-ng"],
   async run(ctx) {
-    const device = ctx.installTargetDevice(DEFAULT_DEVICE);
+    // The CD drive is no disk (sr0): the empty target is the machine's first and only disk.
+    const device = await installTargetDevice(ctx, 0);
     const system = await ctx.step("build the system closure", () => ctx.buildSystem());
     ctx.result("closure_path", system.build.closurePath);
     const iso = await ctx.step(`build the installer ISO for ${device}`, () => ctx.installer(system, device, "iso"));

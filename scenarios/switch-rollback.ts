@@ -31,13 +31,13 @@ export default defineScenario({
     "over SSH (`fruix system copy`), stage it with `fruix system switch`, reboot into generation 2, then " +
     "`fruix system rollback` and reboot into generation 1 again, checking the booted, current and rollback " +
     "generations and the running closure at every step, and that a changed host key is refused.",
-  hypervisors: ["qemu"],
+  hypervisors: ["qemu", "xcp-ng"],
   async run(ctx) {
     const key = ed25519KeyPair("fruix-validate");
     const identity = join(ctx.workDir, "id_ed25519");
     await writeFile(identity, key.private, { mode: 0o600 });
     const ssh = withSsh(key.public.trim());
-    ctx.note("both generations add dhcp-client and sshd (dropbear) with a key made for this run; QEMU forwards a loopback port to the guest's port 22");
+    ctx.note("both generations add dhcp-client and sshd (dropbear) with a key made for this run; the adapter says where the host reaches the guest's port 22 (Machine.endpoint)");
 
     const first = await ctx.step("build generation 1's system", () => ctx.buildSystem({ name: "with-sshd", transform: ssh }));
     const next = await ctx.step("build the candidate system", () => ctx.buildSystem({ name: "candidate", transform: (os) => candidate(ssh(os)) }));
@@ -55,7 +55,8 @@ export default defineScenario({
     await ctx.step("wait for the DHCP address and dropbear", () => waitForSshd(vm));
 
     if (!vm.machine.endpoint) throw new Error(`the ${ctx.hypervisor.name} adapter cannot forward a port to the guest`);
-    const endpoint = await vm.machine.endpoint(22);
+    const endpoint = await ctx.step("find where the host reaches the guest's port 22", () => vm.machine.endpoint!(22));
+    ctx.note(`the guest's port 22 was reached at ${endpoint.host}:${endpoint.port}`);
     const destination = parseDestination(`ssh://root@${endpoint.host}:${endpoint.port}`);
     const knownHosts = join(ctx.workDir, "known_hosts");
     const options: SshOptions = { identity, knownHosts, log: ctx.log };

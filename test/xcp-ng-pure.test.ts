@@ -6,6 +6,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
+import { linuxDiskDevice } from "../scenarios/checks/installer.js";
+import { ACTIVATED } from "../lib/validate/guest.js";
 import { describeConfig, normalizeTlsFingerprint, readConfig } from "../hypervisors/xcp-ng/config.js";
 import { hostNote, identifyHost } from "../hypervisors/xcp-ng/index.js";
 import { vbdRecord, vdiRecord } from "../hypervisors/xcp-ng/machine.js";
@@ -183,7 +185,7 @@ describe("settings from the environment", () => {
 
   it("describes the configuration without the password", () => {
     const text = describeConfig(readConfig(base));
-    expect(text).toBe('XAPI https://pool.example (TLS certificate NOT checked) as root; SR "Local storage", ISO SR "ISO library"; console over SSH as root (port 22, password authentication, host key pinned)');
+    expect(text).toBe('XAPI https://pool.example (TLS certificate NOT checked) as root; SR "Local storage", ISO SR "ISO library", network "Pool-wide network associated with eth0"; console over SSH as root (port 22, password authentication, host key pinned)');
     expect(text).not.toContain("s3cret-pw");
   });
 });
@@ -202,6 +204,25 @@ describe("pool addresses and host identity", () => {
     const double = identifyHost("t", { product_brand: "XCP-ng", product_version: "8.2.1" }, { "fruix-test-double": "true" });
     expect(double.testDouble).toBe(true);
     expect(hostNote(double, "http://127.0.0.1:1")).toMatch(/^host: XCP-ng TEST DOUBLE .*not passing against XCP-ng$/);
+  });
+
+  it("guests see Xen PV disks on a pool, IDE where the test double says so", () => {
+    expect(identifyHost("xcp1", {}, {}).diskBus).toBe("xen");
+    expect(identifyHost("t", {}, { "fruix-test-double": "true", "fruix-test-double-disk-bus": "ide" }).diskBus).toBe("ide");
+    expect(linuxDiskDevice("xen", 1)).toBe("/dev/xvdb");
+    expect(linuxDiskDevice("ide", 0)).toBe("/dev/sda");
+    expect(linuxDiskDevice("virtio", 1)).toBe("/dev/vdb");
+  });
+});
+
+describe("the activation line on a console", () => {
+  it("is found when a kernel message follows the path on the same line, and never in a cut path", () => {
+    const path = `/frx/store/${"1d".repeat(32)}-fruix-system-fruix-minimal-next`;
+    // As the double's e1000 printed it during switch-rollback's reboot:
+    expect(ACTIVATED.exec(`fruix: activated ${path}[    5.937794] e1000: eth0 NIC Link is Up\r\n`)?.[1]).toBe(path);
+    expect(ACTIVATED.exec(`fruix: activated ${path}\r\n`)?.[1]).toBe(path);
+    expect(ACTIVATED.exec(`fruix: activated ${path}`)).toBeNull();
+    expect(ACTIVATED.exec(`fruix: activated ${path.slice(0, 40)}`)).toBeNull();
   });
 });
 

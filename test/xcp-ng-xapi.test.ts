@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readConfig, type XcpngConfig } from "../hypervisors/xcp-ng/config.js";
-import { destroyVdi, vbdRecord, vdiRecord, XcpngMachine } from "../hypervisors/xcp-ng/machine.js";
+import { destroyVdi, guestAddress, vbdRecord, vdiRecord, vifRecord, XcpngMachine } from "../hypervisors/xcp-ng/machine.js";
 import { SshConsoleHost } from "../hypervisors/xcp-ng/ssh-console.js";
 import { launchTestHost, type RunningTestHost } from "./doubles/xcp-ng/launch.js";
 import { rpc, XapiError, XapiSession } from "../hypervisors/xcp-ng/xapi.js";
@@ -176,6 +176,121 @@ describe("calls", () => {
     expect([mem.code, ...mem.params]).toEqual(["MEMORY_CONSTRAINT_VIOLATION_ORDER"]);
     const cpus = await xapiFailure(xapi.call("VM.set_VCPUs_at_startup", vm, "2"));
     expect(cpus.code).toBe("VALUE_NOT_SUPPORTED");
+    await xapi.callAsync("VM.destroy", vm);
+  });
+});
+
+describe("ISO SRs, VIFs, guest metrics and clean shutdown (xen-api's and sm's rules)", () => {
+  it("VDI.create in an ISO SR: sm_config:path must be an .iso/.img file name, and a new one (sm's ISOSR.py)", async () => {
+    const isoSr = await sr("ISO library");
+    const bad = await xapiFailure(xapi.call("VDI.create", vdiRecord("bad", isoSr, 2048, "d", { path: "../escape.iso" })));
+    expect([bad.code, ...bad.params]).toEqual(["SR_BACKEND_FAILURE_78", "", 'VDI Creation failed [opterr=Invalid path "../escape.iso"]', ""]);
+    const iso = (await xapi.call("VDI.create", vdiRecord("good", isoSr, 2048, "d", { path: "fruix-test.iso" }))) as string;
+    expect(await xapi.call("VDI.get_location", iso)).toBe("fruix-test.iso");
+    const twice = await xapiFailure(xapi.call("VDI.create", vdiRecord("again", isoSr, 2048, "d", { path: "fruix-test.iso" })));
+    expect([twice.code, ...twice.params]).toEqual(["SR_BACKEND_FAILURE_43", "", "The VDI already exists", ""]);
+    // A user disk SR names its files itself: the path is no concern of it.
+    const disk = (await xapi.call("VDI.create", vdiRecord("disk", await sr("Local storage"), 2048, "d", { path: "../escape.iso" }))) as string;
+    for (const v of [iso, disk]) await destroyVdi(xapi, v);
+  });
+
+  it("a VM starts only on a host that sees every SR of its disks and CD: NO_HOSTS_AVAILABLE (xapi_vm_helpers.ml); a DVD drive's SR makes no VDI", async () => {
+    const dvdSr = await sr("DVD drives");
+    const create = await xapiFailure(xapi.call("VDI.create", vdiRecord("x", dvdSr, 2048, "d")));
+    expect([create.code, ...create.params]).toEqual(["SR_OPERATION_NOT_SUPPORTED", dvdSr]);
+    // The master's drive, and a disk on the member's local SR: no host sees both.
+    const drive = Object.entries((await xapi.call("VDI.get_all_records")) as Record<string, { SR: string }>).filter(([, v]) => v.SR === dvdSr).map(([ref]) => ref);
+    expect(drive).toHaveLength(1);
+    const vm = await newVm("test-no-host");
+    const disk = await newVdi(Buffer.alloc(4096, 1));
+    await xapi.call("VBD.create", vbdRecord(vm, disk, "0", "Disk"));
+    await xapi.call("VBD.create", vbdRecord(vm, drive[0]!, "3", "CD"));
+    const start = await xapiFailure(xapi.callAsync("VM.start", vm, true, false));
+    expect([start.code, ...start.params]).toEqual(["NO_HOSTS_AVAILABLE"]);
+    expect(await xapi.call("VM.get_power_state", vm)).toBe("Halted");
+    const destroyDrive = await xapiFailure(xapi.callAsync("VDI.destroy", drive[0]!));
+    expect([destroyDrive.code, ...destroyDrive.params]).toEqual(["SR_OPERATION_NOT_SUPPORTED", dvdSr]);
+    await xapi.callAsync("VM.destroy", vm);
+    await destroyVdi(xapi, disk);
+  });
+
+  it("VBD.create refuses a VDI whose type no VBD may have: VDI_INCOMPATIBLE_TYPE (xapi_vbd.ml)", async () => {
+    const vm = await newVm("test-vdi-type");
+    const vdi = (await xapi.call("VDI.create", { ...vdiRecord("statefile", await sr("Local storage"), 4096, "d"), type: "ha_statefile" })) as string;
+    const failure = await xapiFailure(xapi.call("VBD.create", vbdRecord(vm, vdi, "1", "Disk")));
+    expect([failure.code, ...failure.params]).toEqual(["VDI_INCOMPATIBLE_TYPE", vdi, "ha_statefile"]);
+    await xapi.callAsync("VM.destroy", vm);
+    await destroyVdi(xapi, vdi);
+  });
+
+  it("VIF.create: a numeric device, a valid MAC (empty: made from the VM's mac_seed), a device used once (xapi_vif_helpers.ml)", async () => {
+    const vm = await newVm("test-vif-rules");
+    const network = ((await xapi.call("network.get_by_name_label", "Pool-wide network associated with eth0")) as string[])[0]!;
+    const device = await xapiFailure(xapi.call("VIF.create", { ...vifRecord(vm, network), device: "eth0" }));
+    expect([device.code, ...device.params]).toEqual(["INVALID_DEVICE", "eth0"]);
+    const mac = await xapiFailure(xapi.call("VIF.create", { ...vifRecord(vm, network), MAC: "00:16:3e:zz:00:01" }));
+    expect([mac.code, ...mac.params]).toEqual(["MAC_INVALID", "00:16:3e:zz:00:01"]);
+    const noNetwork = await xapiFailure(xapi.call("VIF.create", vifRecord(vm, "OpaqueRef:nonsense")));
+    expect([noNetwork.code, ...noNetwork.params]).toEqual(["HANDLE_INVALID", "network", "OpaqueRef:nonsense"]);
+    const vif = (await xapi.call("VIF.create", vifRecord(vm, network))) as string;
+    expect(await xapi.call("VIF.get_MAC", vif)).toMatch(/^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/);
+    expect(await xapi.call("VM.get_VIFs", vm)).toEqual([vif]);
+    const again = await xapiFailure(xapi.call("VIF.create", vifRecord(vm, network)));
+    expect([again.code, ...again.params]).toEqual(["DEVICE_ALREADY_EXISTS", "0"]);
+    await xapi.callAsync("VM.destroy", vm);
+    expect((await xapiFailure(xapi.call("VIF.get_record", vif))).code).toBe("HANDLE_INVALID");
+  });
+
+  it("clean shutdown and clean reboot need a running VM: VM_BAD_POWER_STATE(vm, running, halted)", async () => {
+    const vm = await newVm("test-clean-halted");
+    for (const call of ["VM.clean_shutdown", "VM.clean_reboot"]) {
+      const failure = await xapiFailure(xapi.callAsync(call, vm));
+      expect([failure.code, ...failure.params]).toEqual(["VM_BAD_POWER_STATE", vm, "running", "halted"]);
+    }
+    await xapi.callAsync("VM.destroy", vm);
+  });
+
+  it("VM.hard_reboot replaces the domain without the VM ever showing Halted (xenopsd's VM_reboot), and gives a new domid", async () => {
+    const vm = await newVm("test-hard-reboot");
+    await xapi.callAsync("VM.start", vm, true, false);
+    try {
+      const before = Number(await xapi.call("VM.get_domid", vm));
+      const task = xapi.callAsync("VM.hard_reboot", vm);
+      let done = false;
+      void task.finally(() => (done = true)).catch(() => undefined);
+      const seen = new Set<string>();
+      while (!done) seen.add(String(await xapi.call("VM.get_power_state", vm)));
+      await task;
+      expect([...seen]).not.toContain("Halted");
+      expect(await xapi.call("VM.get_power_state", vm)).toBe("Running");
+      expect(Number(await xapi.call("VM.get_domid", vm))).toBeGreaterThan(before);
+    } finally {
+      await xapi.callAsync("VM.hard_shutdown", vm);
+      await xapi.callAsync("VM.destroy", vm);
+    }
+  });
+
+  it("a started VM with a VIF reports an address in its guest metrics, where its port 22 answers; a halted one has none", async () => {
+    const vm = await newVm("test-guest-metrics");
+    const network = ((await xapi.call("network.get_by_name_label", "Pool-wide network associated with eth0")) as string[])[0]!;
+    await xapi.call("VIF.create", vifRecord(vm, network));
+    expect(await xapi.call("VM.get_guest_metrics", vm)).toBe("OpaqueRef:NULL");
+    await xapi.callAsync("VM.start", vm, true, false);
+    try {
+      const metrics = (await xapi.call("VM.get_guest_metrics", vm)) as string;
+      const address = guestAddress((await xapi.call("VM_guest_metrics.get_networks", metrics)) as Record<string, string>);
+      expect(address).toMatch(/^127\.\d+\.\d+\.\d+$/);
+      // QEMU's user network listens there for the guest's port 22 (the guest, paused, does not answer yet).
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(22, address!, () => (socket.destroy(), resolve()));
+        socket.once("error", reject);
+      });
+      const paused = await xapiFailure(xapi.callAsync("VM.clean_shutdown", vm));
+      expect([paused.code, ...paused.params]).toEqual(["VM_BAD_POWER_STATE", vm, "running", "paused"]);
+    } finally {
+      await xapi.callAsync("VM.hard_shutdown", vm);
+    }
+    expect(await xapi.call("VM.get_guest_metrics", vm)).toBe("OpaqueRef:NULL");
     await xapi.callAsync("VM.destroy", vm);
   });
 });

@@ -72,7 +72,7 @@ describe("Xen Orchestra's xen-api client against the XCP-ng test double", () => 
     expect(xapi.pool.name_label).toBe("fruix-xcpng-testhost");
     const hosts = await xapi.getAllRecords("host");
     expect(hosts.map((h) => h.name_label).sort()).toEqual(["xcpng-testhost-master", "xcpng-testhost-member"]);
-    expect((await xapi.getAllRecords("SR")).map((sr) => sr.name_label).sort()).toEqual(["ISO library", "Local storage"]);
+    expect((await xapi.getAllRecords("SR")).map((sr) => sr.name_label).sort()).toEqual(["DVD drives", "ISO library", "Local storage"]);
     expect((await xapi.getAllRecords("network")).map((n) => n.bridge)).toEqual(["xenbr0"]);
     const templates = (await xapi.getAllRecords("VM")).filter((vm) => vm.is_a_template === true);
     expect(templates.map((vm) => vm.name_label)).toContain("Other install media");
@@ -88,6 +88,41 @@ describe("Xen Orchestra's xen-api client against the XCP-ng test double", () => 
     await xapi.call("VM.destroy", clone);
     await expect(xapi.getRecord("VM", clone)).rejects.toMatchObject({ code: "HANDLE_INVALID" });
   });
+
+  it("runs one VM lifecycle: VM.create, VM.start, VM.clean_shutdown, VM.destroy", async () => {
+    const MiB = 1024 * 1024;
+    // Every field datamodel_vm.ml gives no default; ints as JSON numbers, as a JSON-RPC client sends them.
+    const record = {
+      name_label: "xen-api lifecycle", name_description: "made by xen-api's client", user_version: 1, is_a_template: false, affinity: "OpaqueRef:NULL",
+      memory_static_max: 64 * MiB, memory_dynamic_max: 64 * MiB, memory_dynamic_min: 64 * MiB, memory_static_min: 64 * MiB,
+      VCPUs_params: {}, VCPUs_max: 1, VCPUs_at_startup: 1,
+      actions_after_shutdown: "destroy", actions_after_reboot: "restart", actions_after_crash: "destroy",
+      PV_bootloader: "", PV_kernel: "", PV_ramdisk: "", PV_args: "", PV_bootloader_args: "", PV_legacy_args: "",
+      HVM_boot_policy: "BIOS order", HVM_boot_params: { order: "c" }, platform: {}, PCI_bus: "", other_config: {}, recommendations: "",
+    };
+    const { PV_args: _, ...incomplete } = record;
+    await expect(xapi.call("VM.create", incomplete)).rejects.toMatchObject({ code: "FIELD_TYPE_ERROR", params: ["PV_args"] });
+    const vm = (await xapi.watchTask((await xapi.call("Async.VM.create", record)) as string)) as string;
+    const created = await xapi.getRecord("VM", vm);
+    // xapi's JSON-RPC writes int fields as JSON numbers (XML-RPC: strings); VM.create adds a mac_seed.
+    expect(created).toMatchObject({ power_state: "Halted", domid: -1, memory_static_max: 64 * MiB, VCPUs_max: 1 });
+    expect((created.other_config as Record<string, string>).mac_seed).toMatch(/^[0-9a-f-]{36}$/);
+    await expect(xapi.call("VM.clean_shutdown", vm)).rejects.toMatchObject({ code: "VM_BAD_POWER_STATE", params: [vm, "running", "halted"] });
+    try {
+      await xapi.watchTask((await xapi.call("Async.VM.start", vm, false, false)) as string);
+      const running = await xapi.getRecord("VM", vm);
+      expect(running.power_state).toBe("Running");
+      expect(await xapi.call("VM.get_domid", vm)).toBeGreaterThan(0);
+      await expect(xapi.call("VM.destroy", vm)).rejects.toMatchObject({ code: "VM_BAD_POWER_STATE", params: [vm, "halted, suspended", "running"] });
+      await xapi.watchTask((await xapi.call("Async.VM.clean_shutdown", vm)) as string);
+      expect(await xapi.getRecord("VM", vm)).toMatchObject({ power_state: "Halted", domid: -1, resident_on: "OpaqueRef:NULL" });
+    } finally {
+      await xapi.call("VM.hard_shutdown", vm).catch(() => undefined);
+      await xapi.call("VM.destroy", vm);
+    }
+    await expect(xapi.getRecord("VM", vm)).rejects.toMatchObject({ code: "HANDLE_INVALID" });
+    expect(host.log()).toMatch(/domain \d+: VM "xen-api lifecycle" \(QEMU pid \d+, SeaBIOS/);
+  }, 120_000);
 
   it("gets XAPI's error code and parameters for a call XAPI refuses", async () => {
     await expect(xapi.call("VM.get_record", "OpaqueRef:nonsense")).rejects.toMatchObject({ code: "HANDLE_INVALID", params: ["VM", "OpaqueRef:nonsense"] });

@@ -74,7 +74,7 @@ export class QemuHypervisor implements Hypervisor {
   }
 
   private async choose(): Promise<Capabilities> {
-    const base = { uefi: true, cdrom: true, snapshots: true };
+    const base = { uefi: true, cdrom: true, snapshots: true, diskBus: "virtio" as const };
     if (this.options.accel !== "auto") {
       return { ...base, accels: [this.options.accel], notes: [`acceleration ${this.options.accel} (as requested)`] };
     }

@@ -13,6 +13,8 @@ export interface XcpngConfig {
   readonly sr: string;
   /** Name label of the ISO SR that receives uploaded ISOs. */
   readonly isoSr: string;
+  /** Name label of the network a machine's VIF joins when a scenario needs to reach a guest port. */
+  readonly network: string;
   readonly ssh: {
     readonly user: string;
     readonly port: number;
@@ -38,6 +40,7 @@ export const ENV = {
   passwordFile: "FRUIX_XAPI_PASSWORD_FILE",
   sr: "FRUIX_XCPNG_SR",
   isoSr: "FRUIX_XCPNG_ISO_SR",
+  network: "FRUIX_XCPNG_NETWORK",
   sshUser: "FRUIX_XCPNG_SSH_USER",
   sshPort: "FRUIX_XCPNG_SSH_PORT",
   sshKeyFile: "FRUIX_XCPNG_SSH_KEY_FILE",
@@ -47,6 +50,8 @@ export const ENV = {
 
 const DEFAULT_SR = "Local storage";
 const DEFAULT_ISO_SR = "ISO library";
+/** The network XCP-ng makes for a host's first NIC. */
+const DEFAULT_NETWORK = "Pool-wide network associated with eth0";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -128,6 +133,7 @@ export function readConfig(env: Env = process.env): XcpngConfig {
     password,
     sr: opt(ENV.sr) ?? DEFAULT_SR,
     isoSr: opt(ENV.isoSr) ?? DEFAULT_ISO_SR,
+    network: opt(ENV.network) ?? DEFAULT_NETWORK,
     ssh: {
       user: opt(ENV.sshUser) ?? "root",
       port,
@@ -143,5 +149,5 @@ export function describeConfig(config: XcpngConfig): string {
   const auth = config.ssh.privateKey ? "key" : "password";
   const hostKey = config.ssh.hostKeySha256 ? "host key pinned" : "host key NOT checked";
   const tls = config.url.protocol !== "https:" ? "" : config.tlsSha256 ? " (TLS certificate pinned)" : " (TLS certificate NOT checked)";
-  return `XAPI ${config.url.origin}${tls} as ${config.user}; SR "${config.sr}", ISO SR "${config.isoSr}"; console over SSH as ${config.ssh.user} (port ${config.ssh.port}, ${auth} authentication, ${hostKey})`;
+  return `XAPI ${config.url.origin}${tls} as ${config.user}; SR "${config.sr}", ISO SR "${config.isoSr}", network "${config.network}"; console over SSH as ${config.ssh.user} (port ${config.ssh.port}, ${auth} authentication, ${hostKey})`;
 }

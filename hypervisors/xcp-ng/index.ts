@@ -2,7 +2,7 @@
 // raw disk upload with PUT /import_raw_vdi; the serial console by SSH to the
 // resident host (`xl console -t serial <domid>`). Settings: config.ts.
 import { FruixError } from "../../lib/errors.js";
-import type { Capabilities, Hypervisor, Machine, MachineSpec } from "../types.js";
+import type { Capabilities, DiskBus, Hypervisor, Machine, MachineSpec } from "../types.js";
 import { describeConfig, readConfig, type XcpngConfig } from "./config.js";
 import { XcpngMachine } from "./machine.js";
 import { XapiSession } from "./xapi.js";
@@ -22,6 +22,12 @@ export interface HostIdentity {
   readonly version: string;
   /** The host says it is Fruix's XCP-ng test double (test/doubles/xcp-ng). */
   readonly testDouble: boolean;
+  /**
+   * How guests see their disks: Xen PV (xvda, ...) on XCP-ng, whose Linux
+   * guests load xen_blkfront; the test double says "ide" in its other_config
+   * (QEMU's emulated IDE, no Xen PV devices: sda, ...).
+   */
+  readonly diskBus: DiskBus;
 }
 
 export function identifyHost(nameLabel: string, softwareVersion: Readonly<Record<string, XmlRpcValue>>, otherConfig: Readonly<Record<string, XmlRpcValue>>): HostIdentity {
@@ -30,6 +36,7 @@ export function identifyHost(nameLabel: string, softwareVersion: Readonly<Record
     brand: String(softwareVersion.product_brand ?? "unknown product"),
     version: String(softwareVersion.product_version ?? softwareVersion.platform_version ?? "unknown version"),
     testDouble: otherConfig["fruix-test-double"] === "true" || softwareVersion["fruix_test_double"] === "true",
+    diskBus: otherConfig["fruix-test-double-disk-bus"] === "ide" ? "ide" : "xen",
   };
 }
 
@@ -76,10 +83,12 @@ export class XcpngHypervisor implements Hypervisor {
         accels: ["xen"],
         cdrom: true,
         snapshots: false,
+        diskBus: identity.diskBus,
         notes: [
           note,
           describeConfig(config),
           "disks: uploaded into fresh VDIs (PUT /import_raw_vdi) and destroyed afterwards; direct disks are copied back (GET /export_raw_vdi) when the VM stops",
+          `guests see their disks as ${identity.diskBus === "ide" ? "emulated IDE (sda, sdb, ...: the host says so)" : "Xen PV devices (xvda, xvdb, ...)"}`,
         ],
       };
     } finally {

@@ -11,7 +11,7 @@ import { onInterrupt } from "../../lib/cleanup.js";
 import { FruixError } from "../../lib/errors.js";
 import { ConsoleLog } from "../console/log.js";
 import { type GuestShell, MarkerShell } from "../console/shell.js";
-import type { Invocation, Machine, MachineSpec } from "../types.js";
+import type { Endpoint, Invocation, Machine, MachineSpec } from "../types.js";
 import type { XcpngConfig } from "./config.js";
 import { SshConsoleHost } from "./ssh-console.js";
 import { XapiError, XapiSession } from "./xapi.js";
@@ -38,7 +38,7 @@ interface MadeVdi {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Every VDI spec field XAPI's VDI.create needs, for a plain user disk. */
-export function vdiRecord(name: string, sr: string, size: number, description: string): Record<string, XmlRpcValue> {
+export function vdiRecord(name: string, sr: string, size: number, description: string, smConfig: Record<string, string> = {}): Record<string, XmlRpcValue> {
   return {
     name_label: name,
     name_description: description,
@@ -49,9 +49,33 @@ export function vdiRecord(name: string, sr: string, size: number, description: s
     read_only: false,
     other_config: {},
     xenstore_data: {},
-    sm_config: {},
+    sm_config: smConfig,
     tags: [],
   };
+}
+
+/** VIF.create's record: the VM's first network card on `network`; an empty MAC lets XAPI make one from the VM's mac_seed. */
+export function vifRecord(vm: string, network: string): Record<string, XmlRpcValue> {
+  return {
+    device: "0",
+    network,
+    VM: vm,
+    MAC: "",
+    MTU: "1500",
+    other_config: {},
+    qos_algorithm_type: "",
+    qos_algorithm_params: {},
+  };
+}
+
+/**
+ * The guest's IPv4 address from VM_guest_metrics.networks, as
+ * xapi_guest_agent.ml names what a guest agent reports for its first VIF
+ * ("0/ipv4/0", and "0/ip" from older agents); undefined without one.
+ */
+export function guestAddress(networks: Readonly<Record<string, XmlRpcValue>>): string | undefined {
+  const address = networks["0/ipv4/0"] ?? networks["0/ip"];
+  return typeof address === "string" && address !== "" ? address : undefined;
 }
 
 export function vbdRecord(vm: string, vdi: string | null, userdevice: string, kind: "Disk" | "CD"): Record<string, XmlRpcValue> {
@@ -115,10 +139,12 @@ export class XcpngMachine implements Machine {
   /** The guest may have written to its direct disks since they were last copied back. */
   private dirty = false;
   private stopping = false;
+  private rebooting = false;
   private destroyed = false;
   private forgetInterrupt: () => void = () => undefined;
   private vmRecord: string | undefined;
   private readonly label = `fruix-${randomBytes(3).toString("hex")}`;
+  private isos = 0;
 
   constructor(
     private readonly spec: MachineSpec,
@@ -149,6 +175,9 @@ export class XcpngMachine implements Machine {
 
   async start(): Promise<void> {
     if (this.xapi) throw new FruixError(`${this.name}: already started`);
+    if (this.spec.forwards?.length) {
+      throw new FruixError(`${this.name}: the xcp-ng adapter cannot forward fixed loopback ports (forwards); the guest is on the pool's network (forwardPorts)`);
+    }
     const { config } = this.options;
     this.xapi = await XapiSession.login(config.url, config.user, config.password, { tlsSha256: config.tlsSha256, timeoutScale: this.options.timeoutScale, log: this.options.log });
     this.forgetInterrupt = onInterrupt(() => this.reapNow());
@@ -175,6 +204,12 @@ export class XcpngMachine implements Machine {
       const path = resolve(disk.path);
       const vdi = await this.uploadVdi(sr, path, `${this.label} disk ${i} (${disk.mode})`, disk.mode === "direct" ? path : undefined);
       await xapi.call("VBD.create", vbdRecord(vm, vdi, String(i), "Disk"));
+    }
+    if (this.spec.forwardPorts?.length) {
+      // The guest joins the pool's network; endpoint() reads its address from the guest metrics.
+      const network = await this.networkByName(config.network);
+      await xapi.call("VIF.create", vifRecord(vm, network));
+      this.log(`VIF 0 on network "${config.network}" (the guest's address comes from its guest metrics)`);
     }
     if (this.spec.cdrom !== undefined) {
       const iso = this.spec.cdrom === null ? null : await this.uploadIso(this.spec.cdrom);
@@ -237,19 +272,63 @@ export class XcpngMachine implements Machine {
     return asString(refs[0]!, "SR");
   }
 
+  private async networkByName(name: string): Promise<string> {
+    const refs = asArray(await this.session().call("network.get_by_name_label", name), "network.get_by_name_label");
+    if (refs.length !== 1) {
+      throw new FruixError(`XAPI ${this.options.config.url.origin}: ${refs.length === 0 ? "no network" : `${refs.length} networks`} named "${name}" (FRUIX_XCPNG_NETWORK)`);
+    }
+    return asString(refs[0]!, "network");
+  }
+
+  /**
+   * Where the host reaches guest TCP `port` (one of spec.forwardPorts): the
+   * address the guest reports for its first VIF through the guest metrics
+   * (a guest agent writes it; XAPI publishes it as VM_guest_metrics.networks),
+   * and the port itself: the guest is on the pool's network, nothing is forwarded.
+   */
+  async endpoint(port: number): Promise<Endpoint> {
+    if (!this.spec.forwardPorts?.includes(port)) throw new FruixError(`${this.name}: guest port ${port} was not asked for (forwardPorts)`);
+    const xapi = this.session();
+    const vm = this.vmRef();
+    const limit = 300_000 * this.options.timeoutScale;
+    const deadline = Date.now() + limit;
+    for (;;) {
+      const metrics = await xapi.callString("VM.get_guest_metrics", vm);
+      if (metrics !== "OpaqueRef:NULL") {
+        const address = guestAddress(asStruct(await xapi.call("VM_guest_metrics.get_networks", metrics).catch(() => ({})), "networks"));
+        if (address) {
+          this.log(`guest port ${port} at ${address}:${port} (VM_guest_metrics networks)`);
+          return { host: address, port };
+        }
+      }
+      if (Date.now() > deadline) {
+        throw new FruixError(
+          `${this.name}: the guest reported no IPv4 address in its guest metrics within ${Math.round(limit / 1000)} s; XAPI learns it only from a guest agent in the guest (xe-guest-utilities or xen-guest-agent)`,
+        );
+      }
+      await sleep(1000);
+    }
+  }
+
   /** A fresh VDI of the file's size with the file's bytes; the base file is only read. */
-  private async uploadVdi(sr: string, path: string, description: string, writeBackTo?: string): Promise<string> {
+  private async uploadVdi(sr: string, path: string, description: string, writeBackTo?: string, smConfig?: Record<string, string>): Promise<string> {
     const size = (await stat(path)).size;
     const xapi = this.session();
-    const vdi = asString(await xapi.call("VDI.create", vdiRecord(`${this.label} ${basename(path)}`, sr, size, description)), "VDI.create");
+    const vdi = asString(await xapi.call("VDI.create", vdiRecord(`${this.label} ${basename(path)}`, sr, size, description, smConfig)), "VDI.create");
     this.vdis.push({ ref: vdi, writeBackTo });
     await xapi.importRawVdi(vdi, path);
     this.log(`uploaded ${path} (${(size / MiB).toFixed(1)} MiB) into a VDI`);
     return vdi;
   }
 
+  /**
+   * An ISO into a fresh VDI of the ISO SR. sm's ISOSR.py creates VDIs as files
+   * named by sm_config:path ([a-z0-9.-]+.iso); a read-only ISO library (a
+   * read-only NFS or SMB share) refuses, and then the CD cannot be given.
+   */
   private async uploadIso(path: string): Promise<string> {
-    return this.uploadVdi(await this.srByName(this.options.config.isoSr), resolve(path), `${this.label} ISO`);
+    const file = `${this.label}-${this.name.toLowerCase().replace(/[^a-z0-9.-]/g, "-")}-${this.isos++}.iso`;
+    return this.uploadVdi(await this.srByName(this.options.config.isoSr), resolve(path), `${this.label} ISO`, undefined, { path: file });
   }
 
   /** Attaches the console to the VM's current domain on its resident host. */
@@ -288,7 +367,11 @@ export class XcpngMachine implements Machine {
       try {
         while (!this.stopping && !this.destroyed) {
           const state = await this.session().callString("VM.get_power_state", this.vmRef());
-          if (state === "Halted") return;
+          if (state === "Halted" && !this.rebooting) {
+            // Nobody asked it to stop: every console wait fails now, not at its timeout (as QEMU's exit does).
+            if (!this.stopping && !this.destroyed) this.console.fail(new FruixError(`${this.name}: the VM halted (its domain ended, and XAPI says Halted)`));
+            return;
+          }
           try {
             if (state === "Running") {
               await this.attachConsole();
@@ -322,8 +405,14 @@ export class XcpngMachine implements Machine {
   }
 
   async reboot(): Promise<void> {
-    await this.session().callAsync("VM.hard_reboot", this.vmRef());
-    await this.followDomain();
+    // XAPI keeps a rebooting VM Running; should a pool show it Halted in between, that is no halt.
+    this.rebooting = true;
+    try {
+      await this.session().callAsync("VM.hard_reboot", this.vmRef());
+      await this.followDomain();
+    } finally {
+      this.rebooting = false;
+    }
   }
 
   private async powerState(): Promise<string> {

@@ -15,8 +15,14 @@ export function guestProfileOf(os: OperatingSystem): GuestProfile {
   return familyOf(os.base).guest;
 }
 
-/** The activation script's last line: the closure it activated. */
-const ACTIVATED = /fruix: activated (\S+)\r?\n/;
+/**
+ * The activation script's last line: the closure it activated. The kernel's
+ * messages may land on the same line (printk interleaves with the script's
+ * output: e1000's "NIC Link is Up" did, on the XCP-ng test double), so the
+ * path ends at the first character no store name has; that character must
+ * have arrived (a line may come in pieces), so a cut path never matches.
+ */
+export const ACTIVATED = /fruix: activated (\/frx\/store\/[A-Za-z0-9+._?=-]+)(?=[\s[])/;
 /** The in-guest installer's last line before it powers off. */
 const INSTALLED = /fruix-installer: installed (\S+) onto (\S+)\r?\n/;
 const BOOT_MS = 240_000;

@@ -20,6 +20,12 @@ export interface DomainDisk {
   readonly readOnly: boolean;
 }
 
+/** An emulated NIC (e1000, as Xen HVM's emulated network card); `reachableAt` forwards that loopback address's port 22 to the guest's. */
+export interface DomainNic {
+  readonly mac: string;
+  readonly reachableAt?: string;
+}
+
 export interface DomainSpec {
   readonly domid: number;
   readonly name: string;
@@ -32,6 +38,7 @@ export interface DomainSpec {
   readonly disks: readonly DomainDisk[];
   readonly paused: boolean;
   readonly accel: "kvm" | "tcg";
+  readonly nics?: readonly DomainNic[];
 }
 
 /** How a domain ended: the guest asked for a reset or a power-off, or it was killed, or QEMU failed. */
@@ -64,7 +71,12 @@ export function qemuArgs(spec: DomainSpec): string[] {
     "-chardev", `socket,id=serial0,path=${join(spec.dir, "serial.sock")},server=on,wait=off`,
     "-serial", "chardev:serial0",
     ...disks,
-    "-nic", "none",
+    ...(spec.nics?.length
+      ? spec.nics.flatMap((nic, i) => [
+          "-netdev", `user,id=net${i}${nic.reachableAt ? `,hostfwd=tcp:${nic.reachableAt}:22-:22` : ""}`,
+          "-device", `e1000,netdev=net${i},mac=${nic.mac}`,
+        ])
+      : ["-nic", "none"]),
     ...(spec.paused ? ["-S"] : []),
   ];
 }
@@ -138,7 +150,9 @@ export class Domain {
     });
     try {
       domain.events = await connectWhenReady(join(spec.dir, "events.sock"), () => domain.exitedFlag);
-      domain.listen(domain.events);
+      // QEMU sends events only once qmp_capabilities is answered: wait for that, or a guest
+      // reset soon after the start (OVMF's first boot) would end the domain without its SHUTDOWN.
+      await domain.listen(domain.events);
       domain.qmp = await Qmp.open(join(spec.dir, "qmp.sock"));
     } catch (error) {
       await domain.kill();
@@ -154,9 +168,13 @@ export class Domain {
     return new Promise((resolve) => socket.once("close", () => resolve()));
   }
 
-  /** A second QMP monitor that only reads events: SHUTDOWN says whether the guest reset or powered off. */
-  private listen(socket: Socket): void {
+  /** A second QMP monitor that only reads events: SHUTDOWN says whether the guest reset or powered off. Resolves once events flow. */
+  private listen(socket: Socket): Promise<void> {
     let buffer = "";
+    let ready!: () => void;
+    let failed!: (error: Error) => void;
+    const negotiated = new Promise<void>((resolve, reject) => ([ready, failed] = [resolve, reject]));
+    socket.on("close", () => failed(new Error("QEMU closed its event monitor before it was ready")));
     socket.on("error", () => undefined);
     socket.on("data", (chunk) => {
       buffer += chunk.toString("utf8");
@@ -166,9 +184,11 @@ export class Domain {
         if (!line) continue;
         const message = JSON.parse(line) as { QMP?: unknown; event?: string; data?: { reason?: string } };
         if (message.QMP) socket.write(JSON.stringify({ execute: "qmp_capabilities" }) + "\n");
+        if ("return" in message) ready();
         if (message.event === "SHUTDOWN") this.lastShutdown = message.data?.reason ?? "guest-shutdown";
       }
     });
+    return negotiated;
   }
 
   async unpause(): Promise<void> {

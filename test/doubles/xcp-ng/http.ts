@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import http from "node:http";
 import { pipeline } from "node:stream/promises";
 import { decodeCall, encodeResponse, failure, success, XmlRpcFormatError, type XmlRpcValue } from "../../../hypervisors/xcp-ng/xmlrpc.js";
-import { ApiFailure, type HostInfo, type XapiModel } from "./xapi-model.js";
+import { ApiFailure, INT_FIELDS, type HostInfo, type XapiModel } from "./xapi-model.js";
 
 const LABEL = "XCP-ng TEST DOUBLE";
 
@@ -66,12 +66,34 @@ async function handle(model: XapiModel, host: HostInfo, port: () => number, req:
   send(res, 404, `not found (${LABEL})`);
 }
 
-/** JSON values for the model's XML-RPC values: datetimes as xapi writes them (20240101T00:00:00Z). */
-function toJson(value: XmlRpcValue): unknown {
+/** Map-typed fields: their keys are the user's, never record fields (an other_config key "MTU" stays a string). */
+const MAP_FIELDS = new Set(["other_config", "platform", "HVM_boot_params", "sm_config", "xenstore_data", "networks", "other", "software_version", "qos_algorithm_params", "VCPUs_params", "os_version", "PV_drivers_version"]);
+
+/**
+ * JSON values for the model's XML-RPC values, as xapi's JSON-RPC writes them
+ * (ocaml/doc's wire protocol): an `int` field, a decimal string on XML-RPC,
+ * is a JSON number; datetimes as xapi writes them (20240101T00:00:00Z).
+ * `int` says the value itself is an int (a getter of an int field).
+ */
+function toJson(value: XmlRpcValue, int = false): unknown {
+  if (int && typeof value === "string" && /^-?\d+$/.test(value)) return Number(value);
   if (value instanceof Date) return value.toISOString().replace(/[-:]|\.\d{3}/g, "");
-  if (Array.isArray(value)) return value.map(toJson);
-  if (typeof value === "object" && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJson(v)]));
+  if (Array.isArray(value)) return value.map((v) => toJson(v));
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, MAP_FIELDS.has(k) ? v : toJson(v, INT_FIELDS.has(k))]));
+  }
   return value;
+}
+
+/** The JSON-RPC result of `method`: int getters and the int fields of records (event ids included) as JSON numbers. */
+function jsonResult(method: string, value: XmlRpcValue): unknown {
+  const getter = /^[A-Za-z_]+\.get_(\w+)$/.exec(method)?.[1];
+  if (getter && INT_FIELDS.has(getter)) return toJson(value, true);
+  const json = toJson(value);
+  if (method === "event.from" && typeof json === "object" && json !== null) {
+    for (const event of (json as { events?: Array<{ id: unknown }> }).events ?? []) event.id = Number(event.id);
+  }
+  return json;
 }
 
 /**
@@ -91,7 +113,7 @@ async function jsonRpc(model: XapiModel, host: HostInfo, req: http.IncomingMessa
   const id = request.id ?? null;
   let body: unknown;
   try {
-    const result = toJson(await model.dispatch(request.method, request.params as XmlRpcValue[], host.master));
+    const result = jsonResult(request.method, await model.dispatch(request.method, request.params as XmlRpcValue[], host.master));
     body = v2 ? { jsonrpc: "2.0", result, id } : { result, error: null, id };
   } catch (error) {
     if (!(error instanceof ApiFailure)) throw error;

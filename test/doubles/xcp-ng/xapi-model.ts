@@ -3,11 +3,11 @@
 // their parameters, argument counts with the session first, VBD.create's
 // checks from xapi_vbd.ml, int64 as strings on the wire); where XAPI's
 // behaviour was not checked, docs/xcp-ng.md says so.
-import { randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeValue, type XmlRpcValue } from "../../../hypervisors/xcp-ng/xmlrpc.js";
-import { Domain, type DomainDisk, type DomainEnd } from "./domain.js";
+import { Domain, type DomainDisk, type DomainEnd, type DomainNic } from "./domain.js";
 
 /** A XAPI failure raised by the double: code and string parameters, as on the wire. */
 export class ApiFailure extends Error {
@@ -23,7 +23,7 @@ type Struct = Record<string, XmlRpcValue>;
 type Row = Struct & { uuid: string };
 
 export const NULL_REF = "OpaqueRef:NULL";
-const CLASSES = ["session", "pool", "host", "SR", "VDI", "VBD", "VM", "network", "task"] as const;
+const CLASSES = ["session", "pool", "host", "SR", "VDI", "VBD", "VM", "VIF", "VM_guest_metrics", "network", "task"] as const;
 type ClassName = (typeof CLASSES)[number];
 
 export interface HostInfo {
@@ -93,6 +93,33 @@ function slotOf(userdevice: string): number | undefined {
 
 type PowerState = "Halted" | "Paused" | "Running" | "Suspended";
 
+/** Helpers.is_valid_MAC: six two-digit hex groups separated by ':' or '-'. */
+function validMac(mac: string): boolean {
+  return /^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i.test(mac);
+}
+
+/** xapi_vif_helpers.ml's gen_mac: a locally administered unicast MAC derived from the VM's mac_seed and the device. */
+function genMac(device: number, seed: string): string {
+  const b = createHash("md5").update(`${seed}-${device}`).digest();
+  b[0] = (b[0]! & 0xfe) | 0x02;
+  return [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, "0")).join(":");
+}
+
+/** The fields VM.create needs: every VM field the datamodel (datamodel_vm.ml) gives no default. */
+export const VM_CREATE_REQUIRED = [
+  "name_label", "name_description", "user_version", "is_a_template", "affinity",
+  "memory_static_max", "memory_dynamic_max", "memory_dynamic_min", "memory_static_min",
+  "VCPUs_params", "VCPUs_max", "VCPUs_at_startup", "actions_after_shutdown", "actions_after_reboot", "actions_after_crash",
+  "PV_bootloader", "PV_kernel", "PV_ramdisk", "PV_args", "PV_bootloader_args", "PV_legacy_args",
+  "HVM_boot_policy", "HVM_boot_params", "platform", "PCI_bus", "other_config", "recommendations",
+] as const;
+
+/** Fields that are XAPI ints (int64): strings on XML-RPC, JSON numbers on JSON-RPC (ocaml/doc's wire protocol). */
+export const INT_FIELDS = new Set([
+  "domid", "memory_static_min", "memory_static_max", "memory_dynamic_min", "memory_dynamic_max", "memory_target",
+  "VCPUs_max", "VCPUs_at_startup", "user_version", "virtual_size", "physical_utilisation", "physical_size", "MTU",
+]);
+
 interface Task {
   status: "pending" | "success" | "failure" | "cancelled";
   result: string;
@@ -145,8 +172,15 @@ export class XapiModel {
     const local = this.add("SR", { name_label: "Local storage", type: "ext", content_type: "user", shared: false, other_config: {} });
     this.srHost.set(local, memberRef);
     this.add("network", { name_label: "Pool-wide network associated with eth0", bridge: "xenbr0", MTU: "1500", other_config: {} });
-    const iso = this.add("SR", { name_label: "ISO library", type: "iso", content_type: "iso", shared: false, other_config: {} });
-    this.srHost.set(iso, masterRef);
+    // An ISO library is a shared SR (NFS or SMB), seen by every host: no host of its own.
+    this.add("SR", { name_label: "ISO library", type: "iso", content_type: "iso", shared: true, other_config: {} });
+    // Every XCP-ng host has one for its physical drive (sm's udev SR: no VDI_CREATE), holding the drive's VDI.
+    const dvd = this.add("SR", { name_label: "DVD drives", type: "udev", content_type: "iso", shared: false, other_config: {} });
+    this.srHost.set(dvd, masterRef);
+    this.add("VDI", {
+      name_label: "SCSI 0:0:0:0", name_description: "the master's DVD drive", SR: dvd, virtual_size: "0", type: "user",
+      sharable: false, read_only: true, other_config: {}, location: "/dev/xapi/cd/sr0", managed: true, sm_config: {},
+    });
     // The template XCP-ng ships for "boot from install media"; its other_config:disks asks provision for a disk.
     this.add("VM", {
       ...this.vmFields("Other install media"),
@@ -162,7 +196,12 @@ export class XapiModel {
       address,
       enabled: true,
       software_version: { product_brand: "XCP-ng", product_version: "8.2.1", fruix_test_double: "true" },
-      other_config: { "fruix-test-double": "true", "fruix-test-double-note": "QEMU under the XAPI rules Fruix knows; not XCP-ng" },
+      other_config: {
+        "fruix-test-double": "true",
+        "fruix-test-double-note": "QEMU under the XAPI rules Fruix knows; not XCP-ng",
+        // Its domains are QEMU with emulated IDE and no Xen PV devices: guests see sda, sdb, not xvda, xvdb.
+        "fruix-test-double-disk-bus": "ide",
+      },
     };
   }
 
@@ -185,6 +224,8 @@ export class XapiModel {
       HVM_boot_params: { order: "cd" },
       platform: {},
       other_config: {},
+      guest_metrics: NULL_REF,
+      actions_after_reboot: "restart",
     };
   }
 
@@ -204,7 +245,7 @@ export class XapiModel {
   vdiForHttp(vdi: string): { ref: string; file: string; sr: string; size: number } | undefined {
     let ref = this.table("VDI").has(vdi) ? vdi : undefined;
     ref ??= [...this.table("VDI").entries()].find(([, r]) => r.uuid === vdi)?.[0];
-    if (!ref) return undefined;
+    if (!ref || !this.vdiFiles.has(ref)) return undefined;
     const row = this.table("VDI").get(ref)!;
     return { ref, file: this.vdiFiles.get(ref)!, sr: row.SR as string, size: Number(row.virtual_size) };
   }
@@ -282,10 +323,10 @@ export class XapiModel {
     const [cls, call] = name.split(".") as [ClassName, string | undefined];
     if (!CLASSES.includes(cls) || !call || cls === "session") return undefined;
     const table = this.table(cls);
-    const visible = (row: Row): Struct => ({ ...row });
+    const visible = (ref: string, row: Row): Struct => this.visible(cls, ref, row);
     if (call === "get_all") return { arity: 1, run: () => [...table.keys()] };
-    if (call === "get_all_records") return { arity: 1, run: () => Object.fromEntries([...table].map(([r, row]) => [r, visible(row)])) };
-    if (call === "get_record") return { arity: 2, run: (ref) => visible(this.row(cls, ref)) };
+    if (call === "get_all_records") return { arity: 1, run: () => Object.fromEntries([...table].map(([r, row]) => [r, visible(r, row)])) };
+    if (call === "get_record") return { arity: 2, run: (ref) => visible(ref as string, this.row(cls, ref)) };
     if (call === "get_by_name_label") return { arity: 2, run: (label) => [...table].filter(([, r]) => r.name_label === str(label)).map(([ref]) => ref) };
     if (call === "get_by_uuid") {
       return {
@@ -302,13 +343,20 @@ export class XapiModel {
       return {
         arity: 2,
         run: (ref) => {
-          const row = this.row(cls, ref);
+          const row = this.visible(cls, ref as string, this.row(cls, ref));
           if (!(field in row)) throw new ApiFailure("MESSAGE_METHOD_UNKNOWN", [name]);
           return row[field]!;
         },
       };
     }
     return undefined;
+  }
+
+  /** A record as the API shows it: a VM's VBDs and VIFs are the devices that name it. */
+  private visible(cls: ClassName, ref: string, row: Row): Struct {
+    if (cls !== "VM") return { ...row };
+    const of = (c: ClassName) => [...this.table(c)].filter(([, r]) => r.VM === ref).map(([r]) => r);
+    return { ...row, VBDs: of("VBD"), VIFs: of("VIF") };
   }
 
   private defineMethods(): void {
@@ -468,7 +516,9 @@ export class XapiModel {
         const source = this.row("VM", vm);
         this.haltedOrFail(vm as string, source);
         const { uuid: _uuid, ...fields } = source;
-        return this.add("VM", { ...structuredClone(fields), name_label: str(name), reference_label: "" });
+        // A clone gets a mac_seed of its own (xapi_vm_clone.ml), so its VIFs' MACs differ from the source's.
+        const other = { ...(fields.other_config as Struct), mac_seed: randomUUID() };
+        return this.add("VM", { ...structuredClone(fields), name_label: str(name), reference_label: "", other_config: other, guest_metrics: NULL_REF });
       },
     });
     def("VM.remove_from_other_config", {
@@ -561,9 +611,81 @@ export class XapiModel {
       run: async (vm) => {
         const row = this.row("VM", vm);
         this.powerStateOrFail(vm as string, row, ["Paused", "Running"]);
-        await this.stopDomain(vm as string);
-        await this.startDomain(vm as string, false);
+        await this.rebootDomain(vm as string);
         return "";
+      },
+    });
+    def("VM.create", {
+      // xapi_vm.ml's create: the record's fields as given (validation waits for VM.start), a mac_seed
+      // added to other_config when there is none, and always Halted.
+      arity: 2,
+      async: true,
+      run: (r) => {
+        const given = record(r, VM_CREATE_REQUIRED);
+        const [smin, smax, dmin, dmax] = [given.memory_static_min, given.memory_static_max, given.memory_dynamic_min, given.memory_dynamic_max].map((v) => String(int64(v!)));
+        const other = map(given.other_config!);
+        other.mac_seed ??= randomUUID();
+        return this.add("VM", {
+          ...this.vmFields(str(given.name_label!)),
+          name_description: str(given.name_description!),
+          is_a_template: bool(given.is_a_template!),
+          memory_static_min: smin!, memory_static_max: smax!, memory_dynamic_min: dmin!, memory_dynamic_max: dmax!,
+          VCPUs_max: String(int64(given.VCPUs_max!)),
+          VCPUs_at_startup: String(int64(given.VCPUs_at_startup!)),
+          actions_after_reboot: str(given.actions_after_reboot!),
+          HVM_boot_policy: str(given.HVM_boot_policy!),
+          HVM_boot_params: map(given.HVM_boot_params!),
+          platform: map(given.platform!),
+          other_config: other,
+        });
+      },
+    });
+    def("VM.clean_shutdown", {
+      // Running only (xapi_vm_lifecycle.ml). xenopsd's shutdown_wait_for_ack (xc/domain.ml) asks an HVM
+      // guest without PV drivers nothing: Xenctrl.domain_shutdown ends the domain at once. The double's
+      // domains are such guests (QEMU, no Xen platform device).
+      arity: 2,
+      async: true,
+      run: async (vm) => {
+        const row = this.row("VM", vm);
+        this.powerStateOrFail(vm as string, row, ["Running"]);
+        await this.stopDomain(vm as string);
+        return "";
+      },
+    });
+    def("VM.clean_reboot", {
+      // Running only; as clean_shutdown, then a new domain (a new domid).
+      arity: 2,
+      async: true,
+      run: async (vm) => {
+        const row = this.row("VM", vm);
+        this.powerStateOrFail(vm as string, row, ["Running"]);
+        await this.rebootDomain(vm as string);
+        return "";
+      },
+    });
+    def("VIF.create", {
+      // xapi_vif_helpers.ml's create: INVALID_DEVICE unless the device is an unsigned number, an empty
+      // MAC generated from the VM's mac_seed, MAC_INVALID, then DEVICE_ALREADY_EXISTS.
+      arity: 2,
+      run: (r) => {
+        const given = record(r, ["device", "network", "VM", "MAC", "MTU", "other_config", "qos_algorithm_type", "qos_algorithm_params"]);
+        const vm = str(given.VM!);
+        const vmRow = this.row("VM", vm);
+        const network = str(given.network!);
+        this.row("network", network);
+        const device = str(given.device!);
+        if (!/^\d+$/.test(device)) throw new ApiFailure("INVALID_DEVICE", [device]);
+        let mac = str(given.MAC!);
+        const seed = (vmRow.other_config as Struct).mac_seed;
+        if (mac === "" && typeof seed === "string") mac = genMac(Number(device), seed);
+        if (!validMac(mac)) throw new ApiFailure("MAC_INVALID", [mac]);
+        const taken = [...this.table("VIF").values()].some((v) => v.VM === vm && Number(v.device) === Number(device));
+        if (taken) throw new ApiFailure("DEVICE_ALREADY_EXISTS", [device]);
+        return this.add("VIF", {
+          device, network, VM: vm, MAC: mac, MTU: String(int64(given.MTU!)), currently_attached: false,
+          other_config: map(given.other_config!), qos_algorithm_type: str(given.qos_algorithm_type!), qos_algorithm_params: map(given.qos_algorithm_params!),
+        });
       },
     });
     def("VM.destroy", {
@@ -572,8 +694,10 @@ export class XapiModel {
       run: (vm) => {
         const row = this.row("VM", vm);
         this.powerStateOrFail(vm as string, row, ["Halted", "Suspended"]);
-        for (const [ref, vbd] of this.table("VBD")) if (vbd.VM === vm) this.table("VBD").delete(ref);
+        // Xapi_vm_helpers.destroy: the VM's VBDs and VIFs go with it.
+        for (const cls of ["VBD", "VIF"] as const) for (const [ref, device] of this.table(cls)) if (device.VM === vm) this.table(cls).delete(ref);
         this.table("VM").delete(vm as string);
+        this.lanAddresses.delete(vm as string);
         return "";
       },
     });
@@ -599,7 +723,8 @@ export class XapiModel {
       arity: 2,
       async: true,
       run: async (vdi) => {
-        this.row("VDI", vdi);
+        const sr = String(this.row("VDI", vdi).SR);
+        if (this.table("SR").get(sr)?.type === "udev") throw new ApiFailure("SR_OPERATION_NOT_SUPPORTED", [sr]);
         if (this.vdiAttached(vdi as string)) throw new ApiFailure("VDI_IN_USE", [vdi as string, "destroy"]);
         for (const [ref, vbd] of this.table("VBD")) if (vbd.VDI === vdi) this.table("VBD").delete(ref);
         this.table("VDI").delete(vdi as string);
@@ -650,10 +775,30 @@ export class XapiModel {
 
   private async createVdi(r: Struct): Promise<string> {
     const sr = str(r.SR!);
-    this.row("SR", sr);
+    // xapi_sr_operations.ml: an SR whose SM driver lacks VDI_CREATE (udev: physical drives) refuses it.
+    if (this.row("SR", sr).type === "udev") throw new ApiFailure("SR_OPERATION_NOT_SUPPORTED", [sr]);
     const size = int64(r.virtual_size!);
     if (size < 0) throw new ApiFailure("VALUE_NOT_SUPPORTED", ["virtual_size", String(size), "negative"]);
+    const smConfig = r.sm_config === undefined ? {} : map(r.sm_config);
+    const uuid = randomUUID();
+    let location: string = uuid;
+    if (this.table("SR").get(sr)!.content_type === "iso") {
+      // sm's ISOSR.py: the file is sm_config:path, which must match [a-z0-9.-]+\.(iso|img) (re.match:
+      // at the start), else <uuid>.img; the SM's XenErrors reach the caller as SR_BACKEND_FAILURE_<code>.
+      const path = smConfig.path as string | undefined;
+      if (path !== undefined && !/^[a-z0-9.-]+\.(iso|img)/i.test(path)) {
+        throw new ApiFailure("SR_BACKEND_FAILURE_78", ["", `VDI Creation failed [opterr=Invalid path "${path}"]`, ""]);
+      }
+      location = path ?? `${uuid}.img`;
+      if ([...this.table("VDI").values()].some((v) => v.SR === sr && v.location === location)) {
+        throw new ApiFailure("SR_BACKEND_FAILURE_43", ["", "The VDI already exists", ""]);
+      }
+    }
     const ref = this.add("VDI", {
+      uuid,
+      location,
+      managed: true,
+      sm_config: smConfig,
       name_label: str(r.name_label!),
       name_description: typeof r.name_description === "string" ? r.name_description : "",
       SR: sr,
@@ -681,7 +826,11 @@ export class XapiModel {
     if (!["Disk", "CD", "Floppy"].includes(type)) throw new ApiFailure("XMLRPC_UNMARSHAL_FAILURE", ["vbd_type", type]);
     if (mode !== "RO" && mode !== "RW") throw new ApiFailure("XMLRPC_UNMARSHAL_FAILURE", ["vbd_mode", mode]);
     const vdi = str(r.VDI!);
-    if (!empty) this.row("VDI", vdi);
+    if (!empty) {
+      const vdiType = String(this.row("VDI", vdi).type);
+      // xapi_vbd.ml: only these VDI types can be a VBD's.
+      if (!["system", "user", "ephemeral", "suspend", "crashdump", "metadata", "rrd", "pvs_cache"].includes(vdiType)) throw new ApiFailure("VDI_INCOMPATIBLE_TYPE", [vdi, vdiType]);
+    }
     if (type === "CD" && mode !== "RO") throw new ApiFailure("VBD_CDS_MUST_BE_READONLY");
     if (type !== "CD" && empty) throw new ApiFailure("VBD_NOT_REMOVABLE_MEDIA", ["in constructor"]);
     if (mode === "RW" && !empty && this.table("VDI").get(vdi)!.read_only === true) throw new ApiFailure("VDI_READONLY", [vdi]);
@@ -719,14 +868,22 @@ export class XapiModel {
     const disks: DomainDisk[] = vbds.map(([, b]) => ({
       slot: slotOf(String(b.userdevice))!,
       kind: b.type === "CD" ? "CD" : "Disk",
-      file: b.empty === true ? null : this.vdiFiles.get(String(b.VDI))!,
+      // A VDI without a file of the double's (the DVD drive's) reads as an empty drive.
+      file: b.empty === true ? null : (this.vdiFiles.get(String(b.VDI)) ?? null),
       readOnly: b.mode === "RO",
     }));
-    // The VM runs on the host that sees its first disk's SR (the member, for Local storage).
-    const firstDisk = vbds.find(([, b]) => b.type === "Disk" && b.empty !== true);
-    const host = (firstDisk && this.hostOfSr(String(this.table("VDI").get(String(firstDisk[1].VDI))!.SR))) || this.hosts.find((h) => h.master)!;
+    // xapi_vm_helpers.ml (assert_can_see_SRs, choose_host): a host that sees the SR of every non-empty
+    // VBD's VDI, else NO_HOSTS_AVAILABLE. A local SR is seen by its host only, a shared one by all. The
+    // double takes the host of the VM's local SRs (the member, for Local storage), else the master.
+    const srs = vbds.filter(([, b]) => b.empty !== true).map(([, b]) => String(this.table("VDI").get(String(b.VDI))!.SR));
+    const local = [...new Set(srs.map((sr) => this.srHost.get(sr)).filter((h): h is string => h !== undefined))];
+    if (local.length > 1) throw new ApiFailure("NO_HOSTS_AVAILABLE");
+    const host = this.hosts.find((h) => h.ref === local[0]) ?? this.hosts.find((h) => h.master)!;
     const domid = this.nextDomid++;
     const boot = row.HVM_boot_params as Struct;
+    const vifs = [...this.table("VIF").values()].filter((v) => v.VM === vm).sort((a, b) => Number(a.device) - Number(b.device));
+    const address = vifs.length ? this.lanAddress(vm) : undefined;
+    const nics: DomainNic[] = vifs.map((v, i) => ({ mac: String(v.MAC), reachableAt: i === 0 ? address : undefined }));
     const domain = await Domain.start({
       domid,
       name: String(row.name_label),
@@ -738,16 +895,25 @@ export class XapiModel {
       disks,
       paused,
       accel: this.options.accel,
+      nics,
     });
     if (this.stopped) {
       // stopAll came while QEMU started (a restart after a guest reboot): no domain outlives the host.
       await domain.kill();
       throw new ApiFailure("INTERNAL_ERROR", ["the test host is stopping"]);
     }
+    if (!this.table("VM").has(vm)) {
+      // Destroyed while its domain was being built (xapi would refuse the destroy as
+      // OTHER_OPERATION_IN_PROGRESS; the double has no operation locks): no domain without its VM.
+      await domain.kill();
+      throw new ApiFailure("HANDLE_INVALID", ["VM", vm]);
+    }
     this.domains.set(vm, domain);
     this.domainsById.set(domid, domain);
     Object.assign(row, { power_state: paused ? "Paused" : "Running", domid: String(domid), resident_on: host.ref });
     for (const [, b] of vbds) b.currently_attached = true;
+    for (const v of vifs) v.currently_attached = true;
+    if (address) this.reportGuestAddress(vm, row, address);
     this.options.log(`domain ${domid}: VM "${row.name_label}" (QEMU pid ${domain.pid}, ${boot.firmware === "uefi" ? "OVMF" : "SeaBIOS"}, ${this.options.accel}) on ${host.address}`);
     void domain.ended.then((end) => this.domainEnded(vm, domain, end));
   }
@@ -756,7 +922,8 @@ export class XapiModel {
     this.domainsById.delete(domain.domid);
     if (this.domains.get(vm) !== domain) return;
     this.domains.delete(vm);
-    this.options.log(`domain ${domain.domid}: ended (${end})`);
+    const why = end === "crashed" ? domain.stderr.trim().split("\n").filter(Boolean).slice(-3).join(" | ") : "";
+    this.options.log(`domain ${domain.domid}: ended (${end})${why ? `: ${why}` : ""}`);
     if (end === "killed") return; // the API call that killed it sets the new state
     const row = this.table("VM").get(vm);
     if (!row) return;
@@ -779,7 +946,50 @@ export class XapiModel {
 
   private markHalted(vm: string, row: Row): void {
     Object.assign(row, { power_state: "Halted", domid: "-1", resident_on: NULL_REF });
-    for (const b of this.table("VBD").values()) if (b.VM === vm) b.currently_attached = false;
+    for (const cls of ["VBD", "VIF"] as const) for (const b of this.table(cls).values()) if (b.VM === vm) b.currently_attached = false;
+    // A halted VM has no guest metrics (xapi drops them when the VM halts).
+    if (row.guest_metrics !== NULL_REF) this.table("VM_guest_metrics").delete(String(row.guest_metrics));
+    row.guest_metrics = NULL_REF;
+  }
+
+  // ---- the double's network ---------------------------------------------------------------
+
+  /** VMs with a VIF: the address at which the double's "LAN" reaches the guest (its port 22). */
+  private readonly lanAddresses = new Map<string, string>();
+
+  /**
+   * The double's stand-in for a pool network: each VM with a VIF gets a loopback address of its own,
+   * random in 127.1.0.1-127.254.255.254 (test hosts run side by side in npm test; 127.0.0.x is the
+   * hosts'), kept across its domains as a DHCP lease would be, where the test host reaches the
+   * guest's TCP port 22 (QEMU user networking forwards it; the guest gets its own address by DHCP
+   * from QEMU).
+   */
+  private lanAddress(vm: string): string {
+    let address = this.lanAddresses.get(vm);
+    if (!address) {
+      const taken = new Set(this.lanAddresses.values());
+      do {
+        const [a, b, c] = [...randomBytes(3)];
+        address = `127.${1 + (a! % 254)}.${b}.${1 + (c! % 254)}`;
+      } while (taken.has(address));
+      this.lanAddresses.set(vm, address);
+    }
+    return address;
+  }
+
+  /**
+   * What a guest agent (xe-guest-utilities) writes under attr/vif/0/ipv4/0 and xapi_guest_agent.ml
+   * turns into VM_guest_metrics.networks "0/ip" and "0/ipv4/0". The double publishes it as the
+   * domain starts; a real guest without an agent never reports one.
+   */
+  private reportGuestAddress(vm: string, row: Row, address: string): void {
+    if (row.guest_metrics !== NULL_REF) this.table("VM_guest_metrics").delete(String(row.guest_metrics));
+    const metrics = this.add("VM_guest_metrics", {
+      os_version: {}, PV_drivers_version: {}, PV_drivers_up_to_date: false, PV_drivers_detected: false,
+      networks: { "0/ip": address, "0/ipv4/0": address }, other: {}, live: true,
+    });
+    row.guest_metrics = metrics;
+    this.options.log(`VM "${row.name_label}": guest port 22 reachable at ${address}:22 (VM_guest_metrics networks 0/ip; ${vm.slice(0, 20)}...)`);
   }
 
   private async stopDomain(vm: string): Promise<void> {
@@ -790,6 +1000,26 @@ export class XapiModel {
     if (domain) await domain.kill();
     const row = this.table("VM").get(vm);
     if (row) this.markHalted(vm, row);
+  }
+
+  /**
+   * VM.hard_reboot and VM.clean_reboot: xenopsd's VM_reboot replaces the domain in one operation
+   * (rebooting_vms in xenops_server.ml), so XAPI never shows the VM Halted in between: it stays
+   * Running, with no domain (domid -1) until the new one is built.
+   */
+  private async rebootDomain(vm: string): Promise<void> {
+    await this.restarts.get(vm);
+    const row = this.row("VM", vm);
+    const domain = this.domains.get(vm);
+    this.domains.delete(vm);
+    row.domid = "-1";
+    if (domain) await domain.kill();
+    try {
+      await this.startDomain(vm, false);
+    } catch (error) {
+      this.markHalted(vm, row);
+      throw error;
+    }
   }
 
   /** Test host shutdown: every domain killed, no restart. */
