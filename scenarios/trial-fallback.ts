@@ -11,10 +11,10 @@ import { ed25519KeyPair } from "../lib/copy/keygen.js";
 import { withSession, type SshOptions } from "../lib/copy/ssh.js";
 import type { HealthChecks, OperatingSystem } from "../lib/declaration/types.js";
 import { MiB } from "../lib/disk/size.js";
+import { ACTIVATED } from "../lib/validate/guest.js";
 import { defineScenario, type SystemUnderTest } from "../lib/validate/scenario.js";
 import { waitForSshd, withSsh } from "./checks/ssh.js";
 
-const ACTIVATED = /fruix: activated (\S+)\r?\n/;
 /** activate.sh's line after the helper's assess-boot, e.g. `fruix: trial: trial=blessed current_generation=4`. */
 const TRIAL_LINE = /fruix: trial: (trial=\S+[^\r\n]*)\r?\n/;
 const PANIC = /Kernel panic - not syncing[^\r\n]*/;
