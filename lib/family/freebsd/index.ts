@@ -20,6 +20,16 @@ export const freebsd: Family = {
   stageInstallerBoot: stageFreebsdInstallerMedium,
   guestDir,
   guest: freebsdGuest,
+  // buildworld/buildkernel staged into the layouts the set items have (guest/native-build.sh).
+  nativeBuild: {
+    script: "native-build.sh",
+    kinds: {
+      world: ["mtree", ...["bin/sh", "sbin/init", "etc/rc", "etc/master.passwd", "etc/group", "libexec/ld-elf.so.1", "usr/sbin/pwd_mkdb"].map((f) => `tree/${f}`)],
+      kernel: ["mtree", "tree/boot/kernel/kernel"],
+      headers: ["usr/include/stdio.h", "usr/include/sys/param.h"],
+      bootloader: ["efi/loader.efi"],
+    },
+  },
   validationRefused:
     "validate cannot run FreeBSD systems yet: no FreeBSD guest has been booted on this project's test host (docs/freebsd.md); build, image and install them with fruix system ...",
 };

@@ -18,4 +18,6 @@ export const linuxBusybox: Family = {
   stageInstallerBoot: stageLinuxBusyboxInstallerBoot,
   guestDir,
   guest: linuxBusyboxGuest,
+  // BusyBox from its Debian source, installed as the world (guest/native-build.sh).
+  nativeBuild: { script: "native-build.sh", kinds: { world: ["bin/busybox", "share/busybox/applets"] } },
 };
