@@ -4,7 +4,7 @@
 // out; users and groups are sorted by name; service order is kept.
 
 import { BASE_TYPES, SERVICE_TYPES } from "./schema.js";
-import type { BaseSpec, HealthCheck, HealthChecks, OperatingSystem, ServiceSpec, UserAccount, UserGroup } from "./types.js";
+import type { BaseSpec, HealthCheck, HealthChecks, OperatingSystem, ServiceSpec, SourceTree, UserAccount, UserGroup } from "./types.js";
 
 /** Bump when the text for an unchanged system would change. */
 const FORMAT = ";; fruix canonical operating-system, format 2";
@@ -23,6 +23,9 @@ export function canonicalSystem(os: OperatingSystem): string {
     ...list("users", sortByName(os.users).map(user)),
     ...list("services", os.services.map(service)),
     ` (health-checks ${healthChecks(os.healthChecks)})`,
+    // Written only when declared, so systems without them keep the text (and closure path) they had.
+    ...(os.developmentProfile === undefined ? [] : [" (development-profile (development-profile-configuration))"]),
+    ...((os.sources ?? []).length === 0 ? [] : list("sources", os.sources!.map(sourceTree))),
   ];
   return `${lines.join("\n")})\n`;
 }
@@ -85,6 +88,15 @@ function healthCheck(c: HealthCheck): string {
       ]);
     case "command":
       return record("command-check", [["command", c.command]]);
+  }
+}
+
+function sourceTree(t: SourceTree): string {
+  switch (t.kind) {
+    case "debian-source-package":
+      return record("debian-source-package", [["name", t.name]]);
+    case "freebsd-source":
+      return record("freebsd-source", [["dist-directory", t.distDirectory]]);
   }
 }
 

@@ -7,12 +7,14 @@ import { DEFAULT_HEALTH_CHECKS } from "./types.js";
 import type { ConfigValue, ListValue, RecordObject, RecordValue, ServiceConfig, ServiceType, ServiceValue, SystemSpec, Value } from "./values.js";
 import type {
   BaseSpec,
+  DevelopmentProfile,
   FreebsdBase,
   HealthCheck,
   HealthChecks,
   LinuxBusyboxBase,
   ServiceSpec,
   SourceLocation,
+  SourceTree,
   UserAccount,
   UserGroup,
 } from "./types.js";
@@ -185,6 +187,47 @@ export const BUILTIN_GROUPS: ReadonlyMap<string, number> = new Map([
   ["nogroup", 65534],
 ]);
 
+// The development profile and source trees (docs/native-builds.md).
+
+const developmentProfileConfiguration: RecordType = {
+  name: "development-profile-configuration",
+  fields: [],
+  build: (_f, loc): DevelopmentProfile => ({ location: loc }),
+};
+
+/** Source tree records; which a base can use is the family's to say, at the record's location. */
+const SOURCE_TYPES: readonly RecordType[] = [
+  {
+    name: "debian-source-package",
+    fields: [{ name: "name", type: string(debianPackage), required: true }],
+    build: (f, loc): SourceTree => ({ kind: "debian-source-package", name: f.string("name"), location: loc }),
+  },
+  {
+    name: "freebsd-source",
+    fields: [{ name: "dist-directory", type: string(nonEmpty) }],
+    build(f, loc): SourceTree {
+      const distDirectory = f.optionalString("dist-directory");
+      return distDirectory === undefined ? { kind: "freebsd-source", location: loc } : { kind: "freebsd-source", distDirectory, location: loc };
+    },
+  },
+];
+
+/** One source tree of each name: the item's name (and the metadata) is keyed by it. */
+function checkSources(sources: readonly RecordValue[]): void {
+  const seen = new Map<string, RecordValue>();
+  for (const source of sources) {
+    const key = sourceTreeName(source.object as SourceTree);
+    const first = seen.get(key);
+    if (first !== undefined) fail(source.loc, `source tree '${key}' is declared twice (first at ${at(first.loc)})`);
+    seen.set(key, source);
+  }
+}
+
+/** The name a source tree goes by in store-layout.scm: the Debian source package, or "freebsd-src". */
+export function sourceTreeName(tree: SourceTree): string {
+  return tree.kind === "debian-source-package" ? tree.name : "freebsd-src";
+}
+
 const operatingSystem: RecordType = {
   name: "operating-system",
   fields: [
@@ -196,6 +239,8 @@ const operatingSystem: RecordType = {
     { name: "groups", type: listOf(recordOf("user-group")), default: [] },
     { name: "services", type: listOf({ kind: "service" }), default: [] },
     { name: "health-checks", type: recordOf("health-check-configuration") },
+    { name: "development-profile", type: recordOf("development-profile-configuration") },
+    { name: "sources", type: listOf(recordOf(...SOURCE_TYPES.map((t) => t.name))), default: [] },
   ],
   build(f, loc): SystemSpec {
     const groups = f.items("groups") as RecordValue[];
@@ -207,6 +252,8 @@ const operatingSystem: RecordType = {
     const healthChecks = f.has("health-checks") ? (f.record("health-checks").object as HealthChecks) : DEFAULT_HEALTH_CHECKS;
     checkHealthChecks(healthChecks, services);
     const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    const sources = f.items("sources") as RecordValue[];
+    checkSources(sources);
     return {
       hostName: f.string("host-name"),
       base: f.record("base").object as BaseSpec,
@@ -217,6 +264,8 @@ const operatingSystem: RecordType = {
       groups: groups.map((g) => g.object as UserGroup).sort(byName),
       services: services.map((s) => s.spec),
       healthChecks,
+      ...(f.has("development-profile") ? { developmentProfile: f.record("development-profile").object as DevelopmentProfile } : {}),
+      ...(sources.length === 0 ? {} : { sources: sources.map((s) => s.object as SourceTree) }),
       location: loc,
     };
   },
@@ -379,7 +428,7 @@ export const BASE_TYPES: ReadonlyMap<BaseSpec["family"], RecordType> = new Map<B
 ]);
 
 export const RECORD_TYPES: ReadonlyMap<string, RecordType> = new Map(
-  [operatingSystem, linuxBusyboxBase, freebsdBase, userAccount, userGroup, ...CONFIGURATIONS, healthCheckConfiguration, ...HEALTH_CHECK_TYPES].map((t) => [
+  [operatingSystem, linuxBusyboxBase, freebsdBase, userAccount, userGroup, ...CONFIGURATIONS, healthCheckConfiguration, ...HEALTH_CHECK_TYPES, developmentProfileConfiguration, ...SOURCE_TYPES].map((t) => [
     t.name,
     t,
   ]),

@@ -73,6 +73,22 @@ export interface HealthChecks {
 
 export const DEFAULT_HEALTH_CHECKS: HealthChecks = { deadline: 120, checks: [] };
 
+/**
+ * The opt-in development profile (docs/native-builds.md): a toolchain and
+ * headers kept apart from the runtime profile, from the base's own sources
+ * (Debian's packages on linux-busybox, base.txz on FreeBSD).
+ */
+export interface DevelopmentProfile {
+  readonly location: SourceLocation;
+}
+
+/** A declared source tree, made into a store item the system's metadata records (docs/native-builds.md). */
+export type SourceTree =
+  /** A Debian source package, fetched with `apt-get source` (linux-busybox). */
+  | { readonly kind: "debian-source-package"; readonly name: string; readonly location: SourceLocation }
+  /** FreeBSD's src.txz; undefined distDirectory means the base's set directory (freebsd). */
+  | { readonly kind: "freebsd-source"; readonly distDirectory?: string; readonly location: SourceLocation };
+
 export interface OperatingSystem {
   /** The Scheme binding this object was found under, e.g. "my-operating-system". */
   readonly binding: string;
@@ -84,6 +100,10 @@ export interface OperatingSystem {
   readonly groups: readonly UserGroup[];
   readonly services: readonly ServiceSpec[];
   readonly healthChecks: HealthChecks;
+  /** Absent unless declared: systems without it keep their canonical text (and closure path). */
+  readonly developmentProfile?: DevelopmentProfile;
+  /** Declared source trees; absent (like an empty list) unless declared. */
+  readonly sources?: readonly SourceTree[];
   readonly location: SourceLocation;
 }
 

@@ -1,7 +1,7 @@
 // The values a declaration evaluates to (evaluate.ts makes them, schema.ts
 // checks and builds records from them), apart from both so neither imports
 // the other for its types.
-import type { BaseSpec, HealthCheck, HealthChecks, OperatingSystem, ServiceSpec, SourceLocation, UserAccount, UserGroup } from "./types.js";
+import type { BaseSpec, DevelopmentProfile, HealthCheck, HealthChecks, OperatingSystem, ServiceSpec, SourceLocation, SourceTree, UserAccount, UserGroup } from "./types.js";
 
 /** A configuration value as ServiceSpec.config holds it. */
 export type ConfigValue = string | number | boolean | readonly string[];
@@ -9,7 +9,7 @@ export type ServiceConfig = Readonly<Record<string, ConfigValue>>;
 
 /** The typed object a record constructor produces. */
 export type SystemSpec = Omit<OperatingSystem, "binding">;
-export type RecordObject = SystemSpec | BaseSpec | UserAccount | UserGroup | ServiceConfig | HealthChecks | HealthCheck;
+export type RecordObject = SystemSpec | BaseSpec | UserAccount | UserGroup | ServiceConfig | HealthChecks | HealthCheck | DevelopmentProfile | SourceTree;
 
 export interface ServiceType {
   /** As in ServiceSpec.type, e.g. "httpd". */

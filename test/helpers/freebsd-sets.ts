@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { execa } from "execa";
 
 export interface SyntheticSets {
-  readonly dir: string; // holds base.txz and kernel.txz
+  readonly dir: string; // holds base.txz and kernel.txz (and src.txz with options.development)
   readonly loaderEfi: Buffer;
   readonly version: string;
 }
@@ -52,6 +52,18 @@ const GETTYTAB = `3wire:\\\n\t:np:nc:sp#0:\n3wire.115200|115200-3wire:\\\n\t:np:
 
 type Files = Record<string, string | Buffer | { data: string | Buffer; mode: number }>;
 
+/** What `options.development` adds to base.txz: the toolchain, headers and share/mk a development profile links. */
+const DEVELOPMENT_FILES: Files = {
+  "usr/bin/cc": { data: "synthetic clang\n", mode: 0o555 },
+  "usr/bin/c++": { data: "synthetic clang++\n", mode: 0o555 },
+  "usr/bin/ld": { data: "synthetic ld.lld\n", mode: 0o555 },
+  "usr/bin/ar": { data: "synthetic ar\n", mode: 0o555 },
+  "usr/bin/make": { data: "synthetic bmake\n", mode: 0o555 },
+  "usr/include/stdio.h": "/* synthetic stdio.h */\n",
+  "usr/share/mk/bsd.prog.mk": "# synthetic bsd.prog.mk\n",
+  "usr/lib/crt1.o": "synthetic crt1.o\n",
+};
+
 async function stage(root: string, files: Files, dirs: Record<string, number>): Promise<void> {
   for (const [path, mode] of Object.entries(dirs)) {
     await mkdir(join(root, path), { recursive: true });
@@ -83,7 +95,12 @@ async function makeSet(root: string, out: string, special: ReadonlyArray<{ path:
  * kernel set, so base.txz (and the world item made from it) stays identical to
  * other sets of the same `version`.
  */
-export async function makeSyntheticSets(dir: string, version = "14.1-RELEASE", kernelVersion = version): Promise<SyntheticSets> {
+export async function makeSyntheticSets(
+  dir: string,
+  version = "14.1-RELEASE",
+  kernelVersion = version,
+  options: { readonly development?: boolean } = {},
+): Promise<SyntheticSets> {
   const loaderEfi = fakePe(`synthetic loader.efi ${version}`);
   const base = join(dir, "base-tree");
   await stage(
@@ -112,6 +129,7 @@ export async function makeSyntheticSets(dir: string, version = "14.1-RELEASE", k
       "boot/defaults/loader.conf": "# synthetic defaults/loader.conf\n",
       "boot/lua/loader.lua": "-- synthetic\n",
       "root/.profile": { data: "# root's profile\n", mode: 0o644 },
+      ...(options.development ? DEVELOPMENT_FILES : {}),
     },
     { ".": 0o755, tmp: 0o1777, "var/tmp": 0o1777, "var/log": 0o755, "var/empty": 0o555, root: 0o750, dev: 0o555, "usr/lib": 0o755, "usr/local": 0o755 },
   );
@@ -134,5 +152,21 @@ export async function makeSyntheticSets(dir: string, version = "14.1-RELEASE", k
   );
   await makeSet(kernel, join(dir, "kernel.txz"), []);
   await execa("rm", ["-rf", base, kernel]);
+  if (options.development) {
+    const src = join(dir, "src-tree");
+    const [revision, branch] = [version.split("-")[0]!, version.split("-").slice(1).join("-")];
+    await stage(
+      src,
+      {
+        "usr/src/Makefile": "# synthetic /usr/src/Makefile\nbuildworld:\n",
+        "usr/src/Makefile.inc1": "# synthetic Makefile.inc1\n",
+        "usr/src/sys/conf/newvers.sh": { data: `#!/bin/sh\nTYPE="FreeBSD"\nREVISION="${revision}"\nBRANCH="${branch}"\n`, mode: 0o555 },
+        "usr/src/bin/sh/main.c": "int main(void) { return 0; }\n",
+      },
+      { ".": 0o755 },
+    );
+    await makeSet(src, join(dir, "src.txz"), []);
+    await execa("rm", ["-rf", src]);
+  }
   return { dir, loaderEfi, version };
 }

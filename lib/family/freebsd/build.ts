@@ -8,11 +8,12 @@ import type { Logger } from "../../log.js";
 import { field, sexpDocument, sym, type Sexp } from "../../sexp.js";
 import { shellQuote } from "../../shell.js";
 import type { Store } from "../../store/index.js";
-import { buildHelper, declarationHash, storeLayoutDocument, systemMetadataHead, type SystemBuild } from "../../system/system-build.js";
+import { buildHelper, declarationHash, sourceStoreSexp, storeLayoutDocument, systemMetadataHead, withDevelopmentActivation, type SourceStore, type SystemBuild } from "../../system/system-build.js";
 import { addTree, type Tree } from "../../system/tree.js";
 import { fruixVersion } from "../../version.js";
 import { freebsdAccounts, freebsdGroupFile, masterPasswdFile, type FreebsdAccounts } from "./accounts.js";
 import { realizeFreebsd, type FreebsdItems } from "./base.js";
+import { buildFreebsdDevelopmentProfile, realizeFreebsdSources } from "./development.js";
 import { closureLoaderConf, FREEBSD_ROOT_DEVICE, RC_CONF_STUB } from "./boot.js";
 import { guestDir } from "./guest.js";
 import { AUTOLOGIN_GETTYTAB, planFreebsdService, rcConfFile, supervisedServices, ttysFile, type FreebsdServicePlan } from "./services.js";
@@ -32,6 +33,9 @@ interface Inputs {
   readonly plans: readonly FreebsdServicePlan[];
   readonly accounts: FreebsdAccounts;
   readonly references: readonly string[];
+  /** The development profile item and source stores: absent and empty unless declared (docs/native-builds.md). */
+  readonly developmentProfile?: string;
+  readonly sources: readonly SourceStore[];
 }
 
 function worldFile(store: Store, world: string, path: string): Promise<string> {
@@ -58,8 +62,10 @@ function metadataDocuments(inputs: Inputs): { metadata: string; storeLayout: str
     field("services", os.services.map((s) => s.type)),
     field("timezone", os.timezone),
     field("fruix-version", fruixVersion),
+    // Only when declared, so that closures without them keep their bytes.
+    ...(inputs.developmentProfile ? [field("development-profile", inputs.developmentProfile)] : []),
   ]);
-  const storeLayout = storeLayoutDocument(inputs.references);
+  const storeLayout = storeLayoutDocument(inputs.references, inputs.sources);
   const provenance = sexpDocument([
     sym("provenance"),
     field("declaration-hash", declarationHash(os)),
@@ -74,6 +80,7 @@ function metadataDocuments(inputs: Inputs): { metadata: string; storeLayout: str
         field("store-items", [...items]),
       ]),
     ],
+    ...(inputs.sources.length === 0 ? [] : [[sym("source-stores"), ...inputs.sources.map(sourceStoreSexp)] as Sexp]),
   ]);
   return { metadata, storeLayout, provenance };
 }
@@ -81,7 +88,11 @@ function metadataDocuments(inputs: Inputs): { metadata: string; storeLayout: str
 async function closureTree(store: Store, inputs: Inputs, extras: FreebsdExtras): Promise<Tree> {
   const { os, base, plans } = inputs;
   const docs = metadataDocuments(inputs);
-  const activation = await readFile(join(guestDir, "activate.sh"), "utf8");
+  const runtimeActivation = await readFile(join(guestDir, "activate.sh"), "utf8");
+  // Only closures with a development profile get its part: every other activation is unchanged.
+  const activation = inputs.developmentProfile
+    ? withDevelopmentActivation(runtimeActivation, await readFile(join(guestDir, "activate-development.sh"), "utf8"))
+    : runtimeActivation;
   const rcd = await readFile(join(guestDir, "rc.d-fruix.sh"), "utf8");
   const tree: Tree = {
     activate: { text: `#!/bin/sh\n${activation}`, mode: 0o555 },
@@ -107,6 +118,7 @@ async function closureTree(store: Store, inputs: Inputs, extras: FreebsdExtras):
     "metadata/health-checks": healthChecksFile(os.healthChecks, supervisedServices(plans), (type) => plans[os.services.findIndex((s) => s.type === type)]?.name ?? type),
     "profile/bin/fruix": { link: `${inputs.helper}/bin/fruix` },
   };
+  if (inputs.developmentProfile) tree["development-profile"] = { link: inputs.developmentProfile };
   if (plans.some((p) => p.tty)) tree["etc/ttys"] = ttysFile(await worldFile(store, base.world, "etc/ttys").catch(() => ""), plans);
   if (os.services.some((s) => s.type === "validation-shell")) {
     tree["etc/gettytab"] = (await worldFile(store, base.world, "etc/gettytab").catch(() => "")) + AUTOLOGIN_GETTYTAB;
@@ -118,15 +130,18 @@ async function closureTree(store: Store, inputs: Inputs, extras: FreebsdExtras):
 
 export async function buildFreebsdSystem(store: Store, os: OperatingSystem, log: Logger, extras: FreebsdExtras = { files: {}, items: [] }): Promise<SystemBuild> {
   const plans = os.services.map(planFreebsdService); // fails early, at the declaration, on what FreeBSD cannot run
+  const sources = await realizeFreebsdSources(store, os, log); // refuses, at the record, a source this base cannot use
   const base = await realizeFreebsd(store, os.base as FreebsdBase, log);
+  const developmentProfile = os.developmentProfile ? await buildFreebsdDevelopmentProfile(store, base.world) : undefined;
   const accounts = freebsdAccounts(
     os,
     await worldFile(store, base.world, "etc/master.passwd"),
     await worldFile(store, base.world, "etc/group"),
   );
   const helper = await buildHelper(store);
-  const references = [...new Set([base.world, base.kernel, base.loader, helper, ...extras.items])].sort();
-  const inputs: Inputs = { os, base, helper, plans, accounts, references };
+  const devItems = [...(developmentProfile ? [developmentProfile] : []), ...sources.map((s) => s.path)];
+  const references = [...new Set([base.world, base.kernel, base.loader, helper, ...extras.items, ...devItems])].sort();
+  const inputs: Inputs = { os, base, helper, plans, accounts, references, ...(developmentProfile ? { developmentProfile } : {}), sources };
   const tree = await closureTree(store, inputs, extras);
   const closurePath = await log.step("build system closure", () => addTree(store, `fruix-system-${os.hostName}`, tree, references));
   return {

@@ -17,6 +17,9 @@ import { loaderConfFor } from "./boot.js";
 /** Where the running system writes: copied from the world, never linked to the store. */
 export const MUTABLE = ["etc", "var", "root", "tmp", "home", "usr/local"];
 
+/** What a development-enabled root links into /run/current-system/development-profile (docs/native-builds.md). */
+export const DEVELOPMENT_LINKS = ["usr/include", "usr/share/mk"];
+
 /** Directories a Fruix root has whatever the world holds. */
 const SKELETON: ReadonlyArray<[string, number]> = [
   ["dev", 0o555], ["tmp", 0o1777], ["run", 0o755], ["home", 0o755], ["boot/efi", 0o755], ["usr/local/bin", 0o755],
@@ -91,7 +94,14 @@ export async function populateFreebsdRootfs(store: Store, build: SystemBuild, ro
   await mkdir(join(root, "frx/store"), { recursive: true });
   await execa("cp", ["-a", "--", ...build.items.map((item) => store.toHostPath(item)), join(root, "frx/store")]);
   const { world, kernel } = await freebsdSetItems(store, build.closurePath);
-  await placeSet(root, world);
+  // A development-enabled closure's headers and share/mk are its profile's: canonical links, not copies.
+  const development = await lstat(join(store.toHostPath(build.closurePath), "development-profile")).then(() => true, () => false);
+  const linked = development ? DEVELOPMENT_LINKS : [];
+  await placeSet(root, world, (path) => !linked.some((dir) => path === dir || path.startsWith(`${dir}/`)));
+  for (const dir of linked) {
+    await mkdir(dirname(join(root, dir)), { recursive: true });
+    await symlink(`/run/current-system/development-profile/${dir}`, join(root, dir));
+  }
   await placeSet(root, kernel, (path) => path === "boot/kernel" || path.startsWith("boot/kernel/"));
   for (const [path, mode] of SKELETON) {
     await mkdir(join(root, path), { recursive: true });

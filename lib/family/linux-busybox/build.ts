@@ -10,11 +10,13 @@ import type { Logger } from "../../log.js";
 import { field, sexpDocument, sym, type Sexp } from "../../sexp.js";
 import type { Store } from "../../store/index.js";
 import { groupFile, passwdFile, resolveAccounts, shadowFile } from "../../system/accounts.js";
-import { buildHelper, declarationHash, storeLayoutDocument, systemMetadataHead, type SystemBuild } from "../../system/system-build.js";
+import { buildHelper, declarationHash, sourceStoreSexp, storeLayoutDocument, systemMetadataHead, withDevelopmentActivation, type SourceStore, type SystemBuild } from "../../system/system-build.js";
 import { healthChecksFile } from "../../system/health-checks.js";
 import { addTree, type Tree } from "../../system/tree.js";
 import { fruixVersion } from "../../version.js";
 import { realizeLinuxBusybox, type LinuxBusyboxItems } from "./base.js";
+import { realizeDevelopmentProfile, type DevelopmentItems } from "./development.js";
+import { realizeLinuxSources } from "./sources.js";
 import { guestDir } from "./guest.js";
 import { buildInitramfs } from "./initramfs.js";
 import { inittabFile, planService, UDHCPC_SCRIPT, type ServicePlan } from "./services.js";
@@ -55,7 +57,13 @@ export async function guestScript(name: string, busybox: string): Promise<{ text
   return { text: `#!${busybox}/bin/busybox sh\n${body}`, mode: 0o555 };
 }
 
-function metadataDocuments(os: OperatingSystem, base: LinuxBusyboxItems, initrd: string, helper: string, references: string[], kernelArguments: string[], extras: SystemExtras) {
+/** What a system adds for native builds: both absent unless declared (docs/native-builds.md). */
+interface Development {
+  readonly profile?: DevelopmentItems;
+  readonly sources: readonly SourceStore[];
+}
+
+function metadataDocuments(os: OperatingSystem, base: LinuxBusyboxItems, initrd: string, helper: string, references: string[], kernelArguments: string[], extras: SystemExtras, dev: Development) {
   const accounts = resolveAccounts(os);
   const metadata = sexpDocument([
     ...systemMetadataHead(os),
@@ -70,8 +78,10 @@ function metadataDocuments(os: OperatingSystem, base: LinuxBusyboxItems, initrd:
     field("services", os.services.map((s) => s.type)),
     field("timezone", os.timezone),
     field("fruix-version", fruixVersion),
+    // Only when declared, so that closures without them keep their bytes.
+    ...(dev.profile ? [field("development-profile", dev.profile.profile)] : []),
   ]);
-  const storeLayout = storeLayoutDocument(references);
+  const storeLayout = storeLayoutDocument(references, dev.sources);
   const provenance = sexpDocument([
     sym("provenance"),
     field("declaration-hash", declarationHash(os)),
@@ -87,8 +97,17 @@ function metadataDocuments(os: OperatingSystem, base: LinuxBusyboxItems, initrd:
         field("store-items", items),
       ]),
     ],
+    ...(dev.sources.length === 0 ? [] : [[sym("source-stores"), ...dev.sources.map(sourceStoreSexp)] as Sexp]),
   ]);
   return { metadata, storeLayout, provenance };
+}
+
+/** activate.sh, with the development part for a closure that has a development profile. */
+async function activation(busybox: string, dev: Development): Promise<{ text: string; mode: number }> {
+  const script = await guestScript("activate.sh", busybox);
+  if (!dev.profile) return script;
+  const part = await readFile(join(guestDir, "activate-development.sh"), "utf8");
+  return { ...script, text: withDevelopmentActivation(script.text, part) };
 }
 
 /** The closure's content, described as data (see tree.ts). */
@@ -102,14 +121,15 @@ async function closureTree(
   references: string[],
   store: Store,
   extras: SystemExtras,
+  dev: Development,
 ): Promise<Tree> {
   const accounts = resolveAccounts(os);
   const applets = (await readFile(join(store.toHostPath(base.busybox), "share", "busybox", "applets"), "utf8"))
     .split("\n")
     .filter(Boolean);
-  const docs = metadataDocuments(os, base, initrd, helper, references, [...kernelArguments], extras);
+  const docs = metadataDocuments(os, base, initrd, helper, references, [...kernelArguments], extras, dev);
   const files: Tree = {
-    activate: await guestScript("activate.sh", base.busybox),
+    activate: await activation(base.busybox, dev),
     shutdown: await guestScript("shutdown.sh", base.busybox),
     "boot/init": await guestScript("boot-init.sh", base.busybox),
     "boot/vmlinuz": { link: `${base.kernel}/vmlinuz` },
@@ -139,6 +159,8 @@ async function closureTree(
     ),
     "profile/bin/fruix": { link: `${helper}/bin/fruix` },
   };
+  // Beside the runtime profile, never in it: activation links /run/current-development and /usr/include here.
+  if (dev.profile) files["development-profile"] = { link: dev.profile.profile };
   for (const applet of applets) files[`profile/bin/${applet}`] = { link: `${base.busybox}/bin/busybox` };
   for (const [name, target] of Object.entries(extras.programs)) files[`profile/bin/${name}`] = { link: target };
   for (const plan of plans) {
@@ -167,13 +189,21 @@ function mergeExtras(a: SystemExtras, b: SystemExtras): SystemExtras {
 
 export async function buildLinuxBusyboxSystem(store: Store, os: OperatingSystem, log: Logger, given: SystemExtras = NO_EXTRAS): Promise<SystemBuild> {
   const plans: ServicePlan[] = os.services.map(planService); // fails early on unsupported services
-  const extras = mergeExtras(given, await serviceExtras(store, os, log));
+  const sources = await realizeLinuxSources(store, os, log); // refuses, at the record, a source this base cannot use
+  const profile = os.developmentProfile ? await realizeDevelopmentProfile(store, log) : undefined;
+  const dev: Development = { ...(profile ? { profile } : {}), sources };
+  const devExtras: SystemExtras = {
+    programs: {},
+    items: [...(profile ? [profile.profile, profile.toolchain, profile.runtime] : []), ...sources.map((s) => s.path)],
+    packages: profile?.packages ?? [],
+  };
+  const extras = mergeExtras(mergeExtras(given, await serviceExtras(store, os, log)), devExtras);
   const base = await realizeLinuxBusybox(store, os.base as LinuxBusyboxBase, log);
   const initrd = await buildInitramfs(store, base, log);
   const helper = await buildHelper(store);
   const references = [...new Set([base.kernel, base.modules, base.busybox, base.bootloader, initrd, helper, ...extras.items])].sort();
   const kernelArguments = [...DEFAULT_KERNEL_ARGUMENTS, ...os.kernelArguments];
-  const tree = await closureTree(os, base, initrd, helper, plans, kernelArguments, references, store, extras);
+  const tree = await closureTree(os, base, initrd, helper, plans, kernelArguments, references, store, extras, dev);
   const closurePath = await log.step("build system closure", () =>
     addTree(store, `fruix-system-${os.hostName}`, tree, references),
   );
