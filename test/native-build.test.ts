@@ -62,15 +62,18 @@ async function guestTree(): Promise<{ dir: string; env: Record<string, string> }
   const system = join(dir, CLOSURE);
   await mkdir(join(system, "metadata"), { recursive: true });
   await mkdir(join(system, "development-profile", "usr", "include"), { recursive: true });
-  await writeFile(join(system, "metadata", "store-layout.scm"), `(store-layout\n (store "/frx/store")\n (source-store "${SOURCE}")\n (item-count 0))\n`);
+  // As storeLayoutDocument writes it: one field a line.
+  await writeFile(
+    join(system, "metadata", "store-layout.scm"),
+    `(store-layout\n (store "/frx/store")\n (item-count 0)\n (references)\n (source-stores\n  (source-store\n   (name "busybox")\n   (kind debian-source-package)\n   (path "${SOURCE}")\n   (root "${SOURCE}/tree")\n   (version "1:1.35.0-4+deb12u1")\n   (dsc "busybox_1.35.0-4+deb12u1.dsc"))))\n`,
+  );
   await mkdir(join(dir, "run"));
   await symlink(CLOSURE, join(dir, "run", "current-system"));
   await mkdir(join(dir, "usr", "local", "bin"), { recursive: true });
   await symlink(join(system, "development-profile", "usr", "include"), join(dir, "usr", "include"));
   // What the profile's helper exports: the build must not see MAKEFLAGS or CFLAGS.
   await writeFile(join(dir, "usr/local/bin/fruix-development-environment"), "#!/bin/sh\necho 'export MAKEFLAGS=\"-m /run/current-development/usr/share/mk\"; export CFLAGS=-O3; export LDFLAGS=-L/x'\n", { mode: 0o755 });
-  await mkdir(join(dir, SOURCE), { recursive: true });
-  await writeFile(join(dir, SOURCE, "debian-source.scm"), '(debian-source (name "busybox") (version "1:1.35.0-4"))\n');
+  await mkdir(join(dir, SOURCE, "tree"), { recursive: true });
   return { dir, env: { FRUIX_ROOT: dir } };
 }
 
@@ -119,7 +122,7 @@ describe("the result root the driver records", () => {
       buildPolicy: { jobs: 2, sanitizedEnvironment: expect.arrayContaining(["MAKEFLAGS", "CFLAGS", "LDFLAGS"]), installVariables: ["CONFIG_PREFIX"] },
     });
     expect([result.sourceStore, result.closurePath]).toEqual([SOURCE, CLOSURE]);
-    expect(result.sourceProvenance).toContain('(name "busybox")');
+    expect(result.sourceProvenance).toBe(`(source-store (name "busybox") (kind debian-source-package) (path "${SOURCE}") (root "${SOURCE}/tree") (version "1:1.35.0-4+deb12u1") (dsc "busybox_1.35.0-4+deb12u1.dsc"))`);
     const [world] = result.artifacts;
     expect(world!.requiredFiles.map((f) => f.path)).toEqual(["bin/busybox", "share/busybox/applets"]);
     expect(world!.requiredFiles[0]!.sha256).toBe(await sha256(join(root, "artifacts/world/bin/busybox")));
@@ -141,7 +144,7 @@ describe("the result root the driver records", () => {
     expect(r.stderr.trim()).toBe(`fruix-native-build: the source store ${SOURCE} is not in this machine's store`);
     await writeFile(join(guest.dir, CLOSURE, "metadata", "store-layout.scm"), '(store-layout\n (store "/frx/store"))\n');
     const none = await runScript(family, guest.env);
-    expect(none.stderr.trim()).toMatch(/store-layout\.scm names no \(source-store "\/frx\/store\/\.\.\."\)/);
+    expect(none.stderr.trim()).toBe("fruix-native-build: /run/current-system/metadata/store-layout.scm records no (source-store ...): declare the base's sources");
     expect(await readdir(join(guest.dir))).not.toContain("var");
   });
 
@@ -294,7 +297,7 @@ describe("the FreeBSD sequence (structurally: a recording make; no FreeBSD build
     await writeFile(join(bin, "make"), RECORDING_MAKE, { mode: 0o755 });
     await writeFile(join(bin, "mtree"), FAKE_MTREE, { mode: 0o755 });
     await writeFile(join(bin, "chflags"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-    const src = join(guest.dir, SOURCE);
+    const src = join(guest.dir, SOURCE, "tree");
     await mkdir(join(src, "sys", "conf"), { recursive: true });
     await writeFile(join(src, "Makefile"), "");
     await writeFile(join(src, "sys", "conf", "newvers.sh"), "");

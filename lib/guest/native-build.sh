@@ -107,13 +107,27 @@ fnb_main() {
 	env_text=$("$devenv") || fnb_die "/usr/local/bin/fruix-development-environment failed"
 	eval "$env_text"
 
-	# 2. The source store, from the system's metadata.
+	# 2. The source store, from the system's metadata: the first (source-store ...)
+	#    of store-layout.scm, one field a line: (path "item") and (root "directory to build in").
 	layout=$system/metadata/store-layout.scm
 	[ -r "$layout" ] || fnb_die "/run/current-system/metadata/store-layout.scm is missing: cannot find the source store"
-	source=$(fnb_field "$layout" source-store)
-	[ -n "$source" ] || fnb_die "/run/current-system/metadata/store-layout.scm names no (source-store \"/frx/store/...\"): declare a source for this system"
-	[ -d "$root$source" ] || fnb_die "the source store $source is not in this machine's store"
-	provenance=$(cat "$root$source"/*.scm 2>/dev/null || true)
+	block=$(awk '/\(source-store( |$)/ { n++ } n == 1' "$layout")
+	[ -n "$block" ] || fnb_die "/run/current-system/metadata/store-layout.scm records no (source-store ...): declare the base's sources"
+	source=$(printf '%s\n' "$block" | sed -n 's/^[[:space:]]*(path "\([^"]*\)").*/\1/p' | head -n 1)
+	source_root=$(printf '%s\n' "$block" | sed -n 's/^[[:space:]]*(root "\([^"]*\)").*/\1/p' | head -n 1)
+	[ -n "$source" ] && [ -n "$source_root" ] || fnb_die "the (source-store ...) of /run/current-system/metadata/store-layout.scm lacks its (path ...) or (root ...)"
+	[ -d "$root$source_root" ] || fnb_die "the source store $source is not in this machine's store"
+	# Its record as the metadata gives it: name, kind, version and where it came from.
+	provenance=$(printf '%s\n' "$block" | awk '
+		{ sub(/^[ \t]+/, ""); line = ""; quoted = 0
+		  for (i = 1; i <= length($0) && !done; i++) {
+			c = substr($0, i, 1); line = line c
+			if (c == "\"" && substr($0, i - 1, 1) != "\\") quoted = !quoted
+			else if (!quoted && c == "(") depth++
+			else if (!quoted && c == ")" && --depth == 0) done = 1
+		  }
+		  out = out (out == "" ? "" : " ") line }
+		done { print out; exit }')
 	host_name=$(hostname 2>/dev/null || cat /etc/hostname)
 
 	# 3. The development shell's build variables poison bootstrap builds (the seed's Phase 20.3 finding).
@@ -126,9 +140,9 @@ fnb_main() {
 	[ ! -e "$state/$run_id" ] || fnb_die "$state_dir/$run_id exists already: run ids name one run"
 	mkdir -p "$state" "$work" || fnb_die "cannot make $state_dir and $work_dir"
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	fnb_say "run $run_id: building $fnb_family from $source with -j$jobs in $work_dir"
+	fnb_say "run $run_id: building $fnb_family from $source_root with -j$jobs in $work_dir"
 	mkdir -p "$work/stage" || fnb_die "cannot make $work_dir/stage"
-	fnb_build "$root$source" "$work" "$jobs" || fnb_die "the $fnb_family build failed (its work stays in $work_dir)"
+	fnb_build "$root$source_root" "$work" "$jobs" || fnb_die "the $fnb_family build failed (its work stays in $work_dir)"
 
 	# 4. The record: artifacts, listings and the manifest under a temporary name, then renamed.
 	tmp=$state/.$run_id.partial
