@@ -6,7 +6,7 @@
 // checked as promotion would check it, and only then renamed to its final
 // name, so an interrupted or damaged copy never looks like a result root.
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { execa } from "execa";
@@ -16,7 +16,7 @@ import type { SshSession } from "../copy/ssh.js";
 import { FruixError } from "../errors.js";
 import type { Family } from "../family/index.js";
 import type { Logger } from "../log.js";
-import { guestDir } from "../paths.js";
+import { nativeBuildScript } from "../family/native-build-script.js";
 import { meter } from "../progress/index.js";
 import { shellQuote } from "../shell.js";
 import { fruixVersion } from "../version.js";
@@ -28,12 +28,7 @@ export const GUEST_STATE_DIR = "/var/lib/fruix/native-builds";
 /** Where the heavy object and stage work goes in the guest. */
 export const GUEST_WORK_DIR = "/var/tmp/fruix-native-builds";
 
-/** The family's build sequence followed by the shared driver: one POSIX sh script. */
-export async function nativeBuildScript(family: Family): Promise<string> {
-  const sequence = await readFile(join(family.guestDir, family.nativeBuild.script), "utf8");
-  const driver = await readFile(join(guestDir, "native-build.sh"), "utf8");
-  return `#!/bin/sh\n${sequence}\n${driver}`;
-}
+export { nativeBuildScript };
 
 /** `20261206T221503Z-1a2b3c`: sortable, and unique enough for one host's runs (pure but for its defaults). */
 export function newRunId(now: Date = new Date(), random: string = randomBytes(3).toString("hex")): string {

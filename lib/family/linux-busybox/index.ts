@@ -5,6 +5,7 @@ import { buildLinuxBusyboxSystem } from "./build.js";
 import { linuxBusyboxDisk, ROOT_ID } from "./disk.js";
 import { linuxBusyboxGuest } from "./guest-profile.js";
 import { guestDir } from "./guest.js";
+import { linuxBusyboxNativeBuild } from "./native-build.js";
 import { stageLinuxBusyboxInstallerBoot } from "./installer-media.js";
 import { buildLinuxBusyboxInstallerRoot, buildLinuxBusyboxInstallerSystem } from "./installer.js";
 
@@ -18,6 +19,5 @@ export const linuxBusybox: Family = {
   stageInstallerBoot: stageLinuxBusyboxInstallerBoot,
   guestDir,
   guest: linuxBusyboxGuest,
-  // BusyBox from its Debian source, installed as the world (guest/native-build.sh).
-  nativeBuild: { script: "native-build.sh", kinds: { world: ["bin/busybox", "share/busybox/applets"] } },
+  nativeBuild: linuxBusyboxNativeBuild.nativeBuild,
 };

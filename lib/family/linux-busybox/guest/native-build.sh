@@ -62,7 +62,7 @@ fnb_build() { # SOURCE WORK JOBS
 	fnb_say "build: make -j$3 (log: $2/build.log)"
 	make -C "$b_source" O="$b_obj" -j"$3" >"$2/build.log" 2>&1 || { tail -n 30 "$2/build.log" >&2; return 1; }
 	fnb_say "install into DESTDIR $b_dest"
-	make -C "$b_obj" CONFIG_PREFIX="$b_dest" >"$2/install.log" 2>&1 || { tail -n 20 "$2/install.log" >&2; return 1; }
+	make -C "$b_source" O="$b_obj" CONFIG_PREFIX="$b_dest" install >"$2/install.log" 2>&1 || { tail -n 20 "$2/install.log" >&2; return 1; }
 	mkdir -p "$b_dest/share/busybox" || return 1
 	# The applet list decides the system profile's links (as the Debian import asks the binary).
 	"$b_dest/bin/busybox" --list >"$b_dest/share/busybox/applets" || return 1
