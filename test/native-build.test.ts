@@ -437,4 +437,25 @@ describe("fruix native-build run's copy-back, over SSH", () => {
       await double.close();
     }
   });
+
+  it("the command refuses a machine that does not run FILE's system, before building anything", async () => {
+    const guest = await guestTree();
+    const key = ed25519KeyPair();
+    const dir = await tempDir();
+    const identity = join(dir, "id_ed25519");
+    await writeFile(identity, key.private, { mode: 0o600 });
+    const double = await guestDouble(guest.dir, key.parsed, guest.env);
+    try {
+      const hostName = (await execa("hostname")).stdout.trim();
+      const r = await fruix([
+        "native-build", "run", join(packageRoot, "examples/development.scm"), "--to", `ssh://127.0.0.1:${double.port}`,
+        "--identity", identity, "--known-hosts", join(dir, "known_hosts"), "--accept-new-host-key", "--result-dir", join(dir, "results"), "--quiet",
+      ]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr.trim()).toBe(`fruix: ssh://root@127.0.0.1:${double.port} is '${hostName}', not ${join(packageRoot, "examples/development.scm")}'s 'fruix-development'; is --to the right machine?`);
+      expect(await readdir(dir)).toEqual(["id_ed25519", "known_hosts"]);
+    } finally {
+      await double.close();
+    }
+  });
 });
