@@ -68,7 +68,7 @@ export default defineScenario({
     const started = Date.now();
     const run = await ctx.step("fruix native-build run: build BusyBox in the guest over SSH and copy the result root back", () =>
       withSession(destination, options, (session) =>
-        runNativeBuild(session, familyOf(builder.os.base), { jobs: 2, resultDir: join(ctx.workDir, "native-builds"), log: ctx.log }),
+        runNativeBuild(session, familyOf(builder.os.base), { jobs: 2, resultDir: join(ctx.workDir, "native-builds"), timeoutMs: ctx.timeout(50 * 60_000), log: ctx.log }),
       ),
     );
     const buildSeconds = Math.round((Date.now() - started) / 1000);

@@ -41,6 +41,8 @@ export interface RunOptions {
   /** The result root is copied to `<resultDir>/<run-id>`. */
   readonly resultDir: string;
   readonly runId?: string;
+  /** Give up on the build (closing the session) after this long; default: wait as long as it takes. */
+  readonly timeoutMs?: number;
   readonly log: Logger;
 }
 
@@ -94,7 +96,18 @@ export async function runNativeBuild(session: SshSession, family: Family, option
   const script = await nativeBuildScript(family);
   const progress = lineForwarder(log);
   const built = await log.step(`build ${family.name} in ${where} (run ${runId})`, async () => {
-    const r = await session.exec(`${env.join(" ")} sh -c ${shellQuote(script)} fruix-native-build`, undefined, { onStderr: progress.push });
+    let timedOut = false;
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      session.close();
+    }, options.timeoutMs);
+    const r = await session
+      .exec(`${env.join(" ")} sh -c ${shellQuote(script)} fruix-native-build`, undefined, { onStderr: progress.push })
+      .catch((error: unknown) => {
+        if (timedOut) throw new FruixError(`${where}: the native build did not finish in ${Math.round(options.timeoutMs! / 60_000)} min; its work is in ${GUEST_WORK_DIR}/${runId}`);
+        throw error;
+      })
+      .finally(() => clearTimeout(timer));
     progress.flush();
     if (r.code !== 0) throw new FruixError(`${where}: the native build failed: ${lastLine(r.stderr, `exit status ${r.code}`).replace(/^fruix-native-build: /, "")}`);
     return keyValues(r.stdout);
