@@ -386,7 +386,9 @@ async function guestDouble(root: string, clientKey: ParsedKey, env: Record<strin
       })
       .on("ready", () => {
         client.on("session", (accept) => {
-          accept().on("exec", (acceptExec, _reject, info) => {
+          accept().on("exec", (acceptExec, reject, info) => {
+            // As dropbear (MAX_CMD_LEN): a longer command is refused ("Unable to exec").
+            if (info.command.length > 9000) return reject();
             const channel = acceptExec();
             const child = spawn("/bin/sh", ["-c", inGuest(info.command)], { env: { ...process.env, ...env } });
             channel.pipe(child.stdin);

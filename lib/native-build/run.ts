@@ -101,8 +101,12 @@ export async function runNativeBuild(session: SshSession, family: Family, option
       timedOut = true;
       session.close();
     }, options.timeoutMs);
+    // The script goes over stdin into a file first: dropbear refuses exec commands longer than 9000 bytes.
+    const staged = await session.exec("umask 077 && f=$(mktemp /tmp/fruix-native-build.XXXXXX) && cat >\"$f\" && echo \"$f\"", script);
+    const file = staged.stdout.trim();
+    if (staged.code !== 0 || !file.startsWith("/tmp/fruix-native-build.")) throw new FruixError(`${where}: cannot stage the build script: ${lastLine(staged.stderr, `exit status ${staged.code}`)}`);
     const r = await session
-      .exec(`${env.join(" ")} sh -c ${shellQuote(script)} fruix-native-build`, undefined, { onStderr: progress.push })
+      .exec(`${env.join(" ")} sh ${shellQuote(file)}; status=$?; rm -f ${shellQuote(file)}; exit $status`, undefined, { onStderr: progress.push })
       .catch((error: unknown) => {
         if (timedOut) throw new FruixError(`${where}: the native build did not finish in ${Math.round(options.timeoutMs! / 60_000)} min; its work is in ${GUEST_WORK_DIR}/${runId}`);
         throw error;
