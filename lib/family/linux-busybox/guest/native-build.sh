@@ -47,22 +47,37 @@ fnb_busybox_config() { # SOURCE BASE-CONFIG
 	return $c_status
 }
 
+# The file NAME on PATH. `command -v` cannot say: a BusyBox shell built with
+# FEATURE_SH_STANDALONE (Debian's static one) prefers its own applets, and
+# would run its `ar` applet in place of binutils' for every recipe make hands to sh.
+fnb_on_path() { # NAME
+	p_rest=$PATH:
+	while [ -n "$p_rest" ]; do
+		p_dir=${p_rest%%:*}
+		p_rest=${p_rest#*:}
+		[ -n "$p_dir" ] && [ -f "$p_dir/$1" ] && [ -x "$p_dir/$1" ] && { echo "$p_dir/$1"; return 0; }
+	done
+	return 1
+}
+
 fnb_build() { # SOURCE WORK JOBS
 	b_source=$1
 	b_obj=$2/obj
 	b_dest=$2/stage/world
 	[ -f "$b_source/Makefile" ] && [ -d "$b_source/applets" ] || { fnb_say "$b_source is not a BusyBox source tree"; return 1; }
 	[ -f "$b_source/debian/config/pkg/static" ] || { fnb_say "$b_source has no debian/config/pkg/static: not BusyBox's Debian source package"; return 1; }
+	b_ar=$(fnb_on_path ar) || { fnb_say "no ar on PATH: the development profile lacks binutils"; return 1; }
 	mkdir -p "$b_obj" "$b_dest" || return 1
 	cp "$b_source/debian/config/pkg/static" "$2/debian-static.config" || return 1
 	fnb_busybox_config "$b_source" "$2/debian-static.config" >"$b_obj/.config" || return 1
 	fnb_say "configure: $(grep -c '=y$' "$b_obj/.config") options on (Debian's static build has $(grep -c '=y$' "$2/debian-static.config"))"
 	# Out of tree (O=): the source store stays read-only.
-	yes '' | make -C "$b_source" O="$b_obj" oldconfig >"$2/configure.log" 2>&1 || { tail -n 20 "$2/configure.log" >&2; return 1; }
-	fnb_say "build: make -j$3 (log: $2/build.log)"
-	make -C "$b_source" O="$b_obj" -j"$3" >"$2/build.log" 2>&1 || { tail -n 30 "$2/build.log" >&2; return 1; }
+	yes '' | make -C "$b_source" O="$b_obj" AR="$b_ar" oldconfig >"$2/configure.log" 2>&1 || { tail -n 20 "$2/configure.log" >&2; return 1; }
+	fnb_say "build: make -j$3 busybox (AR=$b_ar; log: $2/build.log)"
+	# The binary and its links list only: the documentation needs perl's pod2man.
+	make -C "$b_source" O="$b_obj" AR="$b_ar" -j"$3" busybox busybox.links >"$2/build.log" 2>&1 || { tail -n 30 "$2/build.log" >&2; return 1; }
 	fnb_say "install into DESTDIR $b_dest"
-	make -C "$b_source" O="$b_obj" CONFIG_PREFIX="$b_dest" install >"$2/install.log" 2>&1 || { tail -n 20 "$2/install.log" >&2; return 1; }
+	make -C "$b_source" O="$b_obj" AR="$b_ar" CONFIG_PREFIX="$b_dest" install >"$2/install.log" 2>&1 || { tail -n 20 "$2/install.log" >&2; return 1; }
 	mkdir -p "$b_dest/share/busybox" || return 1
 	# The applet list decides the system profile's links (as the Debian import asks the binary).
 	"$b_dest/bin/busybox" --list >"$b_dest/share/busybox/applets" || return 1
