@@ -62,6 +62,13 @@ describe("the development profile's relocation (pure)", () => {
     );
   });
 
+  it("points libgcc_s.so's bare libgcc_s.so.1 at the runtime item, and leaves -lgcc and names it lacks", () => {
+    const script = "/* GNU ld script\n   Use the shared library, but some functions are only in\n   the static library.  */\nGROUP ( libgcc_s.so.1 -lgcc libother.so.2 )\n";
+    expect(relocateLinkerScript(script, new Set(["libgcc_s.so.1"]), runtime)).toBe(
+      `/* GNU ld script\n   Use the shared library, but some functions are only in\n   the static library.  */\nGROUP ( ${runtime}/lib/x86_64-linux-gnu/libgcc_s.so.1 -lgcc libother.so.2 )\n`,
+    );
+  });
+
   it("appends the runtime item's loader and library path to GCC's link spec", () => {
     expect(gccSpecs(runtime)).toBe(
       `*link:\n+ %{!static:%{!static-pie:%{!shared:-dynamic-linker ${runtime}/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2}}} %{!static:%{!static-pie:-rpath ${runtime}/lib/x86_64-linux-gnu}}\n\n`,

@@ -26,7 +26,7 @@ import { memoized } from "../../store/memo.js";
 import { addTree, type Tree } from "../../system/tree.js";
 
 /** Bump when what a recipe here puts into its item changes. */
-const RECIPE_VERSION = 3;
+const RECIPE_VERSION = 4;
 
 const MULTIARCH = "x86_64-linux-gnu";
 const LOADER = "ld-linux-x86-64.so.2";
@@ -166,9 +166,16 @@ function relocate(path: string, runtimeFiles: ReadonlySet<string>, runtime: stri
   return undefined;
 }
 
-/** Rewrites /lib/... and /usr/lib/... in GNU ld scripts (libc.so, libm.so) (pure). */
+/**
+ * Rewrites the files GNU ld scripts name (libc.so, libm.so, libm.a,
+ * libgcc_s.so) (pure): /lib/... and /usr/lib/... paths, and bare names of
+ * the runtime item's libraries (libgcc_s.so's `libgcc_s.so.1`), which the
+ * guest has in no directory ld searches.
+ */
 export function relocateLinkerScript(text: string, runtimeFiles: ReadonlySet<string>, runtime: string): string {
-  return text.replace(/(?<=[\s(])\/(?:usr\/)?lib(?:64)?\/[^\s()]+/g, (path) => relocate(path, runtimeFiles, runtime) ?? basename(path));
+  return text.replace(/(?<=[\s(])(?:\/(?:usr\/)?lib(?:64)?\/[^\s()]+|[A-Za-z0-9_+-][A-Za-z0-9_.+-]*\.so\.\d[0-9.]*)(?=[\s)])/g, (path) =>
+    path.startsWith("/") ? (relocate(path, runtimeFiles, runtime) ?? basename(path)) : (relocate(path, runtimeFiles, runtime) ?? path),
+  );
 }
 
 /**
