@@ -119,7 +119,7 @@ describe("the result root the driver records", () => {
       executor: "fruix-self-hosted-native-build",
       runId: "20261206T220000Z-abc123",
       family: "linux-busybox",
-      buildPolicy: { jobs: 2, sanitizedEnvironment: expect.arrayContaining(["MAKEFLAGS", "CFLAGS", "LDFLAGS"]), installVariables: ["CONFIG_PREFIX"] },
+      buildPolicy: { jobs: 2, sanitizedEnvironment: expect.arrayContaining(["MAKEFLAGS", "CFLAGS", "LDFLAGS"]), installVariables: ["DESTDIR=stage/world"] },
     });
     expect([result.sourceStore, result.closurePath]).toEqual([SOURCE, CLOSURE]);
     expect(result.sourceProvenance).toBe(`(source-store (name "busybox") (kind debian-source-package) (path "${SOURCE}") (root "${SOURCE}/tree") (version "1:1.35.0-4+deb12u1") (dsc "busybox_1.35.0-4+deb12u1.dsc"))`);

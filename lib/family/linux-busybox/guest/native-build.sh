@@ -1,7 +1,7 @@
 # The linux-busybox native build (docs/native-builds.md): BusyBox from its
 # Debian source package, configured as Debian's static build with every applet
 # the Fruix system does not use turned off (FNB_BUSYBOX_APPLETS), built out of
-# tree with make -jN, and installed into DESTDIR (BusyBox's CONFIG_PREFIX) as
+# tree with make -jN, and copied into DESTDIR (as its make install would) as
 # the world: bin/busybox and share/busybox/applets, the layout the
 # linux-busybox base imports Debian's BusyBox into. Definitions only: the
 # shared driver (lib/guest/native-build.sh) follows it and runs them.
@@ -9,7 +9,7 @@
 fnb_family=linux-busybox
 fnb_kinds=world
 fnb_configuration="debian/config/pkg/static, reduced to the applets Fruix uses"
-fnb_install_variables="CONFIG_PREFIX"
+fnb_install_variables="DESTDIR=stage/world"
 
 # What the linux-busybox system runs: boot and initramfs inits, activation,
 # shutdown, services (init, getty, login, syslogd, klogd, udhcpc, httpd,
@@ -77,7 +77,9 @@ fnb_build() { # SOURCE WORK JOBS
 	# The binary and its links list only: the documentation needs perl's pod2man.
 	make -C "$b_source" O="$b_obj" AR="$b_ar" -j"$3" busybox busybox.links >"$2/build.log" 2>&1 || { tail -n 30 "$2/build.log" >&2; return 1; }
 	fnb_say "install into DESTDIR $b_dest"
-	make -C "$b_source" O="$b_obj" AR="$b_ar" CONFIG_PREFIX="$b_dest" install >"$2/install.log" 2>&1 || { tail -n 20 "$2/install.log" >&2; return 1; }
+	# What `make install` (applets/install.sh) does with Debian's INSTALL_APPLET_DONT, without
+	# install(1), which the builder's BusyBox lacks.
+	mkdir -p "$b_dest/bin" && cp "$b_obj/busybox" "$b_dest/bin/busybox" && chmod 755 "$b_dest/bin/busybox" || return 1
 	mkdir -p "$b_dest/share/busybox" || return 1
 	# The applet list decides the system profile's links (as the Debian import asks the binary).
 	"$b_dest/bin/busybox" --list >"$b_dest/share/busybox/applets" || return 1
