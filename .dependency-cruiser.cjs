@@ -33,6 +33,13 @@ module.exports = {
       from: { path: "^lib/", pathNot: "^lib/(validate|cli)/" },
       to: { path: "^(hypervisors|scenarios|lib/validate|lib/cli)/" },
     },
+    {
+      name: "native-build-beside-the-pipeline",
+      severity: "error",
+      comment: "lib/native-build drives builds in guests and promotes results; only the CLI and scenarios use it",
+      from: { path: "^lib/", pathNot: "^lib/(native-build|cli|validate)/" },
+      to: { path: "^lib/native-build/" },
+    },
   ],
   options: {
     doNotFollow: { path: "node_modules" },

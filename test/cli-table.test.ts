@@ -151,7 +151,7 @@ COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length 
   }
 
   it("completes bash command words, subcommands, options, option values and arguments from the table", async () => {
-    expect(await complete("fruix", "")).toEqual(["system", "store", "report", "vm", "validate", "help", "version", "completion"]);
+    expect(await complete("fruix", "")).toEqual(["system", "store", "report", "vm", "native-build", "validate", "help", "version", "completion"]);
     expect(await complete("fruix", "system", "inst")).toEqual(["install", "installer", "installer-iso"]);
     expect(await complete("fruix", "--store", "/tmp", "store", "")).toEqual(["verify", "gc"]);
     expect(await complete("fruix", "system", "image", "f", "--r")).toEqual(["--root-size"]);
@@ -186,7 +186,7 @@ fruix() { node ${packageRoot}/dist/lib/cli/main.js "$@"; }
 words=(${words.map((w) => `'${w}'`).join(" ")}); CURRENT=${words.length}; _fruix`;
       return (await execa("zsh", ["-f", "-c", script], { cwd: packageRoot })).stdout;
     };
-    expect(await offered("fruix", "")).toBe("system store report vm validate help version completion");
+    expect(await offered("fruix", "")).toBe("system store report vm native-build validate help version completion");
     expect(await offered("fruix", "--store", "/tmp", "store", "")).toBe("verify gc");
     expect(await offered("fruix", "validate", "--hypervisor", "")).toBe("qemu xcp-ng");
     expect(await offered("fruix", "system", "build", "--s")).toBe("--system --store --json --quiet --dry-run --help");

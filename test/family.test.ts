@@ -31,8 +31,8 @@ describe("the family switch", () => {
 
   it("finds every guest script the families read in their own guest/ folder", async () => {
     const expected: Record<string, string[]> = {
-      "linux-busybox": ["activate-development.sh", "activate.sh", "boot-init.sh", "initramfs-init.sh", "installer.sh", "shutdown.sh"],
-      freebsd: ["activate-development.sh", "activate.sh", "installer.sh", "rc.d-fruix-installer.sh", "rc.d-fruix.sh"],
+      "linux-busybox": ["activate-development.sh", "activate.sh", "boot-init.sh", "initramfs-init.sh", "installer.sh", "native-build.sh", "shutdown.sh"],
+      freebsd: ["activate-development.sh", "activate.sh", "installer.sh", "native-build.sh", "rc.d-fruix-installer.sh", "rc.d-fruix.sh"],
     };
     for (const family of FAMILIES) {
       expect(family.guestDir).toMatch(new RegExp(`lib/family/${family.name}/guest$`));

@@ -241,6 +241,9 @@ export const commands: Record<string, Command> = {
 
   validate: async (context) => (await import("./validate.js")).validateCommand(context),
 
+  "native-build run": async (context) => (await import("./native-build.js")).nativeBuildRunCommand(context),
+  "native-build promote": async (context) => (await import("./native-build.js")).nativeBuildPromoteCommand(context),
+
   "report sign-off": async (context) => (await import("./report.js")).signOffCommand(context),
 
   async "vm attach"(context) {

@@ -165,6 +165,20 @@ export const OPTIONS = {
   "known-hosts": { kind: "value", metavar: "FILE", complete: "file", description: "the known_hosts file pinning host keys", default: "~/.ssh/known_hosts" },
   trial: { kind: "flag", description: "stage the new generation on trial: it becomes current only if its health checks pass at its first boot, else the machine returns to the old one by itself" },
   "accept-new-host-key": { kind: "flag", description: "record the key of a host not yet in known_hosts (a changed key is refused regardless)" },
+  "build-jobs": {
+    kind: "value",
+    metavar: "N",
+    check: (value, option) => void parseJobs(value, option),
+    description: "make -jN for the build inside the guest",
+    default: "the guest's CPU count",
+  },
+  "result-dir": {
+    kind: "value",
+    metavar: "DIR",
+    complete: "directory",
+    description: "copy the guest's result root to DIR/<run-id>",
+    default: "./native-builds",
+  },
   output: { kind: "value", metavar: "FILE.md", complete: "file", description: "the Markdown document to write (the HTML one goes beside it)" },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -218,6 +232,7 @@ export const GROUPS: readonly GroupSpec[] = [
   { word: "store", summary: "check and clean the store" },
   { word: "report", summary: "documents made from validation runs" },
   { word: "vm", summary: "machines validation keeps running for an operator" },
+  { word: "native-build", summary: "build the base inside a Fruix guest and promote the result into the store" },
 ];
 
 export const SHELLS = ["bash", "zsh"] as const;
@@ -345,6 +360,25 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: ON,
     required: ["on"],
     examples: ["fruix system delete-generations ..5 --on ssh://root@web", "fruix system delete-generations 1m --on ssh://root@web"],
+  },
+  {
+    words: ["native-build", "run"],
+    summary: "build the base inside a development-enabled guest over SSH and copy the result back",
+    description:
+      "Connects to the machine at --to (pinned host keys, as 'fruix system copy'), which runs FILE's system with a development profile; recovers the source store from its /run/current-system/metadata/store-layout.scm; runs the family's build sequence there with make -jN (linux-busybox: BusyBox from its Debian source; freebsd: buildworld, buildkernel, installworld, distribution, installkernel into DESTDIR with DB_FROM_SRC=yes); the guest records the result under /var/lib/fruix/native-builds/<run-id> (and latest), heavy work under /var/tmp/fruix-native-builds/<run-id>. The result root is copied back, checked, and only then named DIR/<run-id>. Prints run_id=, result_root=, guest_result_root=, source_store=, closure_path=, artifacts= and bytes_copied=.",
+    arguments: [FILE],
+    options: ["system", "build-jobs", "result-dir", ...SSH, ...OUTPUT],
+    required: ["to"],
+    examples: ["fruix native-build run dev.scm --to ssh://root@builder --build-jobs 2"],
+  },
+  {
+    words: ["native-build", "promote"],
+    summary: "turn a copied native-build result root into store items",
+    description:
+      "Checks RESULT_ROOT (its result.scm, the family's artifact kinds and required files, every file's sha256 against the listings) and only then adds one store item per artifact kind (...-fruix-native-world-, -kernel-, -headers-, -bootloader-<run-id>) and a ...-fruix-native-build-result-<run-id> bundle referencing them, each with the build's metadata in native-build.scm; the bundle becomes a GC root. A result root that fails a check is refused with one line and adds nothing. Prints run_id=, family=, one <kind>= per artifact and result_bundle=.",
+    arguments: [{ name: "RESULT_ROOT", complete: "directory" }],
+    options: ["store", ...OUTPUT],
+    examples: ["fruix native-build promote native-builds/20261206T221503Z-1a2b3c"],
   },
   {
     words: ["validate"],

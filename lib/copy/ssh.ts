@@ -5,7 +5,7 @@ import { constants } from "node:fs";
 import { access, readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import ssh2, { type ConnectConfig } from "ssh2";
 import { FruixError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -20,6 +20,14 @@ export interface SshOptions {
   /** Record the key of a host not in known_hosts instead of refusing it. A changed key is refused regardless. */
   readonly acceptNewHostKey?: boolean;
   readonly log: Logger;
+}
+
+/** Streams instead of buffers, for long or large commands (`fruix native-build run`). */
+export interface ExecStreams {
+  /** Each piece of the command's stderr as it arrives (progress); it is still collected for the result. */
+  readonly onStderr?: (text: string) => void;
+  /** Where the command's stdout goes, in place of the result's `stdout` (then ""); ended when the command ends. */
+  readonly stdout?: Writable;
 }
 
 export interface ExecResult {
@@ -119,14 +127,18 @@ export class SshSession {
   }
 
   /** Runs `command` with the remote user's shell; `stdin` is piped in and closed. */
-  exec(command: string, stdin?: Readable | string): Promise<ExecResult> {
+  exec(command: string, stdin?: Readable | string, streams: ExecStreams = {}): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (error, channel) => {
         if (error) return reject(new FruixError(`${this.destination.url}: cannot run a command: ${error.message}`));
         const out: Buffer[] = [];
         const err: Buffer[] = [];
-        channel.on("data", (c: Buffer) => out.push(c));
-        channel.stderr.on("data", (c: Buffer) => err.push(c));
+        if (streams.stdout) channel.pipe(streams.stdout);
+        else channel.on("data", (c: Buffer) => out.push(c));
+        channel.stderr.on("data", (c: Buffer) => {
+          err.push(c);
+          streams.onStderr?.(c.toString());
+        });
         channel.on("close", (code: number | null, signal?: string) => {
           const stderr = Buffer.concat(err).toString().trim();
           if (code === null || code === undefined) {

@@ -97,6 +97,11 @@ const debianPackage: Check<string> = (s) =>
 
 const nonEmpty: Check<string> = (s) => (s !== "" ? undefined : "must not be empty");
 
+const promotedItem: Check<string> = (s) =>
+  /^\/frx\/store\/[0-9a-f]{64}-fruix-native-(build-result|world|kernel|headers|bootloader)-[A-Za-z0-9+._?=-]+$/.test(s)
+    ? undefined
+    : `${show(s)} is not a promoted native-build item (/frx/store/<hash>-fruix-native-build-result-<run-id>, as fruix native-build promote prints)`;
+
 const BAUD_RATES = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600];
 const baudRate: Check<number> = (n) =>
   BAUD_RATES.includes(n) ? undefined : `${n} is not a standard baud rate (${BAUD_RATES.join(", ")})`;
@@ -273,16 +278,31 @@ const operatingSystem: RecordType = {
 
 const linuxBusyboxBase: RecordType = {
   name: "linux-busybox-base",
-  fields: [{ name: "kernel-package", type: string(debianPackage), default: "linux-image-amd64" }],
-  build: (f, loc): LinuxBusyboxBase => ({ family: "linux-busybox", kernelPackage: f.string("kernel-package"), location: loc }),
+  fields: [
+    { name: "kernel-package", type: string(debianPackage), default: "linux-image-amd64" },
+    { name: "native-build", type: string(promotedItem) },
+  ],
+  build(f, loc): LinuxBusyboxBase {
+    const nativeBuild = f.optionalString("native-build");
+    return { family: "linux-busybox", kernelPackage: f.string("kernel-package"), ...(nativeBuild === undefined ? {} : { nativeBuild }), location: loc };
+  },
 };
 
 const freebsdBase: RecordType = {
   name: "freebsd-base",
-  fields: [{ name: "dist-directory", type: string(nonEmpty) }],
+  fields: [
+    { name: "dist-directory", type: string(nonEmpty) },
+    { name: "native-build", type: string(promotedItem) },
+  ],
   build(f, loc): FreebsdBase {
     const distDirectory = f.optionalString("dist-directory");
-    return distDirectory === undefined ? { family: "freebsd", location: loc } : { family: "freebsd", distDirectory, location: loc };
+    const nativeBuild = f.optionalString("native-build");
+    return {
+      family: "freebsd",
+      ...(distDirectory === undefined ? {} : { distDirectory }),
+      ...(nativeBuild === undefined ? {} : { nativeBuild }),
+      location: loc,
+    };
   },
 };
 

@@ -15,6 +15,8 @@ export interface LinuxBusyboxBase {
   readonly family: "linux-busybox";
   /** Debian package providing the kernel; a metapackage is resolved to its image package. */
   readonly kernelPackage: string; // default "linux-image-amd64"
+  /** A promoted native build (result bundle or world item) whose world is the BusyBox, in place of Debian's (docs/native-builds.md). */
+  readonly nativeBuild?: string;
   readonly location: SourceLocation;
 }
 
@@ -23,6 +25,8 @@ export interface FreebsdBase {
   readonly family: "freebsd";
   /** Directory holding base.txz and kernel.txz; undefined means FRUIX_FREEBSD_DIST or /usr/freebsd-dist. */
   readonly distDirectory?: string;
+  /** A promoted native-build result bundle whose world, kernel and boot loader replace the sets' (docs/native-builds.md). */
+  readonly nativeBuild?: string;
   readonly location: SourceLocation;
 }
 

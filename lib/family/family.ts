@@ -24,6 +24,17 @@ export interface InstallerMedium {
   readonly top: string;
 }
 
+/**
+ * The family's native build (docs/native-builds.md): the guest script that
+ * runs its build sequence, and what promotion expects of the result.
+ */
+export interface NativeBuildSpec {
+  /** The build sequence, a file of the family's guest/ folder (POSIX sh, defines fnb_* for lib/guest/native-build.sh). */
+  readonly script: string;
+  /** Every artifact kind the build stages, each with the files (relative to the artifact) it cannot be without. */
+  readonly kinds: Readonly<Partial<Record<"world" | "kernel" | "headers" | "bootloader", readonly string[]>>>;
+}
+
 export interface Family {
   readonly name: BaseSpec["family"];
   /** Declaration -> system closure. */
@@ -42,6 +53,8 @@ export interface Family {
   readonly guestDir: string;
   /** The running guest as validation sees it. */
   readonly guest: GuestProfile;
+  /** Building the family's base inside a development-enabled guest of it. */
+  readonly nativeBuild: NativeBuildSpec;
   /** Why `fruix validate` refuses systems of this family; undefined when it runs them. */
   readonly validationRefused?: string;
 }

@@ -217,6 +217,7 @@ class Run implements ScenarioContext {
       disks: request.disks,
       cdrom: request.cdrom,
       memoryMiB: request.memoryMiB,
+      cpus: request.cpus,
       forwardPorts: request.forwardPorts,
       workDir: join(this.workDir, `machine-${name}`),
       console: {

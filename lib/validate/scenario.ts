@@ -29,6 +29,8 @@ export interface MachineRequest {
   /** An ISO's path, null for an empty CD drive, absent for no drive. */
   readonly cdrom?: string | null;
   readonly memoryMiB?: number;
+  /** Virtual CPUs (default the adapter's, 1 on QEMU): a guest that compiles wants more. */
+  readonly cpus?: number;
   /** Guest TCP ports to reach from the host; see Machine.endpoint. */
   readonly forwardPorts?: readonly number[];
   /**

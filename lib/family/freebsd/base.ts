@@ -17,7 +17,16 @@ import { field, sexpDocument, sym } from "../../sexp.js";
 import type { Store } from "../../store/index.js";
 import { memoized } from "../../store/memo.js";
 import { tempName } from "../../store/paths.js";
+import { promotedArtifacts } from "../promoted.js";
 import { manifestFromTar, TarLister, type TarEntry } from "./tar.js";
+
+/** What a FreeBSD base takes from a promoted native build: the kinds in the set items' layouts. */
+export const NATIVE_KINDS = {
+  world: ["mtree", ...["bin/sh", "sbin/init", "etc/rc", "etc/master.passwd", "etc/group", "libexec/ld-elf.so.1", "usr/sbin/pwd_mkdb"].map((f) => `tree/${f}`)],
+  kernel: ["mtree", "tree/boot/kernel/kernel"],
+  headers: ["usr/include/stdio.h", "usr/include/sys/param.h"],
+  bootloader: ["efi/loader.efi"],
+} as const;
 
 /** Bump when what an import recipe puts into its item changes. */
 const RECIPE_VERSION = 1;
@@ -225,6 +234,11 @@ async function importLoader(store: Store, world: string, set: FreebsdSet): Promi
 
 /** Reads the base's sets (checking both before importing either) and imports them. */
 export async function realizeFreebsd(store: Store, base: FreebsdBase, log: Logger): Promise<FreebsdItems> {
+  if (base.nativeBuild !== undefined) {
+    // A promoted result bundle: its items have the set items' layouts (tree/ and mtree; efi/loader.efi).
+    const { world, kernel, bootloader } = await promotedArtifacts(store, base.nativeBuild, "freebsd", NATIVE_KINDS, base.location);
+    return { world: world!, kernel: kernel!, loader: bootloader!, sets: [] };
+  }
   const { dir, origin } = distDirectory(base);
   const baseFile = resolve(dir, "base.txz");
   const kernelFile = resolve(dir, "kernel.txz");

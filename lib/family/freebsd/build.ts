@@ -12,7 +12,8 @@ import { buildHelper, declarationHash, sourceStoreSexp, storeLayoutDocument, sys
 import { addTree, type Tree } from "../../system/tree.js";
 import { fruixVersion } from "../../version.js";
 import { freebsdAccounts, freebsdGroupFile, masterPasswdFile, type FreebsdAccounts } from "./accounts.js";
-import { realizeFreebsd, type FreebsdItems } from "./base.js";
+import { NATIVE_KINDS, realizeFreebsd, type FreebsdItems } from "./base.js";
+import { nativeBuildScript } from "../native-build-script.js";
 import { buildFreebsdDevelopmentProfile, realizeFreebsdSources } from "./development.js";
 import { closureLoaderConf, FREEBSD_ROOT_DEVICE, RC_CONF_STUB } from "./boot.js";
 import { guestDir } from "./guest.js";
@@ -119,6 +120,10 @@ async function closureTree(store: Store, inputs: Inputs, extras: FreebsdExtras):
     "profile/bin/fruix": { link: `${inputs.helper}/bin/fruix` },
   };
   if (inputs.developmentProfile) tree["development-profile"] = { link: inputs.developmentProfile };
+  // The native build with no host (docs/native-builds.md); activation installs it in /usr/local/bin.
+  if (inputs.developmentProfile) {
+    tree["native-build/fruix-self-hosted-native-build"] = { text: await nativeBuildScript({ guestDir, nativeBuild: { script: "native-build.sh", kinds: NATIVE_KINDS } }), mode: 0o555 };
+  }
   if (plans.some((p) => p.tty)) tree["etc/ttys"] = ttysFile(await worldFile(store, base.world, "etc/ttys").catch(() => ""), plans);
   if (os.services.some((s) => s.type === "validation-shell")) {
     tree["etc/gettytab"] = (await worldFile(store, base.world, "etc/gettytab").catch(() => "")) + AUTOLOGIN_GETTYTAB;

@@ -11,6 +11,8 @@ import type { Logger } from "../../log.js";
 import { field, sexpDocument, sym } from "../../sexp.js";
 import type { Store } from "../../store/index.js";
 import { memoized } from "../../store/memo.js";
+import { promotedArtifacts } from "../promoted.js";
+import { linuxBusyboxNativeBuild } from "./native-build.js";
 import { moduleDependencies, moduleLoadOrder, moduleName } from "./kmod.js";
 
 /** Bump when what an import recipe puts into its item changes. */
@@ -43,7 +45,10 @@ export interface LinuxBusyboxItems {
   readonly modules: string; // lib/modules/<release>/*.ko + load-order
   readonly busybox: string; // bin/busybox, share/busybox/applets
   readonly bootloader: string; // efi/systemd-bootx64.efi
-  readonly packages: readonly DebianPackage[];
+  /** The Debian packages, each with the items imported from it. */
+  readonly packages: ReadonlyArray<{ readonly pkg: DebianPackage; readonly items: readonly string[] }>;
+  /** The base's (native-build ...), when BusyBox is a promoted world instead of Debian's. */
+  readonly nativeBuild?: { readonly declared: string; readonly world: string };
 }
 
 function packageRecord(pkg: DebianPackage): string {
@@ -169,17 +174,30 @@ async function importBootloader(store: Store, log: Logger, pkg: DebianPackage): 
 export async function realizeLinuxBusybox(store: Store, base: LinuxBusyboxBase, log: Logger): Promise<LinuxBusyboxItems> {
   const kernelPkg = await resolveKernelPackage(base.kernelPackage);
   const release = kernelPkg.name.replace(/^linux-image-/, "").replace(/-unsigned$/, "");
-  const busyboxPkg = await resolvePackage("busybox-static");
   const bootPkg = await resolvePackage("systemd-boot-efi");
+  // A promoted world (bin/busybox, share/busybox/applets: the layout importBusybox makes) replaces Debian's BusyBox.
+  const native = base.nativeBuild === undefined
+    ? undefined
+    : { declared: base.nativeBuild, world: (await promotedArtifacts(store, base.nativeBuild, "linux-busybox", linuxBusyboxNativeBuild.nativeBuild.kinds, base.location)).world! };
+  const busyboxPkg = native ? undefined : await resolvePackage("busybox-static");
   const unpack = new KernelUnpack(release);
   try {
+    const kernel = await importKernel(store, log, kernelPkg, unpack, release);
+    const modules = await importModules(store, log, kernelPkg, unpack, release);
+    const busybox = native?.world ?? (await importBusybox(store, log, busyboxPkg!));
+    const bootloader = await importBootloader(store, log, bootPkg);
     return {
       kernelRelease: release,
-      kernel: await importKernel(store, log, kernelPkg, unpack, release),
-      modules: await importModules(store, log, kernelPkg, unpack, release),
-      busybox: await importBusybox(store, log, busyboxPkg),
-      bootloader: await importBootloader(store, log, bootPkg),
-      packages: [kernelPkg, busyboxPkg, bootPkg],
+      kernel,
+      modules,
+      busybox,
+      bootloader,
+      packages: [
+        { pkg: kernelPkg, items: [kernel, modules] },
+        ...(busyboxPkg ? [{ pkg: busyboxPkg, items: [busybox] }] : []),
+        { pkg: bootPkg, items: [bootloader] },
+      ],
+      ...(native ? { nativeBuild: native } : {}),
     };
   } finally {
     await unpack.dispose();

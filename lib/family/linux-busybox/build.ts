@@ -16,6 +16,8 @@ import { addTree, type Tree } from "../../system/tree.js";
 import { fruixVersion } from "../../version.js";
 import { realizeLinuxBusybox, type LinuxBusyboxItems } from "./base.js";
 import { realizeDevelopmentProfile, type DevelopmentItems } from "./development.js";
+import { nativeBuildScript } from "../native-build-script.js";
+import { linuxBusyboxNativeBuild } from "./native-build.js";
 import { realizeLinuxSources } from "./sources.js";
 import { guestDir } from "./guest.js";
 import { buildInitramfs } from "./initramfs.js";
@@ -23,12 +25,7 @@ import { inittabFile, planService, UDHCPC_SCRIPT, type ServicePlan } from "./ser
 
 /** The Debian packages of a base, each with the items imported from it. */
 function packageItems(base: LinuxBusyboxItems) {
-  const [kernel, busybox, bootloader] = base.packages;
-  return [
-    { pkg: kernel!, items: [base.kernel, base.modules] },
-    { pkg: busybox!, items: [base.busybox] },
-    { pkg: bootloader!, items: [base.bootloader] },
-  ];
+  return base.packages;
 }
 
 /**
@@ -98,6 +95,8 @@ function metadataDocuments(os: OperatingSystem, base: LinuxBusyboxItems, initrd:
       ]),
     ],
     ...(dev.sources.length === 0 ? [] : [[sym("source-stores"), ...dev.sources.map(sourceStoreSexp)] as Sexp]),
+    // BusyBox from a promoted native build instead of Debian's package.
+    ...(base.nativeBuild ? [[sym("native-build"), field("declared", base.nativeBuild.declared), field("world", base.nativeBuild.world)] as Sexp] : []),
   ]);
   return { metadata, storeLayout, provenance };
 }
@@ -161,6 +160,8 @@ async function closureTree(
   };
   // Beside the runtime profile, never in it: activation links /run/current-development and /usr/include here.
   if (dev.profile) files["development-profile"] = { link: dev.profile.profile };
+  // The native build with no host (docs/native-builds.md); activation installs it in /usr/local/bin.
+  if (dev.profile) files["native-build/fruix-self-hosted-native-build"] = { text: await nativeBuildScript(linuxBusyboxNativeBuild, `#!${base.busybox}/bin/busybox sh`), mode: 0o555 };
   for (const applet of applets) files[`profile/bin/${applet}`] = { link: `${base.busybox}/bin/busybox` };
   for (const [name, target] of Object.entries(extras.programs)) files[`profile/bin/${name}`] = { link: target };
   for (const plan of plans) {

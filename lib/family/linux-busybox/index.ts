@@ -5,6 +5,7 @@ import { buildLinuxBusyboxSystem } from "./build.js";
 import { linuxBusyboxDisk, ROOT_ID } from "./disk.js";
 import { linuxBusyboxGuest } from "./guest-profile.js";
 import { guestDir } from "./guest.js";
+import { linuxBusyboxNativeBuild } from "./native-build.js";
 import { stageLinuxBusyboxInstallerBoot } from "./installer-media.js";
 import { buildLinuxBusyboxInstallerRoot, buildLinuxBusyboxInstallerSystem } from "./installer.js";
 
@@ -18,4 +19,5 @@ export const linuxBusybox: Family = {
   stageInstallerBoot: stageLinuxBusyboxInstallerBoot,
   guestDir,
   guest: linuxBusyboxGuest,
+  nativeBuild: linuxBusyboxNativeBuild.nativeBuild,
 };

@@ -15,3 +15,4 @@ for dir in include share/mk; do
 done
 install_file "$self/development-profile/bin/fruix-development-environment" /usr/local/bin/fruix-development-environment 555
 say "development profile $development"
+install_file "$self/native-build/fruix-self-hosted-native-build" /usr/local/bin/fruix-self-hosted-native-build 555
