@@ -3,17 +3,16 @@
 // the result root comes back, is promoted into store items, and a system
 // whose BusyBox is the promoted world boots and runs.
 import { createHash } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseDestination } from "../lib/copy/destination.js";
-import { ed25519KeyPair } from "../lib/copy/keygen.js";
 import { withSession } from "../lib/copy/ssh.js";
 import type { OperatingSystem } from "../lib/declaration/types.js";
 import { familyOf } from "../lib/family/index.js";
 import { promoteResult } from "../lib/native-build/promote.js";
 import { runNativeBuild } from "../lib/native-build/run.js";
 import { defineScenario } from "../lib/validate/scenario.js";
-import { waitForSshd, withSsh } from "./checks/ssh.js";
+import { runKey, waitForSshd } from "./checks/ssh.js";
 
 /** The builder: the declared system with a development profile and BusyBox's Debian source package. */
 function developmentEnabled(os: OperatingSystem): OperatingSystem {
@@ -41,10 +40,7 @@ export default defineScenario({
     "promoted world and check that the running /bin/busybox is that binary.",
   hypervisors: ["qemu"],
   async run(ctx) {
-    const key = ed25519KeyPair("fruix-validate");
-    const identity = join(ctx.workDir, "id_ed25519");
-    await writeFile(identity, key.private, { mode: 0o600 });
-    const ssh = withSsh(key.public.trim());
+    const { identity, ssh } = await runKey(ctx.workDir);
     ctx.note("the builder adds a development profile, BusyBox's Debian source package, dhcp-client and sshd (dropbear) with a key made for this run; QEMU forwards a loopback port to its port 22");
 
     const builder = await ctx.step("build the development-enabled system", () => ctx.buildSystem({ name: "builder", transform: (os) => developmentEnabled(ssh(os)) }));

@@ -11,7 +11,7 @@ import { withSession, type SshOptions } from "../lib/copy/ssh.js";
 import type { OperatingSystem } from "../lib/declaration/types.js";
 import { MiB } from "../lib/disk/size.js";
 import { defineScenario } from "../lib/validate/scenario.js";
-import { waitForSshd, withSsh } from "./checks/ssh.js";
+import { runKey, waitForSshd } from "./checks/ssh.js";
 
 /** The candidate: visibly different (another host name and web page), same base. */
 function candidate(os: OperatingSystem): OperatingSystem {
@@ -33,10 +33,7 @@ export default defineScenario({
     "generations and the running closure at every step, and that a changed host key is refused.",
   hypervisors: ["qemu", "xcp-ng"],
   async run(ctx) {
-    const key = ed25519KeyPair("fruix-validate");
-    const identity = join(ctx.workDir, "id_ed25519");
-    await writeFile(identity, key.private, { mode: 0o600 });
-    const ssh = withSsh(key.public.trim());
+    const { identity, ssh } = await runKey(ctx.workDir);
     ctx.note("both generations add dhcp-client and sshd (dropbear) with a key made for this run; the adapter says where the host reaches the guest's port 22 (Machine.endpoint)");
 
     const first = await ctx.step("build generation 1's system", () => ctx.buildSystem({ name: "with-sshd", transform: ssh }));

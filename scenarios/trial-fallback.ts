@@ -3,17 +3,15 @@
 // each booted once by a reboot from inside: one panics, one fails its
 // declared HTTP check, one is good. The machine must return to generation 1
 // by itself after the first two, and keep the third.
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { copyClosure, keyValues, switchRemote } from "../lib/copy/copy.js";
 import { parseDestination } from "../lib/copy/destination.js";
-import { ed25519KeyPair } from "../lib/copy/keygen.js";
 import { withSession, type SshOptions } from "../lib/copy/ssh.js";
 import type { HealthChecks, OperatingSystem } from "../lib/declaration/types.js";
 import { MiB } from "../lib/disk/size.js";
 import { ACTIVATED } from "../lib/validate/guest.js";
 import { defineScenario, type SystemUnderTest } from "../lib/validate/scenario.js";
-import { waitForSshd, withSsh } from "./checks/ssh.js";
+import { runKey, waitForSshd } from "./checks/ssh.js";
 
 /** activate.sh's line after the helper's assess-boot, e.g. `fruix: trial: trial=blessed current_generation=4`. */
 const TRIAL_LINE = /fruix: trial: (trial=\S+[^\r\n]*)\r?\n/;
@@ -47,10 +45,7 @@ export default defineScenario({
     "survives a further reboot as current.",
   hypervisors: ["qemu"],
   async run(ctx) {
-    const key = ed25519KeyPair("fruix-validate");
-    const identity = join(ctx.workDir, "id_ed25519");
-    await writeFile(identity, key.private, { mode: 0o600 });
-    const ssh = withSsh(key.public.trim());
+    const { identity, ssh } = await runKey(ctx.workDir);
     ctx.note("every generation adds dhcp-client and sshd (dropbear) with a key made for this run; candidates reach the guest over SSH as `fruix system reconfigure --trial` sends them");
     ctx.note("QEMU-only: the i6300esb watchdog and the panic reset are QEMU's; the XCP-ng test double does not model a watchdog");
 

@@ -21,6 +21,7 @@
 #   FRUIX_NATIVE_BUILD_WORK_DIR       (default /var/tmp/fruix-native-builds)
 #   FRUIX_ROOT=DIR: act on the system tree at DIR instead of / (tests), as fruix.sh does;
 #     printed and recorded paths stay the guest's own (/frx/store/..., /var/lib/...)
+# shellcheck disable=SC2154 # the fnb_* settings come from the family's sequence, before this in the script
 set -u
 root=${FRUIX_ROOT:-}
 root=${root%/}
@@ -115,7 +116,9 @@ fnb_main() {
 	[ -n "$block" ] || fnb_die "/run/current-system/metadata/store-layout.scm records no (source-store ...): declare the base's sources"
 	source=$(printf '%s\n' "$block" | sed -n 's/^[[:space:]]*(path "\([^"]*\)").*/\1/p' | head -n 1)
 	source_root=$(printf '%s\n' "$block" | sed -n 's/^[[:space:]]*(root "\([^"]*\)").*/\1/p' | head -n 1)
-	[ -n "$source" ] && [ -n "$source_root" ] || fnb_die "the (source-store ...) of /run/current-system/metadata/store-layout.scm lacks its (path ...) or (root ...)"
+	if [ -z "$source" ] || [ -z "$source_root" ]; then
+		fnb_die "the (source-store ...) of /run/current-system/metadata/store-layout.scm lacks its (path ...) or (root ...)"
+	fi
 	[ -d "$root$source_root" ] || fnb_die "the source store $source is not in this machine's store"
 	# Its record as the metadata gives it: name, kind, version and where it came from.
 	provenance=$(printf '%s\n' "$block" | awk '

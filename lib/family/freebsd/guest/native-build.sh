@@ -11,6 +11,7 @@
 # (lib/guest/native-build.sh) follows it and runs them.
 # Tested structurally (a recording make); no FreeBSD build has run here.
 
+# shellcheck disable=SC2034 # the fnb_* settings are read by the shared driver that follows
 fnb_family=freebsd
 fnb_kinds="world kernel headers bootloader"
 fnb_configuration="KERNCONF=${FRUIX_NATIVE_BUILD_KERNCONF:-GENERIC}"
@@ -34,7 +35,10 @@ fnb_build() { # SOURCE WORK JOBS
 	f_source=$1
 	f_root=$2/stage/root
 	f_kernconf=${FRUIX_NATIVE_BUILD_KERNCONF:-GENERIC}
-	[ -f "$f_source/Makefile" ] && [ -f "$f_source/sys/conf/newvers.sh" ] || { fnb_say "$f_source is not a FreeBSD source tree"; return 1; }
+	if [ ! -f "$f_source/Makefile" ] || [ ! -f "$f_source/sys/conf/newvers.sh" ]; then
+		fnb_say "$f_source is not a FreeBSD source tree"
+		return 1
+	fi
 	export MAKEOBJDIRPREFIX="$2/obj"
 	mkdir -p "$MAKEOBJDIRPREFIX" "$f_root" || return 1
 	cd "$f_source" || return 1

@@ -6,6 +6,7 @@
 # linux-busybox base imports Debian's BusyBox into. Definitions only: the
 # shared driver (lib/guest/native-build.sh) follows it and runs them.
 
+# shellcheck disable=SC2034 # the fnb_* settings are read by the shared driver that follows
 fnb_family=linux-busybox
 fnb_kinds=world
 fnb_configuration="debian/config/pkg/static, reduced to the applets Fruix uses"
@@ -32,8 +33,9 @@ fnb_required() { # KIND
 # Debian's configuration with the applets Fruix does not use turned off: each
 # applet's config symbol comes from its `//applet:IF_SYMBOL(APPLET...(name, ...` line.
 fnb_busybox_config() { # SOURCE BASE-CONFIG
+	# shellcheck disable=SC2086,SC2116 # splitting folds the list's lines into one line of names
 	c_keep=" $(echo $FNB_BUSYBOX_APPLETS) "
-	find "$1" -name '*.c' | xargs grep -h '^//applet:IF_' |
+	find "$1" -name '*.c' -exec grep -h '^//applet:IF_' {} + |
 		sed -n 's|^//applet:IF_\([A-Z0-9_]*\)([[:space:]]*APPLET[A-Z_]*([[:space:]]*\([^,]*\),.*|\1 \2|p' |
 		awk -v keep="$c_keep" '
 			{ gsub(/ /, "", $2); name = $2; sym = $1
@@ -64,7 +66,10 @@ fnb_build() { # SOURCE WORK JOBS
 	b_source=$1
 	b_obj=$2/obj
 	b_dest=$2/stage/world
-	[ -f "$b_source/Makefile" ] && [ -d "$b_source/applets" ] || { fnb_say "$b_source is not a BusyBox source tree"; return 1; }
+	if [ ! -f "$b_source/Makefile" ] || [ ! -d "$b_source/applets" ]; then
+		fnb_say "$b_source is not a BusyBox source tree"
+		return 1
+	fi
 	[ -f "$b_source/debian/config/pkg/static" ] || { fnb_say "$b_source has no debian/config/pkg/static: not BusyBox's Debian source package"; return 1; }
 	b_ar=$(fnb_on_path ar) || { fnb_say "no ar on PATH: the development profile lacks binutils"; return 1; }
 	mkdir -p "$b_obj" "$b_dest" || return 1
