@@ -20,10 +20,15 @@ export interface TerminalSession {
   release(): void;
 }
 
-/** Sends this process's stdin to `send` until the escape key; `interactive` when stdin and stdout are a terminal. */
-export function attachTerminal(send: (bytes: Buffer) => void): TerminalSession & { readonly interactive: boolean } {
-  const { stdin, stdout } = process;
-  const interactive = stdin.isTTY === true && stdout.isTTY === true;
+/** Whether stdin and stdout are a terminal: raw mode then, plain streams otherwise. */
+export function isInteractive(): boolean {
+  return process.stdin.isTTY === true && process.stdout.isTTY === true;
+}
+
+/** Sends this process's stdin to `send` until the escape key. */
+export function attachTerminal(send: (bytes: Buffer) => void): TerminalSession {
+  const { stdin } = process;
+  const interactive = isInteractive();
   let released = false;
   let onInput: (chunk: Buffer) => void = () => undefined;
   const restore = () => {
@@ -41,7 +46,6 @@ export function attachTerminal(send: (bytes: Buffer) => void): TerminalSession &
   stdin.on("data", onInput);
   stdin.resume();
   return {
-    interactive,
     left,
     release() {
       if (released) return;

@@ -1,10 +1,10 @@
 // `fruix system status|list-generations|switch-generation|rollback|delete-generations
 // --on ssh://...` against a real guest: an image of the minimal system with
 // dropbear and a DHCP client, booted in QEMU with its port 22 forwarded.
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ed25519KeyPair } from "../lib/copy/keygen.js";
+import { keyPairFile } from "../lib/copy/keygen.js";
 import { QemuHypervisor } from "../hypervisors/qemu/index.js";
 import type { Machine } from "../hypervisors/types.js";
 import { cleanupTempDirs, exampleFile, fruix, tempDir } from "./helpers/fixtures.js";
@@ -24,10 +24,7 @@ describe("host-side generations over SSH", () => {
   beforeAll(async () => {
     const dir = await tempDir();
     env = { FRUIX_STORE: join(dir, "store") };
-    const key = ed25519KeyPair();
-    const identity = join(dir, "id_ed25519");
-    await writeFile(identity, key.private);
-    await chmod(identity, 0o600);
+    const { identity, ...key } = await keyPairFile(dir);
     ssh = ["--identity", identity, "--known-hosts", join(dir, "known_hosts")];
     // The minimal example, reachable: a DHCP client on eth0 and dropbear with this run's key.
     declaration = join(dir, "web.scm");

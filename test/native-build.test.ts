@@ -14,7 +14,7 @@ import { execa } from "execa";
 import ssh2, { type ParsedKey } from "ssh2";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseDestination } from "../lib/copy/destination.js";
-import { ed25519KeyPair } from "../lib/copy/keygen.js";
+import { ed25519KeyPair, keyPairFile } from "../lib/copy/keygen.js";
 import { withSession } from "../lib/copy/ssh.js";
 import type { Family } from "../lib/family/index.js";
 import { freebsd } from "../lib/family/freebsd/index.js";
@@ -27,7 +27,7 @@ import { packageRoot } from "../lib/paths.js";
 import type { Store } from "../lib/store/index.js";
 import { cleanupTempDirs, freshStore, fruix, storeEntries, tempDir } from "./helpers/fixtures.js";
 
-const { Server, utils } = ssh2;
+const { Server } = ssh2;
 afterAll(cleanupTempDirs);
 
 const SOURCE = "/frx/store/" + "a".repeat(64) + "-busybox-source-1.35.0";
@@ -411,10 +411,8 @@ describe("fruix native-build run's copy-back, over SSH", () => {
   it("runs the sequence in the guest, copies the result root to DIR/<run-id> checked, and leaves nothing partial", async () => {
     const family = await fakeFamily(linuxBusybox, FAKE_BUSYBOX_BUILD);
     const guest = await guestTree();
-    const key = ed25519KeyPair();
     const dir = await tempDir();
-    const identity = join(dir, "id_ed25519");
-    await writeFile(identity, key.private, { mode: 0o600 });
+    const { identity, ...key } = await keyPairFile(dir);
     const double = await guestDouble(guest.dir, key.parsed, guest.env);
     try {
       const destination = parseDestination(`ssh://root@127.0.0.1:${double.port}`);
@@ -442,10 +440,8 @@ describe("fruix native-build run's copy-back, over SSH", () => {
 
   it("the command refuses a machine that does not run FILE's system, before building anything", async () => {
     const guest = await guestTree();
-    const key = ed25519KeyPair();
     const dir = await tempDir();
-    const identity = join(dir, "id_ed25519");
-    await writeFile(identity, key.private, { mode: 0o600 });
+    const { identity, ...key } = await keyPairFile(dir);
     const double = await guestDouble(guest.dir, key.parsed, guest.env);
     try {
       const hostName = (await execa("hostname")).stdout.trim();

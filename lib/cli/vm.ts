@@ -11,7 +11,7 @@ import type { PortForward } from "../../hypervisors/types.js";
 import { temporaryDirectory } from "../cleanup.js";
 import type { OperatingSystem } from "../declaration/types.js";
 import type { Logger } from "../log.js";
-import { attachTerminal, ESCAPE_NAME, type TerminalSession } from "../terminal.js";
+import { attachTerminal, ESCAPE_NAME, isInteractive, type TerminalSession } from "../terminal.js";
 import { FruixError } from "../errors.js";
 import { findHeld } from "../validate/held.js";
 import { requireValidatable, withValidationShell } from "../validate/instrument.js";
@@ -56,7 +56,7 @@ export async function runVm(options: VmOptions): Promise<"powered-off" | "escape
   });
   let terminal: TerminalSession | undefined;
   try {
-    if (process.stdin.isTTY && process.stdout.isTTY) options.log.info(`fruix: the console of the VM; ${ESCAPE_NAME} leaves (and stops it)`);
+    if (isInteractive()) options.log.info(`fruix: the console of the VM; ${ESCAPE_NAME} leaves (and stops it)`);
     await machine.start();
     terminal = attachTerminal((bytes) => machine.console.send(bytes));
     const ended = machine.waitForPowerOff(2 ** 31 - 1).then(() => "powered-off" as const);

@@ -1,9 +1,7 @@
 // Machines a scenario reaches over SSH (switch-rollback, trial-fallback,
 // native-build): dropbear with this run's key, an address from DHCP.
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { GuestCommandFailed } from "../../hypervisors/console/shell.js";
-import { ed25519KeyPair } from "../../lib/copy/keygen.js";
+import { keyPairFile } from "../../lib/copy/keygen.js";
 import type { OperatingSystem, ServiceSpec } from "../../lib/declaration/types.js";
 import type { Guest } from "../../lib/validate/guest.js";
 
@@ -18,10 +16,8 @@ export function withSsh(authorizedKey: string) {
 
 /** This run's key: the private half in `workDir` for the host's client, and the transform that lets the public half in. */
 export async function runKey(workDir: string): Promise<{ identity: string; ssh: (os: OperatingSystem) => OperatingSystem }> {
-  const key = ed25519KeyPair("fruix-validate");
-  const identity = join(workDir, "id_ed25519");
-  await writeFile(identity, key.private, { mode: 0o600 });
-  return { identity, ssh: withSsh(key.public.trim()) };
+  const key = await keyPairFile(workDir, "fruix-validate");
+  return { identity: key.identity, ssh: withSsh(key.public.trim()) };
 }
 
 /** Waits, on the console, until the guest has its DHCP address and dropbear runs; else says what it saw. */
