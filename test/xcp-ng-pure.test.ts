@@ -206,9 +206,11 @@ describe("pool addresses and host identity", () => {
     expect(hostNote(double, "http://127.0.0.1:1")).toMatch(/^host: XCP-ng TEST DOUBLE .*not passing against XCP-ng$/);
   });
 
-  it("guests see Xen PV disks on a pool, IDE where the test double says so", () => {
+  it("guests see Xen PV disks on a pool, the bus the test double says it gives otherwise", () => {
     expect(identifyHost("xcp1", {}, {}).diskBus).toBe("xen");
+    expect(identifyHost("t", {}, { "fruix-test-double": "true", "fruix-test-double-disk-bus": "virtio" }).diskBus).toBe("virtio");
     expect(identifyHost("t", {}, { "fruix-test-double": "true", "fruix-test-double-disk-bus": "ide" }).diskBus).toBe("ide");
+    expect(identifyHost("t", {}, { "fruix-test-double-disk-bus": "scsi" }).diskBus).toBe("xen");
     expect(linuxDiskDevice("xen", 1)).toBe("/dev/xvdb");
     expect(linuxDiskDevice("ide", 0)).toBe("/dev/sda");
     expect(linuxDiskDevice("virtio", 1)).toBe("/dev/vdb");
@@ -270,10 +272,11 @@ describe("the test double's domains", () => {
     ],
   };
 
-  it("runs QEMU like a Xen HVM guest: IDE slots from userdevice, OVMF for uefi, paused on request, no reboot", () => {
+  it("runs QEMU like a Xen HVM guest: CDs in the IDE slot of their userdevice, disks at a PCI slot from it, OVMF for uefi, paused on request, no reboot", () => {
     const args = qemuArgs(spec).join(" ");
     expect(args).toContain("-machine pc");
-    expect(args).toContain("ide-hd,drive=drive0,bus=ide.0,unit=0");
+    expect(args).toContain("virtio-blk-pci,drive=drive0,addr=0x10");
+    expect(qemuArgs({ ...spec, disks: [{ slot: 1, kind: "Disk", file: "/t/b.raw", readOnly: false }] }).join(" ")).toContain("virtio-blk-pci,drive=drive1,addr=0x11");
     expect(args).toContain("ide-cd,drive=drive3,bus=ide.1,unit=1,id=cd3");
     expect(args).toContain("if=none,id=drive3,media=cdrom,readonly=on -device");
     expect(args).toMatch(/if=pflash,format=raw,file=\/t\/nv\.fd/);

@@ -110,14 +110,14 @@ describe("fruix validate installer-disk installer-iso switch-rollback --hypervis
     expect(await resultKeys(reportDir, "switch-rollback")).toEqual(QEMU_RESULT_KEYS["switch-rollback"]);
   });
 
-  it("the installers were told the disks as the double's guests see them (emulated IDE: sdb, sda), and installed there", async () => {
+  it("the installers were told the disks as the double's guests see them (virtio: vdb, vda), and installed there", async () => {
     const disk = await readFile(join(reportDir, "installer-disk", "report.md"), "utf8");
-    expect(disk).toMatch(/^install_target_device=\/dev\/sdb$/m);
-    expect(await readFile(join(reportDir, "installer-disk", "installer-serial.log"), "latin1")).toMatch(/fruix-installer: installed \S+ onto \/dev\/sdb/);
+    expect(disk).toMatch(/^install_target_device=\/dev\/vdb$/m);
+    expect(await readFile(join(reportDir, "installer-disk", "installer-serial.log"), "latin1")).toMatch(/fruix-installer: installed \S+ onto \/dev\/vdb/);
     const iso = await readFile(join(reportDir, "installer-iso", "report.md"), "utf8");
-    expect(iso).toMatch(/^install_target_device=\/dev\/sda$/m);
-    expect(await readFile(join(reportDir, "installer-iso", "installer-serial.log"), "latin1")).toMatch(/fruix-installer: installed \S+ onto \/dev\/sda/);
-    expect(iso).toMatch(/^- guests see their disks as emulated IDE/m);
+    expect(iso).toMatch(/^install_target_device=\/dev\/vda$/m);
+    expect(await readFile(join(reportDir, "installer-iso", "installer-serial.log"), "latin1")).toMatch(/fruix-installer: installed \S+ onto \/dev\/vda/);
+    expect(iso).toMatch(/^- guests see their disks as virtio disks/m);
   });
 
   it("switch-rollback reached the guest's SSH at the address its guest metrics give, and each reboot was a new domain", async () => {

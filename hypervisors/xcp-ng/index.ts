@@ -24,10 +24,22 @@ export interface HostIdentity {
   readonly testDouble: boolean;
   /**
    * How guests see their disks: Xen PV (xvda, ...) on XCP-ng, whose Linux
-   * guests load xen_blkfront; the test double says "ide" in its other_config
-   * (QEMU's emulated IDE, no Xen PV devices: sda, ...).
+   * guests load xen_blkfront; the test double says which bus its QEMU gives
+   * them in its other_config ("virtio": vda, ...; "ide": sda, ...).
    */
   readonly diskBus: DiskBus;
+}
+
+const DISK_BUS_NOTE: Record<DiskBus, string> = {
+  xen: "Xen PV devices (xvda, xvdb, ...)",
+  virtio: "virtio disks (vda, vdb, ...: the host says so)",
+  ide: "emulated IDE (sda, sdb, ...: the host says so)",
+};
+
+const DOUBLE_BUSES: readonly DiskBus[] = ["virtio", "ide"];
+
+function testDoubleDiskBus(said: XmlRpcValue | undefined): DiskBus {
+  return DOUBLE_BUSES.find((bus) => bus === said) ?? "xen";
 }
 
 export function identifyHost(nameLabel: string, softwareVersion: Readonly<Record<string, XmlRpcValue>>, otherConfig: Readonly<Record<string, XmlRpcValue>>): HostIdentity {
@@ -36,7 +48,7 @@ export function identifyHost(nameLabel: string, softwareVersion: Readonly<Record
     brand: String(softwareVersion.product_brand ?? "unknown product"),
     version: String(softwareVersion.product_version ?? softwareVersion.platform_version ?? "unknown version"),
     testDouble: otherConfig["fruix-test-double"] === "true" || softwareVersion["fruix_test_double"] === "true",
-    diskBus: otherConfig["fruix-test-double-disk-bus"] === "ide" ? "ide" : "xen",
+    diskBus: testDoubleDiskBus(otherConfig["fruix-test-double-disk-bus"]),
   };
 }
 
@@ -88,7 +100,7 @@ export class XcpngHypervisor implements Hypervisor {
           note,
           describeConfig(config),
           "disks: uploaded into fresh VDIs (PUT /import_raw_vdi) and destroyed afterwards; direct disks are copied back (GET /export_raw_vdi) when the VM stops",
-          `guests see their disks as ${identity.diskBus === "ide" ? "emulated IDE (sda, sdb, ...: the host says so)" : "Xen PV devices (xvda, xvdb, ...)"}`,
+          `guests see their disks as ${DISK_BUS_NOTE[identity.diskBus]}`,
         ],
       };
     } finally {

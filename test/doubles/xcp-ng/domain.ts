@@ -44,6 +44,9 @@ export interface DomainSpec {
 /** How a domain ended: the guest asked for a reset or a power-off, or it was killed, or QEMU failed. */
 export type DomainEnd = "guest-reset" | "guest-shutdown" | "killed" | "crashed";
 
+/** PCI slot of userdevice 0's disk; NICs take the lowest free slots, below it. */
+const DISK_PCI_SLOT = 0x10;
+
 export function cdDriveId(slot: number): string {
   return `drive${slot}`;
 }
@@ -52,13 +55,17 @@ export function qemuArgs(spec: DomainSpec): string[] {
   const firmware = spec.uefi
     ? ["-drive", `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, "-drive", `if=pflash,format=raw,file=${spec.nvram}`]
     : []; // SeaBIOS, as Xen's default "bios" firmware: a GPT/UEFI-only disk does not boot
+  // CDs on the emulated IDE slot their userdevice names, as Xen HVM has them. Disks are virtio
+  // at a PCI slot fixed by userdevice: Linux names IDE/SATA disks in the order their (asynchronous)
+  // probes finish, which once swapped sda and sdb in a test run; virtio disks are named in PCI order.
   const disks = spec.disks.flatMap((d) => {
-    const where = `bus=ide.${Math.floor(d.slot / 2)},unit=${d.slot % 2}`;
     if (d.kind === "CD") {
       const media = d.file ? `,file=${d.file},format=raw` : "";
+      const where = `bus=ide.${Math.floor(d.slot / 2)},unit=${d.slot % 2}`;
       return ["-drive", `if=none,id=${cdDriveId(d.slot)},media=cdrom,readonly=on${media}`, "-device", `ide-cd,drive=${cdDriveId(d.slot)},${where},id=cd${d.slot}`];
     }
-    return ["-drive", `if=none,id=drive${d.slot},file=${d.file},format=raw,cache=unsafe${d.readOnly ? ",readonly=on" : ""}`, "-device", `ide-hd,drive=drive${d.slot},${where}`];
+    const drive = `if=none,id=drive${d.slot},file=${d.file},format=raw,cache=unsafe${d.readOnly ? ",readonly=on" : ""}`;
+    return ["-drive", drive, "-device", `virtio-blk-pci,drive=drive${d.slot},addr=0x${(DISK_PCI_SLOT + d.slot).toString(16)}`];
   });
   return [
     "-name", `${spec.name},process=fruix-xcpng-testhost-dom${spec.domid}`,

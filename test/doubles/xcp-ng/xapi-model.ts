@@ -199,8 +199,8 @@ export class XapiModel {
       other_config: {
         "fruix-test-double": "true",
         "fruix-test-double-note": "QEMU under the XAPI rules Fruix knows; not XCP-ng",
-        // Its domains are QEMU with emulated IDE and no Xen PV devices: guests see sda, sdb, not xvda, xvdb.
-        "fruix-test-double-disk-bus": "ide",
+        // Its domains are QEMU with virtio disks and no Xen PV devices: guests see vda, vdb, not xvda, xvdb.
+        "fruix-test-double-disk-bus": "virtio",
       },
     };
   }
