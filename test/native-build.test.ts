@@ -40,7 +40,7 @@ fnb_build() {
 	cp "$(command -v busybox)" "$2/stage/world/bin/busybox" || return 1
 	"$2/stage/world/bin/busybox" --list >"$2/stage/world/share/busybox/applets"
 	ln -s busybox "$2/stage/world/bin/sh"
-	echo "make -j$3 (stand-in) in $2" >&2
+	echo "make -j$3 (stand-in, optimization $4) in $2" >&2
 }
 `;
 
@@ -88,7 +88,7 @@ async function busyboxResultRoot(runId = "20261206T220000Z-abc123"): Promise<str
   const family = await fakeFamily(linuxBusybox, FAKE_BUSYBOX_BUILD);
   const guest = await guestTree();
   const r = await runScript(family, { ...guest.env, FRUIX_NATIVE_BUILD_RUN_ID: runId, FRUIX_NATIVE_BUILD_JOBS: "2" });
-  expect(r.stderr).toContain("make -j2 (stand-in)");
+  expect(r.stderr).toContain("make -j2 (stand-in, optimization default)");
   expect(r.exitCode).toBe(0);
   return join(guest.dir, "var/lib/fruix/native-builds", runId);
 }
@@ -119,7 +119,7 @@ describe("the result root the driver records", () => {
       executor: "fruix-self-hosted-native-build",
       runId: "20261206T220000Z-abc123",
       family: "linux-busybox",
-      buildPolicy: { jobs: 2, sanitizedEnvironment: expect.arrayContaining(["MAKEFLAGS", "CFLAGS", "LDFLAGS"]), installVariables: ["DESTDIR=stage/world"] },
+      buildPolicy: { jobs: 2, optimization: "default", sanitizedEnvironment: expect.arrayContaining(["MAKEFLAGS", "CFLAGS", "LDFLAGS"]), installVariables: ["DESTDIR=stage/world"] },
     });
     expect([result.sourceStore, result.closurePath]).toEqual([SOURCE, CLOSURE]);
     expect(result.sourceProvenance).toBe(`(source-store (name "busybox") (kind debian-source-package) (path "${SOURCE}") (root "${SOURCE}/tree") (version "1:1.35.0-4+deb12u1") (dsc "busybox_1.35.0-4+deb12u1.dsc"))`);
@@ -146,6 +146,23 @@ describe("the result root the driver records", () => {
     const none = await runScript(family, guest.env);
     expect(none.stderr.trim()).toBe("fruix-native-build: /run/current-system/metadata/store-layout.scm records no (source-store ...): declare the base's sources");
     expect(await readdir(join(guest.dir))).not.toContain("var");
+  });
+
+  it("hands optimization none to the family's build and records it; refuses one the family does not offer, building nothing", async () => {
+    const family = await fakeFamily(linuxBusybox, FAKE_BUSYBOX_BUILD);
+    const guest = await guestTree();
+    const r = await runScript(family, { ...guest.env, FRUIX_NATIVE_BUILD_RUN_ID: "o1", FRUIX_NATIVE_BUILD_OPTIMIZATION: "none" });
+    expect(r.stderr).toContain("(stand-in, optimization none)");
+    expect(r.exitCode).toBe(0);
+    const result = parseManifest(await readFile(join(guest.dir, "var/lib/fruix/native-builds/o1/result.scm"), "utf8"), "result.scm");
+    expect(result.buildPolicy.optimization).toBe("none");
+
+    const odd = await runScript(family, { ...guest.env, FRUIX_NATIVE_BUILD_RUN_ID: "o2", FRUIX_NATIVE_BUILD_OPTIMIZATION: "fast" });
+    expect([odd.exitCode, odd.stderr.trim()]).toEqual([1, "fruix-native-build: the linux-busybox build offers optimization default or none, not 'fast'"]);
+    const bsd = await fakeFamily(freebsd, 'fnb_build() { echo "built" >&2; }');
+    const refused = await runScript(bsd, { ...guest.env, FRUIX_NATIVE_BUILD_RUN_ID: "o3", FRUIX_NATIVE_BUILD_OPTIMIZATION: "none" });
+    expect([refused.exitCode, refused.stderr.trim()]).toEqual([1, "fruix-native-build: the freebsd build offers optimization default, not 'none'"]);
+    expect(await readdir(join(guest.dir, "var/lib/fruix/native-builds"))).toEqual(["latest", "o1"]);
   });
 
   it("refuses a system without a development profile", async () => {
@@ -371,6 +388,19 @@ describe("the reduced BusyBox configuration", () => {
     expect([...used].filter((a) => !kept.has(a))).toEqual([]);
     expect(used.size).toBeGreaterThan(40); // the scan found the scripts' commands
     expect([...kept].filter((a) => !applets.has(a))).toEqual([]); // and the list names only real applets
+  });
+
+  it("turns off the applets not kept, and with optimization none appends -O0 after BusyBox's -Os", async () => {
+    const dir = await tempDir("fruix-nb-config-");
+    await mkdir(join(dir, "src", "coreutils"), { recursive: true });
+    await writeFile(join(dir, "src", "coreutils", "ls.c"), "//applet:IF_LS(APPLET_NOEXEC(ls, ls, BB_DIR_BIN, BB_SUID_DROP, ls))\n");
+    await writeFile(join(dir, "src", "coreutils", "tac.c"), "//applet:IF_TAC(APPLET_NOEXEC(tac, tac, BB_DIR_USR_BIN, BB_SUID_DROP, tac))\n");
+    await writeFile(join(dir, "base.config"), 'CONFIG_EXTRA_CFLAGS=""\nCONFIG_LS=y\nCONFIG_TAC=y\nCONFIG_FEATURE_LS_COLOR=y\n');
+    const script = await readFile(join(linuxBusybox.guestDir, "native-build.sh"), "utf8");
+    const config = async (optimization: string) =>
+      (await execa("sh", ["-c", `${script}\nfnb_busybox_config "$1" "$2" "$3"`, "sh", join(dir, "src"), join(dir, "base.config"), optimization])).stdout.split("\n");
+    expect(await config("default")).toEqual(['CONFIG_EXTRA_CFLAGS=""', "CONFIG_LS=y", "# CONFIG_TAC is not set", "CONFIG_FEATURE_LS_COLOR=y"]);
+    expect(await config("none")).toEqual(['CONFIG_EXTRA_CFLAGS="-O0"', "CONFIG_LS=y", "# CONFIG_TAC is not set", "CONFIG_FEATURE_LS_COLOR=y"]);
   });
 });
 

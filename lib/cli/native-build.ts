@@ -7,6 +7,7 @@ import { FruixError } from "../errors.js";
 import { familyOf } from "../family/index.js";
 import { createLogger } from "../log.js";
 import { promoteResult } from "../native-build/promote.js";
+import type { Optimization } from "../native-build/result.js";
 import { runNativeBuild } from "../native-build/run.js";
 import { Store } from "../store/index.js";
 import type { CommandContext, Result } from "./options.js";
@@ -36,6 +37,7 @@ export async function nativeBuildRunCommand(context: CommandContext): Promise<Re
     if ((await session.exec("test -x /usr/local/bin/fruix-development-environment")).code !== 0) throw new FruixError(`${destination.url}: no /usr/local/bin/fruix-development-environment: its system declares no development profile`);
     return runNativeBuild(session, family, {
       jobs: options["build-jobs"] === undefined ? undefined : Number(options["build-jobs"]),
+      optimization: options.optimization as Optimization | undefined,
       resultDir: resolve(options["result-dir"] ?? "native-builds"),
       log,
     });

@@ -7,6 +7,7 @@ import { parseSize } from "../disk/size.js";
 import { FruixError } from "../errors.js";
 import { ACCELS, parseRetries, parseShard } from "../validate/matrix.js";
 import { defaultJobs, parseJobs } from "../validate/jobs.js";
+import { OPTIMIZATIONS } from "../native-build/result.js";
 import { checkInstallTargetDevice, parseForward } from "./args.js";
 
 /** What the shell completes for a value or an argument ("scenario": the ids `fruix validate --list` prints). */
@@ -171,6 +172,13 @@ export const OPTIONS = {
     check: (value, option) => void parseJobs(value, option),
     description: "make -jN for the build inside the guest",
     default: "the guest's CPU count",
+  },
+  optimization: {
+    kind: "value",
+    metavar: "O",
+    choices: OPTIMIZATIONS,
+    description: "the build's optimization: default (the configuration's own flags) or none (-O0; linux-busybox only: a quicker build, recorded in the result)",
+    default: "default",
   },
   "result-dir": {
     kind: "value",
@@ -367,7 +375,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     description:
       "Connects to the machine at --to (pinned host keys, as 'fruix system copy'), which runs FILE's system with a development profile; recovers the source store from its /run/current-system/metadata/store-layout.scm; runs the family's build sequence there with make -jN (linux-busybox: BusyBox from its Debian source; freebsd: buildworld, buildkernel, installworld, distribution, installkernel into DESTDIR with DB_FROM_SRC=yes); the guest records the result under /var/lib/fruix/native-builds/<run-id> (and latest), heavy work under /var/tmp/fruix-native-builds/<run-id>. The result root is copied back, checked, and only then named DIR/<run-id>. Prints run_id=, result_root=, guest_result_root=, source_store=, closure_path=, artifacts= and bytes_copied=.",
     arguments: [FILE],
-    options: ["system", "build-jobs", "result-dir", ...SSH, ...OUTPUT],
+    options: ["system", "build-jobs", "optimization", "result-dir", ...SSH, ...OUTPUT],
     required: ["to"],
     examples: ["fruix native-build run dev.scm --to ssh://root@builder --build-jobs 2"],
   },

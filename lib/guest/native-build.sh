@@ -1,7 +1,7 @@
 # The native-build driver (docs/native-builds.md), shared by both families.
 # A family's guest/native-build.sh comes first in the same script and defines
-# fnb_family, fnb_kinds, fnb_configuration, fnb_install_variables, fnb_build
-# and fnb_required. `fruix native-build run` sends the pair over SSH; systems
+# fnb_family, fnb_kinds, fnb_configuration, fnb_optimizations,
+# fnb_install_variables, fnb_build and fnb_required. `fruix native-build run` sends the pair over SSH; systems
 # with a development profile also carry it as
 # /usr/local/bin/fruix-self-hosted-native-build.
 #
@@ -15,6 +15,8 @@
 #
 # Environment (each optional):
 #   FRUIX_NATIVE_BUILD_JOBS, else FRUIX_SELF_HOSTED_NATIVE_BUILD_JOBS: make -jN (default: the CPUs)
+#   FRUIX_NATIVE_BUILD_OPTIMIZATION   default (the configuration's own) or none (-O0, where the
+#     family offers it: a quicker build, e.g. under TCG; recorded in the result)
 #   FRUIX_NATIVE_BUILD_RUN_ID         (default: UTC time and pid)
 #   FRUIX_NATIVE_BUILD_EXECUTOR, FRUIX_NATIVE_BUILD_EXECUTOR_VERSION
 #   FRUIX_NATIVE_BUILD_STATE_DIR      (default /var/lib/fruix/native-builds)
@@ -86,6 +88,11 @@ fnb_main() {
 		jobs=$(nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 1)
 	fi
 	case $jobs in '' | *[!0-9]* | 0) fnb_die "the job count must be a positive integer, not '$jobs'" ;; esac
+	optimization=${FRUIX_NATIVE_BUILD_OPTIMIZATION:-default}
+	case " $fnb_optimizations " in
+	*" $optimization "*) ;;
+	*) fnb_die "the $fnb_family build offers optimization $(echo "$fnb_optimizations" | sed 's/ / or /g'), not '$optimization'" ;;
+	esac
 	run_id=${FRUIX_NATIVE_BUILD_RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)-$$}
 	case $run_id in [A-Za-z0-9]*) ;; *) fnb_die "bad run id '$run_id'" ;; esac
 	case $run_id in *[!A-Za-z0-9._-]*) fnb_die "bad run id '$run_id' (letters, digits, . _ - only)" ;; esac
@@ -143,9 +150,9 @@ fnb_main() {
 	[ ! -e "$state/$run_id" ] || fnb_die "$state_dir/$run_id exists already: run ids name one run"
 	mkdir -p "$state" "$work" || fnb_die "cannot make $state_dir and $work_dir"
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	fnb_say "run $run_id: building $fnb_family from $source_root with -j$jobs in $work_dir"
+	fnb_say "run $run_id: building $fnb_family from $source_root with -j$jobs, optimization $optimization, in $work_dir"
 	mkdir -p "$work/stage" || fnb_die "cannot make $work_dir/stage"
-	fnb_build "$root$source_root" "$work" "$jobs" || fnb_die "the $fnb_family build failed (its work stays in $work_dir)"
+	fnb_build "$root$source_root" "$work" "$jobs" "$optimization" || fnb_die "the $fnb_family build failed (its work stays in $work_dir)"
 
 	# 4. The record: artifacts, listings and the manifest under a temporary name, then renamed.
 	tmp=$state/.$run_id.partial
@@ -186,6 +193,7 @@ fnb_main() {
  (build-policy
   (jobs $jobs)
   (configuration $(fnb_string "$fnb_configuration"))
+  (optimization "$optimization")
   (sanitized-environment$sanitized)
   (install-variables$install_variables))
  (started "$started")

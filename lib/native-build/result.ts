@@ -33,10 +33,15 @@ export interface ArtifactRecord {
   readonly requiredFiles: readonly RequiredFile[];
 }
 
+export const OPTIMIZATIONS = ["default", "none"] as const;
+export type Optimization = (typeof OPTIMIZATIONS)[number];
+
 export interface BuildPolicy {
   readonly jobs: number;
   /** What configured the build: "fruix-reduced" (BusyBox), "GENERIC" (FreeBSD's kernel). */
   readonly configuration: string;
+  /** `default`: the configuration's own flags; `none`: -O0 (a quicker build). Absent in results of drivers before it: default. */
+  readonly optimization: Optimization;
   /** The development-shell variables unset before the build (MAKEFLAGS, CFLAGS, ...). */
   readonly sanitizedEnvironment: readonly string[];
   /** The make variables every install step got (DB_FROM_SRC=yes on FreeBSD). */
@@ -174,6 +179,7 @@ export function parseManifest(text: string, file: string): BuildResult {
     buildPolicy: {
       jobs: p.integer("jobs"),
       configuration: p.string("configuration"),
+      optimization: p.all("optimization").length === 0 ? "default" : (p.string("optimization", /^(default|none)$/, "default or none") as Optimization),
       sanitizedEnvironment: p.strings("sanitized-environment"),
       installVariables: p.strings("install-variables"),
     },

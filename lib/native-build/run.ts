@@ -21,7 +21,7 @@ import { meter } from "../progress/index.js";
 import { shellQuote } from "../shell.js";
 import { fruixVersion } from "../version.js";
 import { checkResultRoot } from "./promote.js";
-import type { BuildResult } from "./result.js";
+import type { BuildResult, Optimization } from "./result.js";
 
 /** Where a guest records its native builds (the mutable side of the split). */
 export const GUEST_STATE_DIR = "/var/lib/fruix/native-builds";
@@ -38,6 +38,8 @@ export function newRunId(now: Date = new Date(), random: string = randomBytes(3)
 export interface RunOptions {
   /** make -jN in the guest; undefined: the guest's CPU count. */
   readonly jobs?: number;
+  /** `none`: -O0, where the family offers it (the guest refuses it otherwise); default: the configuration's own. */
+  readonly optimization?: Optimization;
   /** The result root is copied to `<resultDir>/<run-id>`. */
   readonly resultDir: string;
   readonly runId?: string;
@@ -92,6 +94,7 @@ export async function runNativeBuild(session: SshSession, family: Family, option
     `FRUIX_NATIVE_BUILD_STATE_DIR=${GUEST_STATE_DIR}`,
     `FRUIX_NATIVE_BUILD_WORK_DIR=${GUEST_WORK_DIR}`,
     ...(options.jobs === undefined ? [] : [`FRUIX_NATIVE_BUILD_JOBS=${options.jobs}`]),
+    ...(options.optimization === undefined ? [] : [`FRUIX_NATIVE_BUILD_OPTIMIZATION=${options.optimization}`]),
   ];
   const script = await nativeBuildScript(family);
   const progress = lineForwarder(log);

@@ -16,6 +16,8 @@ fnb_family=freebsd
 fnb_kinds="world kernel headers bootloader"
 fnb_configuration="KERNCONF=${FRUIX_NATIVE_BUILD_KERNCONF:-GENERIC}"
 fnb_install_variables="DESTDIR DB_FROM_SRC=yes"
+# buildworld sets its own -O levels per part; no quicker variant is offered.
+fnb_optimizations="default"
 
 fnb_required() { # KIND
 	case $1 in

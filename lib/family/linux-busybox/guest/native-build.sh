@@ -11,6 +11,8 @@ fnb_family=linux-busybox
 fnb_kinds=world
 fnb_configuration="debian/config/pkg/static, reduced to the applets Fruix uses"
 fnb_install_variables="DESTDIR=stage/world"
+# none: -O0 for BusyBox and its host tools (under TCG about a third less time; the scenario's choice).
+fnb_optimizations="default none"
 
 # What the linux-busybox system runs: boot and initramfs inits, activation,
 # shutdown, services (init, getty, login, syslogd, klogd, udhcpc, httpd,
@@ -32,7 +34,8 @@ fnb_required() { # KIND
 
 # Debian's configuration with the applets Fruix does not use turned off: each
 # applet's config symbol comes from its `//applet:IF_SYMBOL(APPLET...(name, ...` line.
-fnb_busybox_config() { # SOURCE BASE-CONFIG
+# OPTIMIZATION none appends -O0 through CONFIG_EXTRA_CFLAGS (it follows BusyBox's -Os).
+fnb_busybox_config() { # SOURCE BASE-CONFIG OPTIMIZATION
 	# shellcheck disable=SC2086,SC2116 # splitting folds the list's lines into one line of names
 	c_keep=" $(echo $FNB_BUSYBOX_APPLETS) "
 	find "$1" -name '*.c' -exec grep -h '^//applet:IF_' {} + |
@@ -41,8 +44,9 @@ fnb_busybox_config() { # SOURCE BASE-CONFIG
 			{ gsub(/ /, "", $2); name = $2; sym = $1
 			  if (index(keep, " " name " ")) kept[sym] = 1; else seen[sym] = 1 }
 			END { for (s in seen) if (!(s in kept)) print s }' >"$2.drop.tmp" || return 1
-	awk 'NR == FNR { drop["CONFIG_" $1 "=y"] = 1; next }
+	awk -v extra="$3" 'NR == FNR { drop["CONFIG_" $1 "=y"] = 1; next }
 		($0 in drop) { sub(/=y$/, ""); print "# " $0 " is not set"; next }
+		extra == "none" && /^CONFIG_EXTRA_CFLAGS=/ { print "CONFIG_EXTRA_CFLAGS=\"-O0\""; next }
 		{ print }' "$2.drop.tmp" "$2"
 	c_status=$?
 	rm -f "$2.drop.tmp"
@@ -62,7 +66,7 @@ fnb_on_path() { # NAME
 	return 1
 }
 
-fnb_build() { # SOURCE WORK JOBS
+fnb_build() { # SOURCE WORK JOBS OPTIMIZATION
 	b_source=$1
 	b_obj=$2/obj
 	b_dest=$2/stage/world
@@ -74,13 +78,15 @@ fnb_build() { # SOURCE WORK JOBS
 	b_ar=$(fnb_on_path ar) || { fnb_say "no ar on PATH: the development profile lacks binutils"; return 1; }
 	mkdir -p "$b_obj" "$b_dest" || return 1
 	cp "$b_source/debian/config/pkg/static" "$2/debian-static.config" || return 1
-	fnb_busybox_config "$b_source" "$2/debian-static.config" >"$b_obj/.config" || return 1
+	fnb_busybox_config "$b_source" "$2/debian-static.config" "$4" >"$b_obj/.config" || return 1
+	b_host= # none: kconfig's conf and the generators at -O0 too (the Makefile gives them -O2)
+	if [ "$4" = none ]; then b_host=HOSTCFLAGS=-O0; fi
 	fnb_say "configure: $(grep -c '=y$' "$b_obj/.config") options on (Debian's static build has $(grep -c '=y$' "$2/debian-static.config"))"
 	# Out of tree (O=): the source store stays read-only.
-	yes '' | make -C "$b_source" O="$b_obj" AR="$b_ar" oldconfig >"$2/configure.log" 2>&1 || { tail -n 20 "$2/configure.log" >&2; return 1; }
+	yes '' | make -C "$b_source" O="$b_obj" AR="$b_ar" ${b_host:+"$b_host"} oldconfig >"$2/configure.log" 2>&1 || { tail -n 20 "$2/configure.log" >&2; return 1; }
 	fnb_say "build: make -j$3 busybox (AR=$b_ar; log: $2/build.log)"
 	# The binary and its links list only: the documentation needs perl's pod2man.
-	make -C "$b_source" O="$b_obj" AR="$b_ar" -j"$3" busybox busybox.links >"$2/build.log" 2>&1 || { tail -n 30 "$2/build.log" >&2; return 1; }
+	make -C "$b_source" O="$b_obj" AR="$b_ar" ${b_host:+"$b_host"} -j"$3" busybox busybox.links >"$2/build.log" 2>&1 || { tail -n 30 "$2/build.log" >&2; return 1; }
 	fnb_say "install into DESTDIR $b_dest"
 	# What `make install` (applets/install.sh) does with Debian's INSTALL_APPLET_DONT, without
 	# install(1), which the builder's BusyBox lacks.
