@@ -251,7 +251,6 @@ export const commands: Record<string, Command> = {
     const { attachHeld } = await import("./vm.js");
     await attachHeld(name!, loggerFor(context));
     return new Printout("", {}); // stdout was the console
-
   },
 
   async "store verify"(context) {

@@ -62,6 +62,7 @@ export async function validateCommand(context: CommandContext): Promise<Result |
   await requireValidatableDeclaration(declaration, system);
   const store = await Store.open({ store: o.store });
   if (shard) log.info(`shard ${shard.index}/${shard.total}: ${cells.length} cell${cells.length === 1 ? "" : "s"}`);
+  const jobs = o.jobs === undefined ? defaultJobs() : parseJobs(o.jobs);
   const settings: RunSettings = {
     store,
     log,
@@ -77,12 +78,12 @@ export async function validateCommand(context: CommandContext): Promise<Result |
     shard,
     onlyProjects,
     verbose: o.verbose ?? false,
-    jobs: o.jobs === undefined ? defaultJobs() : parseJobs(o.jobs),
+    jobs,
     debugOnFailure: o["debug-on-failure"] ?? false,
-    // The previous run of this checkout (before latest moves to this one) says which cells are long.
-    lastSeconds: await readRunDir(join(reportsRoot, "latest")).then((run) => cellSeconds(run), () => undefined),
+    // With --jobs, the previous run of this checkout (before latest moves to this one) says which cells are long.
+    lastSeconds: jobs > 1 ? await readRunDir(join(reportsRoot, "latest")).then((run) => cellSeconds(run), () => undefined) : undefined,
   };
-  if (settings.jobs! > 1 && cells.filter((c) => !c.skip).length > 1) log.info(`running up to ${settings.jobs} cells at once (--jobs)`);
+  if (jobs > 1 && cells.filter((c) => !c.skip).length > 1) log.info(`running up to ${jobs} cells at once (--jobs)`);
   await makeDirectories(reportDir).catch((error: Error) => {
     throw new FruixError(`cannot create the report directory ${reportDir}: ${error.message}`, { cause: error });
   });

@@ -16,7 +16,6 @@ import { FruixError } from "../errors.js";
 import { findHeld } from "../validate/held.js";
 import { requireValidatable, withValidationShell } from "../validate/instrument.js";
 
-
 /**
  * What the VM boots: the declared system with a root shell on its serial
  * console (its accounts have no passwords to log in with) and, for forwards,

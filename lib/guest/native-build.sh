@@ -1,8 +1,8 @@
 # The native-build driver (docs/native-builds.md), shared by both families.
 # A family's guest/native-build.sh comes first in the same script and defines
 # fnb_family, fnb_kinds, fnb_configuration, fnb_optimizations,
-# fnb_install_variables, fnb_build and fnb_required. `fruix native-build run` sends the pair over SSH; systems
-# with a development profile also carry it as
+# fnb_install_variables, fnb_build and fnb_required. `fruix native-build run`
+# sends the pair over SSH; systems with a development profile also carry it as
 # /usr/local/bin/fruix-self-hosted-native-build.
 #
 # It verifies the development environment, recovers the source store from

@@ -35,6 +35,7 @@ export interface ArtifactRecord {
 
 export const OPTIMIZATIONS = ["default", "none"] as const;
 export type Optimization = (typeof OPTIMIZATIONS)[number];
+const OPTIMIZATION = new RegExp(`^(${OPTIMIZATIONS.join("|")})$`);
 
 export interface BuildPolicy {
   readonly jobs: number;
@@ -179,7 +180,7 @@ export function parseManifest(text: string, file: string): BuildResult {
     buildPolicy: {
       jobs: p.integer("jobs"),
       configuration: p.string("configuration"),
-      optimization: p.all("optimization").length === 0 ? "default" : (p.string("optimization", /^(default|none)$/, "default or none") as Optimization),
+      optimization: p.all("optimization").length === 0 ? "default" : (p.string("optimization", OPTIMIZATION, OPTIMIZATIONS.join(" or ")) as Optimization),
       sanitizedEnvironment: p.strings("sanitized-environment"),
       installVariables: p.strings("install-variables"),
     },

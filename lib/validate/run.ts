@@ -198,7 +198,8 @@ export async function runValidation(cells: ReadonlyArray<Cell<Scenario>>, settin
   // Builds go into one store one at a time (the second cell finds the first one's items); machines run in parallel.
   const buildLock = new Mutex();
   const jobs = settings.jobs ?? 1;
-  const order = longestFirst(cells.map((c) => (c.skip ? 0 : settings.lastSeconds?.get(`${c.project.name}/${c.scenario.id}`))));
+  // Side by side, the longest start first; one at a time, list order.
+  const order = jobs > 1 ? longestFirst(cells.map((c) => (c.skip ? 0 : settings.lastSeconds?.get(`${c.project.name}/${c.scenario.id}`)))) : undefined;
   await inPool(cells, jobs, async (cell, index) => {
     // Side by side, every progress and console line says which cell it belongs to.
     const label = jobs > 1 && cells.length > 1 ? cellLabel(settings.layout, cell) : undefined;
@@ -206,7 +207,7 @@ export async function runValidation(cells: ReadonlyArray<Cell<Scenario>>, settin
     const record = label ? await settings.log.labelled(label, work) : await work();
     finished[index] = record;
     await emit(settings, reporters, { type: "cell-end", cell: record, run: snapshot(false) });
-  }, jobs > 1 ? order : undefined);
+  }, order);
   const run = snapshot(true);
   await emit(settings, reporters, { type: "end", run });
   return run;

@@ -25,8 +25,8 @@ export function linuxDiskDevice(bus: DiskBus, index: number): string {
 /**
  * The install target device: --install-target-device when given, else the
  * machine's disk number `index` as the installer's kernel names it on this
- * adapter (QEMU: virtio, /dev/vdb for the second disk; the XCP-ng test
- * double: emulated IDE, /dev/sdb; an XCP-ng pool: Xen PV, /dev/xvdb).
+ * adapter (QEMU and the XCP-ng test double: virtio, /dev/vdb for the second
+ * disk; an XCP-ng pool: Xen PV, /dev/xvdb).
  */
 export async function installTargetDevice(ctx: ScenarioContext, index: number): Promise<string> {
   const bus = (await ctx.hypervisor.capabilities()).diskBus ?? "virtio";
