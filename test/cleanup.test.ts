@@ -7,7 +7,7 @@ import { basename, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
 import { sweepTemporaries, temporaryDirectory, TEMPORARY_NAME } from "../lib/cleanup.js";
-import { packageRoot } from "../lib/paths.js";
+import { cacheDir, packageRoot } from "../lib/paths.js";
 import { cleanupTempDirs, exampleFile, fruix, tempDir } from "./helpers/fixtures.js";
 
 afterAll(cleanupTempDirs);
@@ -114,12 +114,12 @@ describe("the sweep", () => {
 });
 
 describe("fruix system image killed with SIGKILL", () => {
-  /** Starts `fruix system image` and SIGKILLs it as soon as TMPDIR holds a directory starting with `prefix`. */
-  async function killWhenTemporary(env: Record<string, string>, tmp: string, prefix: string): Promise<{ pid: number; seen: string[] }> {
+  /** Starts `fruix system image` and SIGKILLs it as soon as `dir` holds a directory starting with `prefix`. */
+  async function killWhenTemporary(env: Record<string, string>, dir: string, prefix: string): Promise<{ pid: number; seen: string[] }> {
     const child = execa(process.execPath, [join(packageRoot, "dist/lib/cli/main.js"), "system", "image", exampleFile, "--quiet"], { env, reject: false });
     let seen: string[] = [];
     for (let i = 0; i < 6000 && seen.length === 0; i++) {
-      seen = (await readdir(tmp)).filter((e) => e.startsWith(prefix) && e.includes(`-${child.pid}-`));
+      seen = (await readdir(dir).catch(() => [] as string[])).filter((e) => e.startsWith(prefix) && e.includes(`-${child.pid}-`));
       if (seen.length === 0) await new Promise((r) => setTimeout(r, 10));
     }
     child.kill("SIGKILL");
@@ -133,23 +133,31 @@ describe("fruix system image killed with SIGKILL", () => {
     const dir = await tempDir();
     const tmp = join(dir, "tmp");
     await mkdir(tmp);
-    const env = { FRUIX_STORE: join(dir, "store"), TMPDIR: tmp };
+    // A cache of its own, so the kernel is unpacked (into cache/unpacked) on this run; the .debs are the machine's.
+    const cache = join(dir, "cache");
+    await mkdir(join(cacheDir(), "debs"), { recursive: true });
+    await mkdir(cache);
+    await symlink(join(cacheDir(), "debs"), join(cache, "debs"));
+    const unpacked = join(cache, "unpacked");
+    const env = { FRUIX_STORE: join(dir, "store"), TMPDIR: tmp, FRUIX_CACHE_DIR: cache };
     // Not to be touched: a live process's directory and a name Fruix does not make.
     const live = await leftover(tmp, "disk", process.pid);
     await mkdir(join(tmp, "fruix-test-Ab12Cd"));
     const others = [basename(live), "fruix-test-Ab12Cd"].sort();
 
     // Killed while unpacking the kernel, then (the next run) while staging the disk.
-    const first = await killWhenTemporary(env, tmp, "fruix-kernel-");
-    expect((await readdir(tmp)).filter((e) => e.includes(`-${first.pid}-`))).toEqual(first.seen);
+    const first = await killWhenTemporary(env, unpacked, "fruix-unpack-");
+    expect((await readdir(unpacked)).filter((e) => e.includes(`-${first.pid}-`))).toEqual(first.seen);
     const second = await killWhenTemporary(env, tmp, "fruix-disk-");
     const left = (await readdir(tmp)).filter((e) => !others.includes(e));
     expect(left.length).toBeGreaterThan(0);
-    expect(left.every((e) => e.includes(`-${second.pid}-`)), left.join(" ")).toBe(true); // the first run's are gone
+    expect(left.every((e) => e.includes(`-${second.pid}-`)), left.join(" ")).toBe(true);
 
     const done = await fruix(["system", "image", exampleFile, "--quiet"], env);
     expect(done.exitCode, done.stderr).toBe(0);
     expect(done.stdout).toMatch(/^disk_image=\/frx\/store\/[0-9a-f]{64}-fruix-disk-image-fruix-minimal\/disk\.img$/m);
     expect((await readdir(tmp)).sort()).toEqual(others);
+    // The kernel's entry alone: the first run's half tree was swept (its orphaned tar may outlive it a moment, so not asserted earlier).
+    expect(await readdir(unpacked)).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
   });
 });

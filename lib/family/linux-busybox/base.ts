@@ -3,8 +3,8 @@
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
-import { temporaryDirectory } from "../../cleanup.js";
 import { fetchPackage, packagesToDownload, resolveKernelPackage, resolvePackage, unpackPackage, type DebianPackage } from "../../debian/apt.js";
+import { unpackedMembers } from "../../debian/unpacked.js";
 import type { LinuxBusyboxBase } from "../../declaration/types.js";
 import { FruixError } from "../../errors.js";
 import type { Logger } from "../../log.js";
@@ -86,45 +86,27 @@ async function importPackage(
   );
 }
 
-/** The kernel package is large: unpack what both kernel items need once, on first use. */
-class KernelUnpack {
-  private dir: Promise<string> | undefined;
-  private forget: (() => void) | undefined;
-  constructor(private readonly release: string) {}
-
-  from(deb: string): Promise<string> {
-    this.dir ??= (async () => {
-      const { path: dir, forget } = await temporaryDirectory("fruix-kernel-");
-      this.forget = forget;
-      await unpackPackage(deb, dir, [
-        `./boot/vmlinuz-${this.release}`,
-        `./boot/config-${this.release}`,
-        ...MODULE_DIRS.map((d) => `./lib/modules/${this.release}/kernel/${d}`),
-      ]);
-      return dir;
-    })();
-    return this.dir;
-  }
-
-  async dispose(): Promise<void> {
-    const dir = await this.dir?.catch(() => undefined);
-    this.forget?.();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  }
+/** What both kernel items need of the kernel package, unpacked once per machine (lib/debian/unpacked.ts). */
+function kernelTree(pkg: DebianPackage, deb: string, release: string): Promise<string> {
+  return unpackedMembers(deb, pkg.sha256, [
+    `./boot/vmlinuz-${release}`,
+    `./boot/config-${release}`,
+    ...MODULE_DIRS.map((d) => `./lib/modules/${release}/kernel/${d}`),
+  ]);
 }
 
-async function importKernel(store: Store, log: Logger, pkg: DebianPackage, unpack: KernelUnpack, release: string): Promise<string> {
+async function importKernel(store: Store, log: Logger, pkg: DebianPackage, release: string): Promise<string> {
   return importPackage(store, log, pkg, "linux-busybox/kernel", `linux-${release}`, async (deb, out) => {
-    const tmp = await unpack.from(deb);
+    const tmp = await kernelTree(pkg, deb, release);
     await copyFile(join(tmp, "boot", `vmlinuz-${release}`), join(out, "vmlinuz"));
     await copyFile(join(tmp, "boot", `config-${release}`), join(out, "config"));
   });
 }
 
-async function importModules(store: Store, log: Logger, pkg: DebianPackage, unpack: KernelUnpack, release: string): Promise<string> {
+async function importModules(store: Store, log: Logger, pkg: DebianPackage, release: string): Promise<string> {
   // The module list is part of the recipe: changing it imports the modules again.
   return importPackage(store, log, pkg, `linux-busybox/modules ${BOOT_MODULES.join(",")}`, `linux-modules-${release}`, async (deb, out) => {
-    const kernelDir = join(await unpack.from(deb), "lib", "modules", release, "kernel");
+    const kernelDir = join(await kernelTree(pkg, deb, release), "lib", "modules", release, "kernel");
 
     const files = new Map<string, string>();
     for (const entry of await readdir(kernelDir, { recursive: true })) {
@@ -180,26 +162,21 @@ export async function realizeLinuxBusybox(store: Store, base: LinuxBusyboxBase, 
     ? undefined
     : { declared: base.nativeBuild, world: (await promotedArtifacts(store, base.nativeBuild, "linux-busybox", linuxBusyboxNativeBuild.nativeBuild.kinds, base.location)).world! };
   const busyboxPkg = native ? undefined : await resolvePackage("busybox-static");
-  const unpack = new KernelUnpack(release);
-  try {
-    const kernel = await importKernel(store, log, kernelPkg, unpack, release);
-    const modules = await importModules(store, log, kernelPkg, unpack, release);
-    const busybox = native?.world ?? (await importBusybox(store, log, busyboxPkg!));
-    const bootloader = await importBootloader(store, log, bootPkg);
-    return {
-      kernelRelease: release,
-      kernel,
-      modules,
-      busybox,
-      bootloader,
-      packages: [
-        { pkg: kernelPkg, items: [kernel, modules] },
-        ...(busyboxPkg ? [{ pkg: busyboxPkg, items: [busybox] }] : []),
-        { pkg: bootPkg, items: [bootloader] },
-      ],
-      ...(native ? { nativeBuild: native } : {}),
-    };
-  } finally {
-    await unpack.dispose();
-  }
+  const kernel = await importKernel(store, log, kernelPkg, release);
+  const modules = await importModules(store, log, kernelPkg, release);
+  const busybox = native?.world ?? (await importBusybox(store, log, busyboxPkg!));
+  const bootloader = await importBootloader(store, log, bootPkg);
+  return {
+    kernelRelease: release,
+    kernel,
+    modules,
+    busybox,
+    bootloader,
+    packages: [
+      { pkg: kernelPkg, items: [kernel, modules] },
+      ...(busyboxPkg ? [{ pkg: busyboxPkg, items: [busybox] }] : []),
+      { pkg: bootPkg, items: [bootloader] },
+    ],
+    ...(native ? { nativeBuild: native } : {}),
+  };
 }

@@ -17,6 +17,7 @@ import { basename, dirname, join, relative } from "node:path";
 import { execa } from "execa";
 import { temporaryDirectory } from "../../cleanup.js";
 import { fetchPackage, packagesToDownload, resolvePackage, unpackPackage, type DebianPackage } from "../../debian/apt.js";
+import { unpackCached } from "../../debian/unpacked.js";
 import { readDynamic } from "../../debian/elf.js";
 import { FruixError } from "../../errors.js";
 import type { Logger } from "../../log.js";
@@ -98,7 +99,7 @@ async function importRuntime(store: Store, log: Logger, packages: readonly Debia
   return memoized(store, { recipe: "linux-busybox/development-runtime", RECIPE_VERSION, sha256: packages.map((p) => p.sha256) }, () =>
     log.step(`import ${packages.map((p) => p.name).join(", ")} as the development runtime`, () =>
       store.add(name, async (out) => {
-        for (const pkg of packages) await unpackPackage(await fetch(log, pkg), out, ["./*"]);
+        for (const pkg of packages) await unpackCached(await fetch(log, pkg), pkg.sha256, out, ["./*"]);
         for (const dir of PRUNED) await rm(join(out, dir), { recursive: true, force: true });
         await lstat(join(out, "lib", MULTIARCH, LOADER)).catch(() => {
           throw new FruixError(`${glibc.name} ${glibc.version} ships no lib/${MULTIARCH}/${LOADER}`);
@@ -269,7 +270,7 @@ async function importToolchain(store: Store, log: Logger, packages: readonly Deb
         store.add(
           name,
           async (out) => {
-            for (const pkg of packages) await unpackPackage(await fetch(log, pkg), out, ["./*"]);
+            for (const pkg of packages) await unpackCached(await fetch(log, pkg), pkg.sha256, out, ["./*"]);
             for (const dir of PRUNED) await rm(join(out, dir), { recursive: true, force: true });
             await execa("chmod", ["-R", "u+w", out]); // patchelf rewrites files in place
             await relocateTree(out, runtime, store.toHostPath(runtime), patchelf);
