@@ -2,7 +2,8 @@
 // Harness overhead: `fruix validate image-boot` (build no-op, image, boot,
 // every check, reports) vs a bare qemu-system-x86_64 + OVMF boot of the same
 // image to the same console line, alternating, in one run. Target: <= 1.15x.
-// Also records the TCG boot time. Needs `npm run build` first.
+// Also records the TCG boot time and where it goes (firmware, loader and the
+// kernel's EFI stub, kernel, activation). Needs `npm run build` first.
 //
 //   node bench/boot.mjs [--runs N]
 import { execFileSync, spawn, spawnSync } from "node:child_process";
@@ -34,7 +35,15 @@ function validate(i) {
   return { seconds, image: Object.fromEntries(results).disk_image };
 }
 
-/** The same image, the same firmware, the same console line: nothing else. */
+/** Console lines that end each phase of a boot, in order. */
+const PHASES = [
+  ["firmware (OVMF to its boot manager starting systemd-boot)", /BdsDxe: starting/],
+  ["systemd-boot and the kernel's EFI stub (loads, decompresses)", /Linux version/],
+  ["kernel (to the root file system mounted)", /EXT4-fs \(vda2\): mounted/],
+  ["activation (to the activation line)", /fruix: activated \S+\r?\n/],
+];
+
+/** The same image, the same firmware, the same console line: nothing else. Resolves to each phase's end, in seconds. */
 function bareBoot(image) {
   const vars = join(work, "vars.fd");
   copyFileSync("/usr/share/OVMF/OVMF_VARS_4M.fd", vars);
@@ -47,14 +56,15 @@ function bareBoot(image) {
       "-drive", `file=${image},if=virtio,format=raw,snapshot=on`, "-nic", "none",
     ], { stdio: ["ignore", "pipe", "inherit"] });
     let text = "";
+    const ends = [];
     const timer = setTimeout(() => { qemu.kill("SIGKILL"); reject(new Error("bare boot: no activation line in 300 s")); }, 300_000);
     qemu.stdout.on("data", (chunk) => {
       text += chunk.toString("latin1");
-      if (/fruix: activated \S+\r?\n/.test(text)) {
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      while (ends.length < PHASES.length && PHASES[ends.length][1].test(text)) ends.push(Number(process.hrtime.bigint() - started) / 1e9);
+      if (ends.length === PHASES.length) {
         clearTimeout(timer);
         qemu.kill("SIGKILL");
-        qemu.on("exit", () => resolve(seconds));
+        qemu.on("exit", () => resolve(ends));
       }
     });
   });
@@ -67,11 +77,15 @@ execFileSync("test", ["-f", image]);
 
 const harness = [];
 const bare = [];
+const phases = PHASES.map(() => []);
 for (let i = 0; i < runs; i++) {
   harness.push(validate(i).seconds);
-  bare.push(await bareBoot(image));
+  const ends = await bareBoot(image);
+  bare.push(ends.at(-1));
+  ends.forEach((end, p) => phases[p].push(end - (ends[p - 1] ?? 0)));
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+PHASES.forEach(([name], p) => console.log(`  bare boot phase: ${name}: ${median(phases[p]).toFixed(2)} s (median of ${runs})`));
 const ratio = median(harness) / median(bare);
 console.log(`fruix validate image-boot (whole command, TCG): ${median(harness).toFixed(2)} s (median of ${runs})`);
 console.log(`bare qemu-system-x86_64 + OVMF to the activation line (TCG boot time): ${median(bare).toFixed(2)} s (median of ${runs})`);

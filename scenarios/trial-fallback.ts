@@ -27,7 +27,7 @@ const CANDIDATES = {
   // The kernel runs an init the initramfs does not have: no working init, a panic.
   a: (os: OperatingSystem): OperatingSystem => ({ ...os, kernelArguments: [...os.kernelArguments, "rdinit=/fruix-missing-init"] }),
   // Boots, but its declared HTTP check asks a port nothing listens on.
-  b: withChecks({ deadline: 30, checks: [{ kind: "http", port: 9, path: "/", location: { file: "trial-fallback", line: 1, column: 1 } }] }),
+  b: withChecks({ deadline: 10, checks: [{ kind: "http", port: 9, path: "/", location: { file: "trial-fallback", line: 1, column: 1 } }] }),
   // Good: its HTTP check asks the declared web server.
   c: withChecks({ deadline: 120, checks: [{ kind: "http", port: 8080, path: "/", location: { file: "trial-fallback", line: 1, column: 1 } }] }),
 };
@@ -121,14 +121,14 @@ export default defineScenario({
     vm.machine.console.send("reboot\n");
     const trialB = await ctx.step("(b) reboot into the trial", () => waitLine(ACTIVATED));
     ctx.check("(b) the candidate boots", trialB[1], built.b.build.closurePath);
-    const verdictB = await ctx.step("(b) wait for its health checks to fail at the deadline (30 s)", () => waitLine(TRIAL_LINE));
-    ctx.check("(b) the helper marks it bad and reboots", verdictB[1], /^trial=failed trial_generation=3 reason=HTTP GET http:\/\/127\.0\.0\.1:9\/ got no answer \(deadline 30 s\) reboot_required=yes/);
+    const verdictB = await ctx.step("(b) wait for its health checks to fail at the deadline (10 s, the least a declaration may ask)", () => waitLine(TRIAL_LINE));
+    ctx.check("(b) the helper marks it bad and reboots", verdictB[1], /^trial=failed trial_generation=3 reason=HTTP GET http:\/\/127\.0\.0\.1:9\/ got no answer \(deadline 10 s\) reboot_required=yes/);
     const backB = await ctx.step("(b) wait, doing nothing, for generation 1", () => waitLine(ACTIVATED));
     ctx.check("(b) generation 1 is back", backB[1], gen1);
     const lineB = await ctx.step("(b) wait for the helper's verdict", () => waitLine(TRIAL_LINE));
     ctx.check("(b) the helper records the fallback", keyValues(lineB[1]!.replace(/ /g, "\n")).trial, "fell-back");
     await ctx.step("(b) open the validation shell", () => vm.openShell());
-    await expectFellBack("b", 3, /^HTTP GET http:\/\/127\.0\.0\.1:9\/ got no answer \(deadline 30 s\)$/);
+    await expectFellBack("b", 3, /^HTTP GET http:\/\/127\.0\.0\.1:9\/ got no answer \(deadline 10 s\)$/);
     ctx.result("trial_b", "fell-back");
 
     // (c) Good: blessed, its entry without counter, current across a further reboot.
