@@ -4,9 +4,9 @@
 // imports the kernel again. An entry holds the tree and its digest; the digest
 // is checked before every use, and an entry that fails it is unpacked again.
 import { createHash } from "node:crypto";
-import { execa } from "execa";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { execa } from "execa";
 import { sweepTemporaries, temporaryDirectory } from "../cleanup.js";
 import { cacheDir } from "../paths.js";
 import { hashItemTree } from "../store/hash.js";

@@ -97,9 +97,9 @@ function kernelTree(pkg: DebianPackage, deb: string, release: string): Promise<s
 
 async function importKernel(store: Store, log: Logger, pkg: DebianPackage, release: string): Promise<string> {
   return importPackage(store, log, pkg, "linux-busybox/kernel", `linux-${release}`, async (deb, out) => {
-    const tmp = await kernelTree(pkg, deb, release);
-    await copyFile(join(tmp, "boot", `vmlinuz-${release}`), join(out, "vmlinuz"));
-    await copyFile(join(tmp, "boot", `config-${release}`), join(out, "config"));
+    const tree = await kernelTree(pkg, deb, release);
+    await copyFile(join(tree, "boot", `vmlinuz-${release}`), join(out, "vmlinuz"));
+    await copyFile(join(tree, "boot", `config-${release}`), join(out, "config"));
   });
 }
 
