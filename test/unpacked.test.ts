@@ -39,12 +39,12 @@ describe("unpacked .deb members", () => {
   });
 
   afterEach(() => {
-    delete process.env.FRUIX_CACHE_DIR;
+    vi.unstubAllEnvs();
   });
 
   async function useCache(): Promise<string> {
     const cache = await tempDir();
-    process.env.FRUIX_CACHE_DIR = cache;
+    vi.stubEnv("FRUIX_CACHE_DIR", cache);
     return join(cache, "unpacked");
   }
 
