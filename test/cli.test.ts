@@ -45,12 +45,34 @@ describe("fruix store", () => {
     const { dir, store, item } = await storeWithItem();
     const args = ["store", "gc", "--store", join(dir, "store")];
     const dry = await fruix([...args, "--dry-run"]);
-    expect(dry.stdout).toContain("removed=1\n");
+    expect(dry.stdout).toBe(`would_remove=${item}\nremoved=1\nfreed_bytes=${/freed_bytes=(\d+)/.exec(dry.stdout)?.[1]}\ndry_run=true`);
+    expect(JSON.parse((await fruix([...args, "--dry-run", "--json"])).stdout)).toMatchObject({ would_remove: [item], removed: 1, dry_run: "true" });
     expect(await store.has(item)).toBe(true);
     const real = await fruix(args);
     expect(real.exitCode).toBe(0);
     expect(real.stdout).toContain("removed=1\n");
     expect(await store.has(item)).toBe(false);
+  });
+
+  it("gc --dry-run of a store that does not exist yet makes nothing", async () => {
+    const dir = await tempDir();
+    const dry = await fruix(["store", "gc", "--dry-run", "--store", join(dir, "store")]);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stdout).toBe("removed=0\nfreed_bytes=0\ndry_run=true");
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("keeps the newest image of each host name as a GC root, beside its closure", async () => {
+    const dir = await tempDir();
+    const env = { FRUIX_STORE: join(dir, "store") };
+    const made = await fruix(["system", "image", exampleFile, "--quiet"], env);
+    expect(made.exitCode, made.stderr).toBe(0);
+    const image = /^disk_image=(\S+)\/disk\.img$/m.exec(made.stdout)?.[1];
+    const closure = /^closure_path=(\S+)$/m.exec(made.stdout)?.[1];
+    expect((await fruix(["store", "gc", "--quiet"], env)).exitCode).toBe(0);
+    const store = await Store.open({ store: join(dir, "store") });
+    expect([await store.has(image!), await store.has(closure!)]).toEqual([true, true]);
+    expect((await store.roots()).map((r) => [r.name, r.target])).toEqual([["image-fruix-minimal", image], ["system-fruix-minimal", closure]]);
   });
 
   it("keeps the newest build of each host name as a GC root", async () => {

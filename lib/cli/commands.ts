@@ -120,8 +120,10 @@ export const commands: Record<string, Command> = {
     const rootSize = optionalSize(context.options["root-size"], "--root-size");
     const log = loggerFor(context);
     return planned(context, async () => {
-      const { store, build } = await buildFromFile(context, file!, log);
+      const { store, build, os } = await buildFromFile(context, file!, log);
       const image = await log.step("disk image", () => buildImage(store, build, rootSize, log));
+      // The image just printed must outlive `fruix store gc`, as the build's closure does.
+      if (!planning()) await store.addRoot(`image-${os.hostName}`, image.replace(/\/disk\.img$/, ""));
       return { disk_image: image, disk_image_file: hostFile(store, image), closure_path: build.closurePath };
     });
   },
@@ -266,8 +268,14 @@ export const commands: Record<string, Command> = {
 
   async "store gc"(context) {
     expectArgs(context, [], "store gc");
-    const store = await Store.open({ store: context.options.store });
-    const report = await store.gc({ dryRun: context.options["dry-run"] ?? false });
-    return { removed: report.removed.length, freed_bytes: report.freedBytes, dry_run: String(context.options["dry-run"] ?? false) };
+    const dryRun = context.options["dry-run"] ?? false;
+    // A dry run writes nothing, not even a new store's directories.
+    const store = dryRun ? await Store.openIfPresent({ store: context.options.store }) : await Store.open({ store: context.options.store });
+    const report = store ? await store.gc({ dryRun }) : { removed: [], freedBytes: 0 };
+    const summary = { removed: report.removed.length, freed_bytes: report.freedBytes, dry_run: String(dryRun) };
+    if (!dryRun) return summary;
+    // What would go, item by item, before the counts.
+    const lines = [...report.removed.map((path) => `would_remove=${path}`), ...Object.entries(summary).map(([k, v]) => `${k}=${v}`)];
+    return new Printout(lines.join("\n") + "\n", { would_remove: report.removed, ...summary });
   },
 };

@@ -429,7 +429,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     words: ["store", "gc"],
     summary: "delete items no GC root reaches",
-    description: "Deletes the store items no GC root reaches. Prints removed=, freed_bytes= and dry_run=.",
+    description: "Deletes the store items no GC root reaches. Prints removed=, freed_bytes= and dry_run=; with --dry-run deletes nothing and first names each item it would delete (would_remove=).",
     arguments: [],
     options: ["store", "dry-run", ...OUTPUT],
     examples: ["fruix store gc --dry-run"],

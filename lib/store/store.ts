@@ -94,6 +94,12 @@ export class Store {
     return new Store(layout, opts.lock ?? {});
   }
 
+  /** The store if its directory exists, else undefined and nothing made: for a look that must not write (gc --dry-run). */
+  static async openIfPresent(opts: StoreOpenOptions = {}): Promise<Store | undefined> {
+    const { storeDir } = await resolveLocation(opts);
+    return (await exists(storeDir)) ? Store.open(opts) : undefined;
+  }
+
   /** The host directory holding the items. */
   get storeDir(): string {
     return this.layout.storeDir;
