@@ -211,6 +211,18 @@ describe.each(shells)("fruix system generations under %s", (_name, shell) => {
         error: /-linux-6\.1\.0-2 is not a Fruix system closure \(no metadata\/metadata\.scm starting with \(fruix-system\)$/,
       },
       {
+        what: "a closure copied in part: an item its store-layout.scm references is missing",
+        template: () => trees.world.base,
+        prepare: async (tree) => {
+          const layout = join(tree, trees.world.closures.b.path, "metadata/store-layout.scm");
+          const present = dirname(trees.world.files.k2);
+          const gone = "/frx/store/00000000000000000000000000000000000000000000000000000000000000ee-busybox-1";
+          await writeFile(layout, `(store-layout\n (store "/frx/store")\n (item-count 2)\n (references\n  ("${present}" "${gone}")))\n`);
+        },
+        args: () => ["switch", trees.world.closures.b.path],
+        error: /^fruix: \/frx\/store\/\S+-fruix-system-alpha-b is incomplete: \/frx\/store\/0+ee-busybox-1, which it references, is not in the local store \(copy the whole closure, e.g. with 'fruix system copy'\)$/,
+      },
+      {
         what: "a system closure without boot/init",
         template: () => trees.world.base,
         args: () => ["switch", trees.world.closures.noInit.path],

@@ -90,7 +90,7 @@ describe.skipIf(noYaml !== undefined)(`the nightly workflow${noYaml ? ` (skipped
     const job = workflow.jobs["xcp-ng"]!;
     const validateStep = job.steps.find((s) => s.run?.includes(" validate "))! as Step & { env?: Record<string, string> };
     for (const name of ["FRUIX_XAPI_URL", "FRUIX_XAPI_USER", "FRUIX_XAPI_PASSWORD"]) expect(validateStep.env![name]).toBe(`\${{ secrets.${name} }}`);
-    for (const name of ["FRUIX_XCPNG_SSH_HOST_KEY", "FRUIX_XAPI_TLS_SHA256", "FRUIX_XCPNG_SR", "FRUIX_XCPNG_ISO_SR"]) expect(validateStep.env![name]).toMatch(/^\$\{\{ vars\./);
+    for (const name of ["FRUIX_XCPNG_SSH_HOST_KEY", "FRUIX_XAPI_TLS_SHA256", "FRUIX_XCPNG_SR", "FRUIX_XCPNG_ISO_SR", "FRUIX_XCPNG_NETWORK"]) expect(validateStep.env![name]).toMatch(/^\$\{\{ vars\./);
     // No secret where npm's install scripts (npm run setup, npm install) would see it.
     expect(JSON.stringify(job.env ?? {})).not.toMatch(/\$\{\{ secrets\.\w+ \}\}/);
     expect(JSON.stringify(workflow.env)).not.toContain("secrets.");

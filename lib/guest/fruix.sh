@@ -250,6 +250,15 @@ check_system_closure() { # CLOSURE
 	for c_file in $(boot closure_files) metadata/provenance.scm; do
 		[ -f "$c_dir/$c_file" ] || die "$1 is not a Fruix system closure (no $c_file)"
 	done
+	# A closure copied in part would become the boot default and fail at its boot:
+	# every item its store-layout.scm references must be here.
+	if [ -f "$c_dir/metadata/store-layout.scm" ]; then
+		c_missing=$(awk '/^ \(references/ { on = 1; next } /^ \(/ { on = 0 } on' "$c_dir/metadata/store-layout.scm" |
+			grep -o '/frx/store/[^"/]*' | while IFS= read -r c_item; do
+				[ -e "$root$c_item" ] || { echo "$c_item"; break; }
+			done)
+		[ -z "$c_missing" ] || die "$1 is incomplete: $c_missing, which it references, is not in the local store (copy the whole closure, e.g. with 'fruix system copy')"
+	fi
 	host=$(sed -n 's/^.*(host-name "\([^"]*\)").*$/\1/p' "$c_dir/metadata/metadata.scm" | head -n 1)
 	[ -n "$host" ] || die "$1 is not a Fruix system closure (no host-name in metadata/metadata.scm)"
 	boot boot_links "$1"
