@@ -165,3 +165,36 @@ describe("fruix system image killed with SIGKILL", () => {
     expect(await readdir(unpacked)).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]); // the kernel's entry, no temporaries
   });
 });
+
+describe("fruix validate killed with SIGKILL", () => {
+  /** QEMU processes whose command line names a directory under `dir`. */
+  async function qemusUnder(dir: string): Promise<string[]> {
+    const { stdout } = await execa("pgrep", ["-f", `qemu-system-x86_64 .*${dir}/`], { reject: false });
+    return stdout.split("\n").filter(Boolean);
+  }
+
+  it("takes its QEMU with it (the parent-death signal), and the next run removes the work directory", async () => {
+    const dir = await tempDir();
+    const tmp = join(dir, "tmp");
+    await mkdir(tmp);
+    const env = { FRUIX_STORE: join(dir, "store"), TMPDIR: tmp };
+    const child = execa(process.execPath, [join(packageRoot, "dist/lib/cli/main.js"), "validate", "image-boot", "--accel", "tcg", "--quiet", "--report-dir", join(dir, "report")], { env, reject: false });
+    let qemus: string[] = [];
+    try {
+      for (let i = 0; i < 1200 && qemus.length === 0 && child.exitCode === null; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        qemus = await qemusUnder(tmp);
+      }
+      expect(qemus, "no QEMU started within 120 s").not.toEqual([]);
+      child.kill("SIGKILL");
+      expect((await child).signal).toBe("SIGKILL");
+      for (let i = 0; i < 100 && (await qemusUnder(tmp)).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await qemusUnder(tmp)).toEqual([]);
+    } finally {
+      for (const line of await qemusUnder(tmp)) process.kill(Number(line.split(" ")[0]), "SIGKILL"); // only if the check above failed
+    }
+    expect((await readdir(tmp)).some((e) => e.startsWith("fruix-validate-"))).toBe(true);
+    await fruix(["store", "verify", "--store", join(dir, "store")], { TMPDIR: tmp });
+    expect((await readdir(tmp)).filter((e) => e.startsWith("fruix-validate-"))).toEqual([]);
+  });
+});

@@ -2,9 +2,9 @@
 // otherwise TCG, and it says which.
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
-import { execa } from "execa";
 import type { Accel, Capabilities, Hypervisor, HypervisorOptions, Machine, MachineSpec } from "../types.js";
 import { OVMF_CODE, OVMF_VARS, QemuMachine } from "./machine.js";
+import { startQemu } from "./process.js";
 import { cachedProbe, type KvmProbe, probeKey } from "./probe-cache.js";
 
 export interface QemuOptions extends HypervisorOptions {
@@ -25,8 +25,7 @@ export async function probeKvm(): Promise<KvmProbe> {
   } catch {
     return { usable: false, reason: "/dev/kvm is missing or not accessible" };
   }
-  const qemu = execa(
-    "qemu-system-x86_64",
+  const qemu = startQemu(
     [
       "-machine", "q35", "-accel", "kvm", "-m", "128", "-nodefaults", "-no-user-config", "-display", "none",
       "-drive", `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,

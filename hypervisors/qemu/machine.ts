@@ -11,6 +11,7 @@ import { ConsoleLog } from "../console/log.js";
 import { type GuestShell, MarkerShell } from "../console/shell.js";
 import { shellQuote } from "../../lib/shell.js";
 import type { Accel, Endpoint, HeldForDebugging, Invocation, Machine, MachineSpec } from "../types.js";
+import { startQemu } from "./process.js";
 import { Qmp } from "./qmp.js";
 import { hostForwards, userNetwork } from "./usernet.js";
 
@@ -134,7 +135,7 @@ export class QemuMachine implements Machine {
     const args = await this.commandLine();
     this.commandLineText = quoteCommand(["qemu-system-x86_64", ...args]);
     this.options.log(`${this.name}: qemu-system-x86_64 (${this.options.accel}) ${this.spec.disks.map((d) => d.path).join(" ")}`);
-    const child = execa("qemu-system-x86_64", args, { reject: false, stdin: "ignore", stdout: "ignore", buffer: false });
+    const child = startQemu(args, { reject: false, stdin: "ignore", stdout: "ignore", buffer: false });
     this.process = child;
     const pid = child.pid;
     this.forgetInterrupt = onInterrupt(() => {

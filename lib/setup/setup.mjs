@@ -12,6 +12,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const debianTools = {
   "qemu-system-x86": "/usr/bin/qemu-system-x86_64",
   "qemu-utils": "/usr/bin/qemu-img",
+  "util-linux": "/usr/bin/setpriv", // QEMU is started through it, to die with Fruix (hypervisors/qemu/process.ts)
   ovmf: "/usr/share/OVMF/OVMF_CODE_4M.fd",
   "systemd-boot-efi": "/usr/lib/systemd/boot/efi/systemd-bootx64.efi",
   "busybox-static": "/bin/busybox",
