@@ -151,6 +151,26 @@ describe("runValidation of a matrix with retries", () => {
     expect(xml.testsuites.$.failures).toBe("1");
   });
 
+  it("after Ctrl-C or SIGTERM: JUnit has a running cell as <error>, an unstarted one <skipped>; the summary names both", async () => {
+    const interrupted = { running: [{ project: "qemu-tcg", scenario: "late" }], notStarted: [{ project: "elsewhere", scenario: "later" }] };
+    const stopped = { ...run, complete: false, cells: run.cells.slice(0, 1) };
+    const files = junitReporter().onEvent({ type: "end", run: stopped, interrupted }) as Record<string, string>;
+    const xml = await parseStringPromise(files["junit.xml"]!);
+    expect(xml.testsuites.$).toMatchObject({ tests: "3", failures: "0", errors: "1" });
+    const suites = xml.testsuites.testsuite as Array<{ $: Record<string, string>; testcase: Array<Record<string, Array<{ $: { message: string } }>> & { $: { name: string } }> }>;
+    expect(suites.map((s) => [s.$.name, s.$.tests, s.$.errors, s.$.skipped])).toEqual([
+      ["fruix validate qemu-tcg", "2", "1", "0"],
+      ["fruix validate elsewhere", "1", "0", "1"],
+    ]);
+    expect(suites[0]!.testcase.map((t) => t.$.name)).toEqual(["steady", "late"]);
+    expect(suites[0]!.testcase[1]!.error![0]!.$.message).toBe("the run was interrupted while this cell ran");
+    expect(suites[1]!.testcase[0]!.skipped![0]!.$.message).toBe("the run was interrupted before this cell started");
+    const summary = (markdownReporter.onEvent({ type: "end", run: stopped, interrupted }) as Record<string, string>)["summary.md"]!;
+    expect(summary).toContain("**Interrupted** (Ctrl-C or SIGTERM): the run stopped while it ran qemu-tcg/late; not started: elsewhere/later.");
+    const complete = (markdownReporter.onEvent({ type: "end", run }) as Record<string, string>)["summary.md"]!;
+    expect(complete).not.toContain("Interrupted");
+  });
+
   it("leaves no work directory behind", async () => {
     // Nothing new (the run may also have swept a killed run's older ones).
     expect((await readdir(tmpdir())).filter((d) => d.startsWith(`fruix-validate-${process.pid}-`) && !workDirsBefore.includes(d))).toEqual([]);

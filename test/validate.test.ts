@@ -296,7 +296,8 @@ describe("--debug-on-failure", () => {
 describe("interrupting a validation", () => {
   it("Ctrl-C with two scenarios running at once (--jobs 2) stops both machines and leaves nothing", async () => {
     const before = await validateWorkDirs();
-    const child = execa(process.execPath, [join(packageRoot, "dist/lib/cli/main.js"), "validate", "image-boot", "direct-install", "--jobs", "2", "--accel", "tcg", "--report-dir", join(await tempDir(), "r")], {
+    const reportDir = join(await tempDir(), "r");
+    const child = execa(process.execPath, [join(packageRoot, "dist/lib/cli/main.js"), "validate", "image-boot", "direct-install", "--jobs", "2", "--accel", "tcg", "--report-dir", reportDir], {
       env: { FRUIX_STORE: store },
       reject: false,
     });
@@ -311,6 +312,12 @@ describe("interrupting a validation", () => {
     expect(result.exitCode).toBe(130);
     expect(await ourQemus()).toEqual([]);
     expect(await newWorkDirs(before)).toEqual([]);
+    // CI still gets its JUnit and summary: both cells were running when the run stopped.
+    const junit = await parseStringPromise(await readFile(join(reportDir, "junit.xml"), "utf8"));
+    expect(junit.testsuites.$).toMatchObject({ tests: "2", failures: "0", errors: "2" });
+    expect(junit.testsuites.testsuite[0].testcase.map((t: { $: { name: string } }) => t.$.name).sort()).toEqual(["direct-install", "image-boot"]);
+    expect(await readFile(join(reportDir, "summary.md"), "utf8")).toMatch(/\*\*Interrupted\*\* \(Ctrl-C or SIGTERM\): the run stopped while it ran (qemu\/image-boot, qemu\/direct-install|qemu\/direct-install, qemu\/image-boot); not started: none\./);
+    expect(JSON.parse(await readFile(join(reportDir, "matrix.json"), "utf8")).complete).toBe(false);
   }, 300_000);
 
   it("Ctrl-C during a boot exits 130 and leaves no QEMU process or work directory", async () => {

@@ -1,6 +1,7 @@
 // Replace-by-rename helpers: readers see the old file or the new one, never a partial one.
 
 import { randomBytes } from "node:crypto";
+import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { rename, rm, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { tempName } from "./paths.js";
@@ -21,6 +22,18 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** writeFileAtomic for a signal handler, which cannot wait: the process exits when it returns. */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
+  const tmp = tempSibling(path);
+  try {
+    writeFileSync(tmp, data, { mode, flag: "wx" });
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
     throw e;
   }
 }

@@ -153,7 +153,15 @@ export type RunEvent =
   | { readonly type: "step-end"; readonly cell: CellId; readonly attempt: number; readonly step: StepRecord }
   | { readonly type: "attempt-end"; readonly cell: CellId; readonly report: ScenarioReport; readonly record: AttemptRecord }
   | { readonly type: "cell-end"; readonly cell: CellRecord; readonly run: RunRecord }
-  | { readonly type: "end"; readonly run: RunRecord };
+  | { readonly type: "end"; readonly run: RunRecord; readonly interrupted?: Interruption };
+
+/** At the end of a run stopped by Ctrl-C or SIGTERM (the run record then says complete: false). */
+export interface Interruption {
+  /** Cells that were running: their machines were stopped, their reports not written. */
+  readonly running: readonly CellId[];
+  /** Cells that had not started. */
+  readonly notStarted: readonly CellId[];
+}
 
 /** Files a reporter asks for: path relative to the run directory -> text. The run writes each atomically. */
 export type ReportFiles = Readonly<Record<string, string>>;

@@ -6,12 +6,14 @@
 //   <run>/<attempt folder>/{report.md, result.json, <machine>-serial.log}
 // where the attempt folder is `<scenario>` in a plain run and
 // `<project>/<scenario>/attempt-<n>` in a matrix run.
+import { mkdirSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Hypervisor } from "../../hypervisors/types.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
-import { symlinkAtomic, writeFileAtomic } from "../store/atomic.js";
+import { onInterrupt } from "../cleanup.js";
+import { symlinkAtomic, writeFileAtomic, writeFileAtomicSync } from "../store/atomic.js";
 import { fruixCommit, fruixVersion } from "../version.js";
 import { makeDirectories } from "../fs.js";
 import { runAttempt } from "./engine.js";
@@ -83,6 +85,21 @@ async function emit(settings: RunSettings, reporters: readonly Reporter[], event
 }
 
 const emitQueues = new WeakMap<RunSettings, Promise<unknown>>();
+
+/**
+ * The reporters' end files for a run stopped by Ctrl-C or SIGTERM, written at
+ * once: the signal handler that calls this exits the process when it returns.
+ * CI gets a junit.xml and summary.md that say which cells never finished.
+ */
+function emitOnInterrupt(settings: RunSettings, reporters: readonly Reporter[], event: RunEvent): void {
+  for (const reporter of reporters) {
+    for (const [file, text] of Object.entries(reporter.onEvent(event) ?? {})) {
+      const path = join(settings.reportDir, file);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileAtomicSync(path, text);
+    }
+  }
+}
 
 async function emitNow(settings: RunSettings, reporters: readonly Reporter[], event: RunEvent): Promise<void> {
   for (const reporter of reporters) {
@@ -195,22 +212,36 @@ export async function runValidation(cells: ReadonlyArray<Cell<Scenario>>, settin
     cells: records(),
   });
   await emit(settings, reporters, { type: "begin", run: snapshot(false) });
+  const running = new Set<number>();
+  const ids = (keep: (index: number) => boolean) =>
+    cells.flatMap((c, index) => (keep(index) ? [{ project: c.project.name, scenario: c.scenario.id }] : []));
+  // Registered first, so it runs last, after every machine of the run was stopped.
+  const forgetInterrupt = onInterrupt(() => {
+    const interrupted = { running: ids((i) => running.has(i)), notStarted: ids((i) => !running.has(i) && finished[i] === undefined) };
+    emitOnInterrupt(settings, reporters, { type: "end", run: snapshot(false), interrupted });
+  });
   // Builds go into one store one at a time (the second cell finds the first one's items); machines run in parallel.
   const buildLock = new Mutex();
   const jobs = settings.jobs ?? 1;
   // Side by side, the longest start first; one at a time, list order.
   const order = jobs > 1 ? longestFirst(cells.map((c) => (c.skip ? 0 : settings.lastSeconds?.get(`${c.project.name}/${c.scenario.id}`)))) : undefined;
-  await inPool(cells, jobs, async (cell, index) => {
-    // Side by side, every progress and console line says which cell it belongs to.
-    const label = jobs > 1 && cells.length > 1 ? cellLabel(settings.layout, cell) : undefined;
-    const work = () => runCell(cell, settings, reporters, buildLock, label);
-    const record = label ? await settings.log.labelled(label, work) : await work();
-    finished[index] = record;
-    await emit(settings, reporters, { type: "cell-end", cell: record, run: snapshot(false) });
-  }, order);
-  const run = snapshot(true);
-  await emit(settings, reporters, { type: "end", run });
-  return run;
+  try {
+    await inPool(cells, jobs, async (cell, index) => {
+      running.add(index);
+      // Side by side, every progress and console line says which cell it belongs to.
+      const label = jobs > 1 && cells.length > 1 ? cellLabel(settings.layout, cell) : undefined;
+      const work = () => runCell(cell, settings, reporters, buildLock, label);
+      const record = label ? await settings.log.labelled(label, work) : await work();
+      finished[index] = record;
+      running.delete(index);
+      await emit(settings, reporters, { type: "cell-end", cell: record, run: snapshot(false) });
+    }, order);
+    const run = snapshot(true);
+    await emit(settings, reporters, { type: "end", run });
+    return run;
+  } finally {
+    forgetInterrupt();
+  }
 }
 
 /** Points `<reports>/latest` at a run's folder (atomically). */

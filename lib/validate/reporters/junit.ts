@@ -1,6 +1,6 @@
 // JUnit XML for CI: one testsuite per project, one testcase per cell, with
 // real durations and each failure's last console lines.
-import type { CellRecord, Reporter, RunRecord, ScenarioReport } from "../report.js";
+import type { CellId, CellRecord, Interruption, Reporter, RunRecord, ScenarioReport } from "../report.js";
 
 function escape(text: string): string {
   return text
@@ -17,8 +17,15 @@ function escape(text: string): string {
  * failure as <failure> and the earlier ones as <rerunFailure>; a skipped cell
  * is <skipped> with the reason.
  */
-function junitXml(run: RunRecord, reports: ReadonlyMap<string, ScenarioReport>): string {
-  const projects = [...new Set(run.cells.map((c) => c.project))];
+function junitXml(run: RunRecord, reports: ReadonlyMap<string, ScenarioReport>, interrupted?: Interruption): string {
+  const stopped = [...(interrupted?.running ?? []), ...(interrupted?.notStarted ?? [])];
+  const projects = [...new Set([...run.cells, ...stopped].map((c) => c.project))];
+  // A run stopped by Ctrl-C or SIGTERM: a cell it was running is an <error>, one it never started <skipped>.
+  const unfinished = (c: CellId, running: boolean): string => {
+    const head = `    <testcase classname="fruix.validate.${escape(c.project)}" name="${escape(c.scenario)}" time="0.000">`;
+    const body = running ? '      <error message="the run was interrupted while this cell ran"/>' : '      <skipped message="the run was interrupted before this cell started"/>';
+    return `${head}\n${body}\n    </testcase>`;
+  };
   const testcase = (c: CellRecord): string => {
     const head = `    <testcase classname="fruix.validate.${escape(c.project)}" name="${escape(c.scenario)}" time="${c.seconds.toFixed(3)}">`;
     const failed = c.attempts.filter((a) => a.status === "FAIL");
@@ -38,18 +45,23 @@ function junitXml(run: RunRecord, reports: ReadonlyMap<string, ScenarioReport>):
   };
   const suites = projects.map((project) => {
     const cells = run.cells.filter((c) => c.project === project);
+    const running = (interrupted?.running ?? []).filter((c) => c.project === project);
+    const notStarted = (interrupted?.notStarted ?? []).filter((c) => c.project === project);
     const count = (status: string) => cells.filter((c) => c.status === status).length;
     const seconds = cells.reduce((sum, c) => sum + c.seconds, 0);
+    const tests = cells.length + running.length + notStarted.length;
     return [
-      `  <testsuite name="fruix validate ${escape(project)}" tests="${cells.length}" failures="${count("failed")}" errors="0" skipped="${count("skipped")}" flaky="${count("flaky")}" time="${seconds.toFixed(3)}" timestamp="${run.started}">`,
+      `  <testsuite name="fruix validate ${escape(project)}" tests="${tests}" failures="${count("failed")}" errors="${running.length}" skipped="${count("skipped") + notStarted.length}" flaky="${count("flaky")}" time="${seconds.toFixed(3)}" timestamp="${run.started}">`,
       ...cells.map(testcase),
+      ...running.map((c) => unfinished(c, true)),
+      ...notStarted.map((c) => unfinished(c, false)),
       "  </testsuite>",
     ].join("\n");
   });
   const failures = run.cells.filter((c) => c.status === "failed").length;
   const xml = [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="fruix validate" tests="${run.cells.length}" failures="${failures}" errors="0" time="${run.seconds.toFixed(3)}">`,
+    `<testsuites name="fruix validate" tests="${run.cells.length + stopped.length}" failures="${failures}" errors="${interrupted?.running.length ?? 0}" time="${run.seconds.toFixed(3)}">`,
     ...suites,
     "</testsuites>",
     "",
@@ -64,7 +76,7 @@ export function junitReporter(): Reporter {
     name: "junit",
     onEvent(event) {
       if (event.type === "attempt-end") reports.set(event.record.report, event.report);
-      if (event.type === "end") return { "junit.xml": junitXml(event.run, reports) };
+      if (event.type === "end") return { "junit.xml": junitXml(event.run, reports, event.interrupted) };
     },
   };
 }

@@ -1,6 +1,6 @@
 // The phase report, in the style of the workflow's own reports: goal,
 // validated result summary, numbered checks, PASS/FAIL line.
-import { cellCounts, type Reporter, type RunRecord, type ScenarioReport } from "../report.js";
+import { cellCounts, type CellId, type Interruption, type Reporter, type RunRecord, type ScenarioReport } from "../report.js";
 import { STATUS_WORD } from "../matrix.js";
 
 function scenarioMarkdown(s: ScenarioReport): string {
@@ -66,7 +66,7 @@ export function inlineText(text: string): string {
 }
 
 /** summary.md: one row per cell, flaky and skipped cells spelled out. */
-function summaryMarkdown(run: RunRecord): string {
+function summaryMarkdown(run: RunRecord, interrupted?: Interruption): string {
   const counts = cellCounts(run.cells);
   const shard = run.shard ? `, shard ${run.shard.index}/${run.shard.total}` : "";
   const lines = [
@@ -76,6 +76,7 @@ function summaryMarkdown(run: RunRecord): string {
     "",
     `${counts.passed} passed, ${counts.flaky} flaky, ${counts.failed} failed, ${counts.skipped} skipped.`,
     "",
+    ...(interrupted ? [interruptedLine(interrupted), ""] : []),
     "| project | scenario | result | attempts | seconds | closure |",
     "| --- | --- | --- | --- | --- | --- |",
     ...run.cells.map((c) => {
@@ -96,11 +97,17 @@ function summaryMarkdown(run: RunRecord): string {
   return lines.join("\n");
 }
 
+/** What a run stopped by Ctrl-C or SIGTERM did not finish (its table holds only the cells that did). */
+function interruptedLine({ running, notStarted }: Interruption): string {
+  const names = (cells: readonly CellId[]) => cells.map((c) => `${c.project}/${c.scenario}`).join(", ") || "none";
+  return `**Interrupted** (Ctrl-C or SIGTERM): the run stopped while it ran ${names(running)}; not started: ${names(notStarted)}.`;
+}
+
 /** Each attempt's phase report as it ends; the run's summary at the end. */
 export const markdownReporter: Reporter = {
   name: "markdown",
   onEvent(event) {
     if (event.type === "attempt-end") return { [event.record.report]: scenarioMarkdown(event.report) };
-    if (event.type === "end") return { "summary.md": summaryMarkdown(event.run) };
+    if (event.type === "end") return { "summary.md": summaryMarkdown(event.run, event.interrupted) };
   },
 };
