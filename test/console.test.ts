@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { BootFailure, ConsoleLog, type ConsoleLogOptions, ConsoleTimeout } from "../hypervisors/console/log.js";
 import { GuestCommandFailed, MarkerShell } from "../hypervisors/console/shell.js";
 import { QEMU_FAILURE_PATTERNS } from "../hypervisors/qemu/machine.js";
@@ -59,6 +59,32 @@ describe("console log", () => {
     const started = Date.now();
     await expect(console.waitFor(/never/, { timeoutMs: 40 })).rejects.toThrow(/within 0\.1 s/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(110);
+  });
+
+  it("fails a wait at once when the console says nothing for silenceMs (a hang), naming the last line", async () => {
+    // Timers and the clock only: the streams still deliver on setImmediate.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+    try {
+      const { console, say } = attached({ timeoutScale: 2 });
+      const waiting = console.waitFor(/fruix: activated/, { timeoutMs: 240_000, silenceMs: 30_000 });
+      const outcome = waiting.then(() => "resolved", (e: Error) => e);
+      // Talking keeps it waiting: a line every 50 s (scaled silence: 60 s), for five minutes of a slow boot.
+      for (let i = 0; i < 5; i++) {
+        say(`\x1b[0mboot line ${i}\r\n`);
+        await settle();
+        await vi.advanceTimersByTimeAsync(50_000);
+      }
+      say("/ # ");
+      await settle();
+      await vi.advanceTimersByTimeAsync(59_000);
+      expect(await Promise.race([outcome, Promise.resolve("still waiting")])).toBe("still waiting");
+      await vi.advanceTimersByTimeAsync(2_000);
+      const error = await outcome;
+      expect(error).toBeInstanceOf(ConsoleTimeout);
+      expect((error as Error).message).toBe('vm: nothing on the console for 60 s while waiting for /fruix: activated/ (a hang?); the last line: "/ #"');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("runs a command between markers and returns its exit code and output, not the echo", async () => {

@@ -55,6 +55,8 @@ export class ConsoleLog {
   private scanned = 0;
   private waiters = new Set<Waiter>();
   private failure: Error | undefined;
+  /** When the machine last said anything (Date.now()). */
+  private lastOutput = Date.now();
   private input: Writable | undefined;
   private fd: number | undefined;
   private readonly timeoutScale: number;
@@ -116,25 +118,43 @@ export class ConsoleLog {
 
   /**
    * Waits for `pattern` in output not yet consumed by an earlier wait. Give
-   * base timeouts: the console applies --timeout-scale itself.
+   * base timeouts: the console applies --timeout-scale itself. With
+   * `silenceMs`, a console that says nothing at all for that long fails the
+   * wait at once (a hang), long before `timeoutMs`.
    */
-  waitFor(pattern: RegExp, opts: { timeoutMs: number }): Promise<RegExpMatchArray> {
+  waitFor(pattern: RegExp, opts: { timeoutMs: number; silenceMs?: number }): Promise<RegExpMatchArray> {
     if (this.failure) return Promise.reject(this.failure);
     const timeoutMs = opts.timeoutMs * this.timeoutScale;
+    const silenceMs = opts.silenceMs === undefined ? undefined : opts.silenceMs * this.timeoutScale;
+    const started = Date.now();
+    const seconds = (ms: number) => (ms / 1000).toFixed(ms < 10_000 ? 1 : 0);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const stop = () => {
+        clearTimeout(timer);
+        clearInterval(watch);
+      };
+      const give = (error: Error) => {
         this.waiters.delete(waiter);
-        const seconds = (timeoutMs / 1000).toFixed(timeoutMs < 10_000 ? 1 : 0);
-        reject(new ConsoleTimeout(`${this.name}: no ${pattern} on the console within ${seconds} s`));
-      }, timeoutMs);
+        stop();
+        reject(error);
+      };
+      const timer = setTimeout(() => give(new ConsoleTimeout(`${this.name}: no ${pattern} on the console within ${seconds(timeoutMs)} s`)), timeoutMs);
+      const watch =
+        silenceMs === undefined
+          ? undefined
+          : setInterval(() => {
+              if (Date.now() - Math.max(this.lastOutput, started) < silenceMs) return;
+              const last = this.tail(5).map((line) => line.replace(CONTROL, "").trim()).filter(Boolean).at(-1) ?? "";
+              give(new ConsoleTimeout(`${this.name}: nothing on the console for ${seconds(silenceMs)} s while waiting for ${pattern} (a hang?); the last line: ${JSON.stringify(last)}`));
+            }, Math.min(1000, silenceMs / 4));
       const waiter: Waiter = {
         pattern,
         resolve: (m) => {
-          clearTimeout(timer);
+          stop();
           resolve(m);
         },
         reject: (e) => {
-          clearTimeout(timer);
+          stop();
           reject(e);
         },
       };
@@ -146,6 +166,7 @@ export class ConsoleLog {
   private receive(chunk: Buffer): void {
     // Written before anything else looks at it: the file is never behind what a failure quotes.
     if (this.fd !== undefined) writeSync(this.fd, chunk);
+    this.lastOutput = Date.now();
     this.onData?.(chunk);
     this.text += chunk.toString("latin1");
     this.scan();

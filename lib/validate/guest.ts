@@ -26,6 +26,8 @@ export const ACTIVATED = /fruix: activated (\/frx\/store\/[A-Za-z0-9+._?=-]+)(?=
 /** The in-guest installer's last line before it powers off. */
 const INSTALLED = /fruix-installer: installed (\S+) onto (\S+)\r?\n/;
 const BOOT_MS = 240_000;
+/** A booting machine that says nothing for this long hangs (the slowest silent stretch, OVMF under a loaded TCG, is about 15 s). */
+const BOOT_SILENCE_MS = 90_000;
 const INSTALL_MS = 600_000;
 const POWER_OFF_MS = 120_000;
 
@@ -55,7 +57,7 @@ export class Guest {
     return this.step("start and wait for the activation line", async () => {
       const started = Date.now();
       await this.machine.start();
-      const line = await this.machine.console.waitFor(ACTIVATED, { timeoutMs: BOOT_MS });
+      const line = await this.machine.console.waitFor(ACTIVATED, { timeoutMs: BOOT_MS, silenceMs: BOOT_SILENCE_MS });
       return { closure: line[1]!, seconds: (Date.now() - started) / 1000 };
     });
   }
@@ -95,7 +97,7 @@ export class Guest {
   reboot(): Promise<string> {
     return this.step("reboot from inside and wait for the activation line", async () => {
       this.machine.console.send("reboot\n");
-      const line = await this.machine.console.waitFor(ACTIVATED, { timeoutMs: BOOT_MS });
+      const line = await this.machine.console.waitFor(ACTIVATED, { timeoutMs: BOOT_MS, silenceMs: BOOT_SILENCE_MS });
       await this.openShell();
       return line[1]!;
     });
