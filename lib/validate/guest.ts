@@ -26,7 +26,7 @@ export const ACTIVATED = /fruix: activated (\/frx\/store\/[A-Za-z0-9+._?=-]+)(?=
 /** The in-guest installer's last line before it powers off. */
 const INSTALLED = /fruix-installer: installed (\S+) onto (\S+)\r?\n/;
 const BOOT_MS = 240_000;
-/** A booting machine that says nothing for this long hangs (the slowest silent stretch, OVMF under a loaded TCG, is about 15 s). */
+/** A booting machine that says nothing for this long hangs (a healthy boot's longest quiet stretch, OVMF's start, is 4 s under idle TCG). */
 const BOOT_SILENCE_MS = 90_000;
 const INSTALL_MS = 600_000;
 const POWER_OFF_MS = 120_000;
