@@ -92,22 +92,23 @@ const emitQueues = new WeakMap<RunSettings, Promise<unknown>>();
  * CI gets a junit.xml and summary.md that say which cells never finished.
  */
 function emitOnInterrupt(settings: RunSettings, reporters: readonly Reporter[], event: RunEvent): void {
-  for (const reporter of reporters) {
-    for (const [file, text] of Object.entries(reporter.onEvent(event) ?? {})) {
-      const path = join(settings.reportDir, file);
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileAtomicSync(path, text);
-    }
+  for (const [path, text] of reportFiles(settings, reporters, event)) {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileAtomicSync(path, text);
   }
 }
 
 async function emitNow(settings: RunSettings, reporters: readonly Reporter[], event: RunEvent): Promise<void> {
+  for (const [path, text] of reportFiles(settings, reporters, event)) {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomic(path, text);
+  }
+}
+
+/** Every reporter's files for `event`, in reporter order: [path in the run directory, text]. */
+function* reportFiles(settings: RunSettings, reporters: readonly Reporter[], event: RunEvent): Generator<[string, string]> {
   for (const reporter of reporters) {
-    for (const [file, text] of Object.entries(reporter.onEvent(event) ?? {})) {
-      const path = join(settings.reportDir, file);
-      await mkdir(dirname(path), { recursive: true });
-      await writeFileAtomic(path, text);
-    }
+    for (const [file, text] of Object.entries(reporter.onEvent(event) ?? {})) yield [join(settings.reportDir, file), text];
   }
 }
 

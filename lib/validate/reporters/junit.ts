@@ -20,14 +20,15 @@ function escape(text: string): string {
 function junitXml(run: RunRecord, reports: ReadonlyMap<string, ScenarioReport>, interrupted?: Interruption): string {
   const stopped = [...(interrupted?.running ?? []), ...(interrupted?.notStarted ?? [])];
   const projects = [...new Set([...run.cells, ...stopped].map((c) => c.project))];
+  const caseHead = (c: CellId, seconds: number) => `    <testcase classname="fruix.validate.${escape(c.project)}" name="${escape(c.scenario)}" time="${seconds.toFixed(3)}">`;
   // A run stopped by Ctrl-C or SIGTERM: a cell it was running is an <error>, one it never started <skipped>.
   const unfinished = (c: CellId, running: boolean): string => {
-    const head = `    <testcase classname="fruix.validate.${escape(c.project)}" name="${escape(c.scenario)}" time="0.000">`;
+    const head = caseHead(c, 0);
     const body = running ? '      <error message="the run was interrupted while this cell ran"/>' : '      <skipped message="the run was interrupted before this cell started"/>';
     return `${head}\n${body}\n    </testcase>`;
   };
   const testcase = (c: CellRecord): string => {
-    const head = `    <testcase classname="fruix.validate.${escape(c.project)}" name="${escape(c.scenario)}" time="${c.seconds.toFixed(3)}">`;
+    const head = caseHead(c, c.seconds);
     const failed = c.attempts.filter((a) => a.status === "FAIL");
     const element = (name: string, a: (typeof failed)[number]) => {
       const console = reports.get(a.report)?.failure?.console;
